@@ -1,0 +1,177 @@
+"""Logging, set up once by the CLI: structlog over the standard library.
+
+Console rendering on a terminal, JSON otherwise (or as chosen with --log-format); an
+optional log file always gets JSON. Library loggers (pypsrp, spnego, urllib3) go through the
+same processors, so the redaction below covers them too.
+
+Redaction has two halves:
+- any key that names a secret (password, token, authorization, ...) has its value replaced;
+- any value registered with `register_secret` is replaced wherever it appears inside a
+  string, which catches a password that a library formats into a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import structlog
+
+REDACTED = "***"
+SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?$|secret|token|credential|authorization|api[_-]?key|private[_-]?key|cookie",
+    re.IGNORECASE,
+)
+_MIN_SECRET_LENGTH = 3
+
+LogFormat = Literal["auto", "console", "json"]
+
+
+class _SecretValues:
+    """Values that must never be written out, whatever the key they hide under."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: tuple[str, ...] = ()
+
+    def add(self, value: str) -> None:
+        if len(value) < _MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if value not in self._values:
+                # Longest first, so a secret containing another is masked whole.
+                self._values = tuple(sorted({*self._values, value}, key=len, reverse=True))
+
+    def mask(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+_secrets = _SecretValues()
+
+
+def register_secret(value: str | None) -> None:
+    """Make sure `value` never appears in any log line from now on."""
+    if value:
+        _secrets.add(value)
+
+
+def mask_secrets(text: str) -> str:
+    """Replace every registered secret inside `text` (for error messages built from foreign text)."""
+    return _secrets.mask(text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _secrets.mask(value)
+    if isinstance(value, MutableMapping):
+        return {key: _redact_item(key, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(item) for item in value)
+    return value
+
+
+def _redact_item(key: Any, value: Any) -> Any:
+    if isinstance(key, str) and SECRET_KEY.search(key) and value is not None:
+        return REDACTED
+    return _redact_value(value)
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret keys and registered secret values."""
+    for key in list(event_dict):
+        event_dict[key] = _redact_item(key, event_dict[key])
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        redact,
+    ]
+
+
+def _renderer(log_format: LogFormat, stream: TextIO) -> Any:
+    use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
+    if use_console:
+        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    return structlog.processors.JSONRenderer(sort_keys=True)
+
+
+def _handler(handler: logging.Handler, renderer: Any, level: int) -> logging.Handler:
+    handler.setLevel(level)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=_shared_processors(),
+        )
+    )
+    return handler
+
+
+def configure(
+    log_format: LogFormat = "auto",
+    log_file: Path | None = None,
+    verbosity: int = 0,
+    stream: TextIO | None = None,
+) -> None:
+    """Set up logging for the whole process. Called once, by the CLI."""
+    stream = stream or sys.stderr
+    console_level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handlers: list[logging.Handler] = [
+        _handler(logging.StreamHandler(stream), _renderer(log_format, stream), console_level)
+    ]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_level = logging.DEBUG if verbosity >= 2 else logging.INFO
+        handlers.append(
+            _handler(
+                logging.FileHandler(log_file, encoding="utf-8"),
+                structlog.processors.JSONRenderer(sort_keys=True),
+                file_level,
+            )
+        )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(min(handler.level for handler in handlers))
+    # Libraries log whole SOAP messages at DEBUG; only show them when asked for -vv.
+    library_level = logging.DEBUG if verbosity >= 3 else logging.WARNING
+    for name in _noisy_libraries():
+        logging.getLogger(name).setLevel(library_level)
+    structlog.configure(
+        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def _noisy_libraries() -> Iterable[str]:
+    return ("pypsrp", "psrpcore", "spnego", "urllib3", "requests")
+
+
+def get_logger(name: str) -> Any:
+    """A logger that goes through the standard library: silent until `configure` sets handlers."""
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )

@@ -1,0 +1,230 @@
+"""Build the initial state of a simulated organization from a scenario."""
+
+from __future__ import annotations
+
+import uuid
+from importlib import resources
+from typing import Any
+
+from remediate.sim.scenario import Scenario, Server, WebConfig
+from remediate.sim.store import now_iso
+from remediate.sim.winpath import WinPath, parse
+
+DEFAULT_PROFILES = "S2SAppActAs|S2SAppOnly|V1AppActAs|V1AppOnly|Callback|V1S2SActAs|CallbackV2"
+FIXED_PROFILES = DEFAULT_PROFILES + "|V1S2SAppOnly"
+REST_FRONTEND = "FrontEnd\\HttpProxy\\rest\\web.config"
+REST_BACKEND = "ClientAccess\\rest\\web.config"
+
+# name, display name, depends on. W3SVC needs WAS: restarting WAS stops W3SVC too.
+SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("WAS", "Windows Process Activation Service", ()),
+    ("W3SVC", "World Wide Web Publishing Service", ("WAS",)),
+    ("WinRM", "Windows Remote Management (WS-Management)", ()),
+    ("MSExchangeADTopology", "Microsoft Exchange Active Directory Topology", ()),
+    ("MSExchangeServiceHost", "Microsoft Exchange Service Host", ("MSExchangeADTopology",)),
+    ("MSExchangeIS", "Microsoft Exchange Information Store", ("MSExchangeADTopology",)),
+    ("MSExchangeFrontEndTransport", "Microsoft Exchange Frontend Transport", ("MSExchangeADTopology",)),
+)
+
+APP_POOLS: tuple[str, ...] = (
+    "DefaultAppPool",
+    "MSExchangeAutodiscoverAppPool",
+    "MSExchangeECPAppPool",
+    "MSExchangeOWAAppPool",
+    "MSExchangePowerShellAppPool",
+    "MSExchangePowerShellFrontEndAppPool",
+    "MSExchangeRestAppPool",
+    "MSExchangeRestFrontEndAppPool",
+    "MSExchangeServicesAppPool",
+)
+
+# Role entries on the Exchange endpoint (RBAC). Set-PartnerApplication's AppOnlyPermissions
+# and IssuerIdentifier are "reserved for internal Microsoft use": no role exposes them unless
+# the scenario says so.
+ROLE_ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("View-Only Configuration", "Get-ExchangeServer", ("Identity", "DomainController", "Status", "Domain")),
+    ("View-Only Configuration", "Get-PartnerApplication", ("Identity", "DomainController", "Organization")),
+    ("Role Management", "Get-ManagementRoleEntry", ("Identity", "DomainController", "Parameters", "PSSnapinName", "Type")),
+    (
+        "Organization Configuration",
+        "Set-PartnerApplication",
+        (
+            "Identity",
+            "AcceptSecurityIdentifierInformation",
+            "AccountType",
+            "ActAsPermissions",
+            "ApplicationIdentifier",
+            "AuthMetadataUrl",
+            "Confirm",
+            "DomainController",
+            "Enabled",
+            "LinkedAccount",
+            "Name",
+            "Realm",
+            "RefreshAuthMetadata",
+            "TrustAnySSLCertificate",
+            "WhatIf",
+        ),
+    ),
+)
+
+
+def _template(name: str) -> str:
+    return resources.files("remediate.sim").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def rest_frontend_web_config(server: Server, spec: WebConfig) -> bytes:
+    install = "%ExchangeInstallDir%" if spec.state == "unexpanded-install-dir" else server.install_path
+    text = (
+        _template("rest-frontend-web.config")
+        .replace("@@PROFILES@@", FIXED_PROFILES if spec.state == "fixed" else DEFAULT_PROFILES)
+        .replace("@@SERVER@@", server.name.upper())
+        .replace("@@INSTALL@@", install)
+    )
+    return _encode(text, spec)
+
+
+def rest_backend_web_config(server: Server) -> bytes:
+    return _encode(_template("rest-backend-web.config").replace("@@INSTALL@@", server.install_path), WebConfig())
+
+
+def _encode(text: str, spec: WebConfig) -> bytes:
+    if spec.line_endings == "crlf":
+        text = text.replace("\n", "\r\n")
+    return (b"\xef\xbb\xbf" if spec.bom else b"") + text.encode("utf-8")
+
+
+def _registry(server: Server) -> dict[str, Any]:
+    major, minor, build, revision = (int(part) for part in server.build.split("."))
+    keys: dict[str, Any] = {}
+
+    def add(path: str, values: dict[str, dict[str, Any]]) -> None:
+        key = WinPath("Registry", path)
+        current: WinPath | None = key
+        while current is not None and not current.is_root:
+            keys.setdefault(current.key, {"path": current.text, "values": {}})
+            current = current.parent
+        keys[key.key]["values"].update(values)
+
+    add(
+        "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup",
+        {
+            "MsiInstallPath": {"kind": "String", "value": server.install_path},
+            "MsiProductMajor": {"kind": "DWord", "value": major},
+            "MsiProductMinor": {"kind": "DWord", "value": minor},
+            "MsiBuildMajor": {"kind": "DWord", "value": build},
+            "MsiBuildMinor": {"kind": "DWord", "value": revision},
+        },
+    )
+    add("HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\FrontendTransportRole", {})
+    return keys
+
+
+def _server_state(server: Server, organization_domain: str) -> dict[str, Any]:
+    environment = {
+        "ExchangeInstallPath": server.install_path,
+        "COMPUTERNAME": server.name.upper(),
+        "SystemRoot": "C:\\Windows",
+        "windir": "C:\\Windows",
+        "ProgramFiles": "C:\\Program Files",
+        "TEMP": "C:\\Windows\\TEMP",
+        **server.environment,
+    }
+    services = {
+        name.lower(): {
+            "name": name,
+            "display_name": display,
+            "status": "Running",
+            "start_type": "Automatic",
+            "depends_on": list(depends),
+        }
+        for name, display, depends in SERVICES
+    }
+    pools = {
+        pool.lower(): {"name": pool, "state": "Started", "recycles": 0, "started": now_iso()} for pool in APP_POOLS
+    }
+    return {
+        "name": server.name,
+        "fqdn": f"{server.name}.{organization_domain}".lower(),
+        "build": server.build,
+        "role": server.role,
+        "install_path": server.install_path,
+        "drives": ["C"],
+        "environment": {name.lower(): {"name": name, "value": value} for name, value in environment.items()},
+        "registry": _registry(server),
+        "services": services,
+        "app_pools": pools,
+        "files": {},
+        "dirs": {},
+    }
+
+
+def _server_files(server: Server) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    if server.rest_web_config.state != "missing":
+        files[server.install_path + REST_FRONTEND] = rest_frontend_web_config(server, server.rest_web_config)
+    files[server.install_path + REST_BACKEND] = rest_backend_web_config(server)
+    files[server.install_path + "FrontEnd\\HttpProxy\\SharedWebConfig.config"] = _encode(
+        '<?xml version="1.0" encoding="utf-8"?>\n<configuration />\n', WebConfig()
+    )
+    for path, text in server.files.items():
+        files[parse(path).text] = text.encode("utf-8")
+    return files
+
+
+def _partner_applications(scenario: Scenario) -> list[dict[str, Any]]:
+    org = scenario.organization
+    base_dn = "CN=Partner Applications,CN=Auth Configuration,CN={0},CN=Microsoft Exchange,CN=Services,CN=Configuration,{1}"
+    domain_dn = ",".join(f"DC={part}" for part in org.domain.split("."))
+    created = now_iso()
+    apps = []
+    for app in scenario.partner_applications:
+        apps.append(
+            {
+                "Name": app.name,
+                "ApplicationIdentifier": app.application_identifier,
+                "Enabled": app.enabled,
+                "AcceptSecurityIdentifierInformation": app.accept_security_identifier_information,
+                "ActAsPermissions": app.act_as_permissions,
+                "AppOnlyPermissions": app.app_only_permissions,
+                "LinkedAccount": f"{org.domain}/Users/{app.linked_account}" if app.linked_account else None,
+                "Realm": "",
+                "AuthMetadataUrl": "",
+                "UseAuthServer": True,
+                "IssuerIdentifier": None,
+                "AccountType": "OrganizationalAccount",
+                "CertificateStrings": [],
+                "Guid": str(uuid.uuid4()),
+                "DistinguishedName": f"CN={app.name}," + base_dn.format(org.name, domain_dn),
+                "WhenCreated": created,
+                "WhenChanged": created,
+            }
+        )
+    return apps
+
+
+def _role_entries(scenario: Scenario) -> list[dict[str, Any]]:
+    entries = []
+    for role, cmdlet, parameters in ROLE_ENTRIES:
+        granted = list(parameters)
+        if cmdlet == "Set-PartnerApplication" and scenario.rbac.app_only_permissions:
+            granted.append("AppOnlyPermissions")
+        entries.append({"role": role, "name": cmdlet, "parameters": sorted(granted), "type": "Cmdlet"})
+    return entries
+
+
+def seed(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, bytes]]]:
+    """The organization, the servers and their files, for `Store.save_new`."""
+    servers = scenario.server_list()
+    org = {
+        "organization": scenario.organization.model_dump(),
+        "servers": [server.name for server in servers],
+        "partner_applications": _partner_applications(scenario),
+        "role_entries": _role_entries(scenario),
+        "multi_valued_shape": scenario.multi_valued_shape,
+        "restart_seconds": scenario.restart_seconds,
+        "scenario_digest": scenario.digest(),
+    }
+    states = [_server_state(server, scenario.organization.domain) for server in servers]
+    files = {server.name: _server_files(server) for server in servers}
+    return org, states, files

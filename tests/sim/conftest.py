@@ -1,0 +1,100 @@
+"""Fixtures for driving the simulator with plain pypsrp over real sockets.
+
+Nothing here uses remediate's client code: the client side is pypsrp, as it would be against
+Windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from remediate.sim import Scenario, Simulator
+
+WEB_CONFIG = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\rest\web.config"
+DEFAULT_PROFILES = "S2SAppActAs|S2SAppOnly|V1AppActAs|V1AppOnly|Callback|V1S2SActAs|CallbackV2"
+EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with Simulator(tmp_path / "sim", servers=2, restart_seconds=0.05) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path) -> Iterator[Any]:
+    """Start simulators with chosen options; all are stopped at the end of the test."""
+    started: list[Simulator] = []
+
+    def start(scenario: Scenario | None = None, **options: Any) -> Simulator:
+        options.setdefault("restart_seconds", 0.05)
+        simulator = Simulator(options.pop("state", tmp_path / "sim"), scenario=scenario, **options)
+        started.append(simulator.start())
+        return simulator
+
+    yield start
+    for simulator in started:
+        simulator.stop()
+
+
+def wsman(
+    sim: Simulator,
+    server: str = "ex01",
+    *,
+    transport: str = "http",
+    auth: str = "ntlm",
+    path: str = "wsman",
+    **options: Any,
+) -> WSMan:
+    endpoint = sim.servers[server]
+    options.setdefault("username", sim.username)
+    options.setdefault("password", sim.password)
+    options.setdefault("operation_timeout", 10)
+    options.setdefault("read_timeout", 20)
+    if transport == "https":
+        options.setdefault("cert_validation", str(sim.ca_file))
+    return WSMan(endpoint.host, port=endpoint.port, ssl=transport == "https", auth=auth, path=path, **options)
+
+
+@contextmanager
+def pool(sim: Simulator, server: str = "ex01", *, exchange: bool = False, **options: Any) -> Iterator[RunspacePool]:
+    """A runspace pool on the server endpoint, or on the Exchange endpoint with exchange=True."""
+    if exchange:
+        options.setdefault("path", "PowerShell")
+    connection = wsman(sim, server, **options)
+    runspace_pool = RunspacePool(connection, configuration_name="Microsoft.Exchange" if exchange else "Microsoft.PowerShell")
+    with runspace_pool:
+        yield runspace_pool
+
+
+SWITCH = object()  # a parameter given without a value, like -Force
+
+
+def run(runspace_pool: RunspacePool, cmdlet: str, *arguments: Any, **parameters: Any) -> PowerShell:
+    """Invoke one cmdlet with bound parameters (SWITCH for a switch)."""
+    shell = PowerShell(runspace_pool)
+    shell.add_cmdlet(cmdlet)
+    for argument in arguments:
+        shell.add_argument(argument)
+    for name, value in parameters.items():
+        if value is SWITCH:
+            shell.add_parameter(name)
+        else:
+            shell.add_parameter(name, value)
+    shell.invoke()
+    return shell
+
+
+def error_ids(shell: PowerShell) -> list[str]:
+    return [error.fq_error for error in shell.streams.error]
+
+
+def messages(shell: PowerShell) -> list[str]:
+    return [str(error) for error in shell.streams.error]

@@ -1,0 +1,74 @@
+"""The simulator checked against real files from Microsoft's CSS-Exchange repository.
+
+The fixtures are read from ../shared/fixtures/css-exchange (beside the project, never copied
+into it). What the simulator serves must have the same properties as what Exchange has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from remediate.sim import Simulator
+from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
+from tests.sim.conftest import DEFAULT_PROFILES, WEB_CONFIG, pool, run
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "css-exchange"
+CLIXML = "{http://schemas.microsoft.com/powershell/2004/04}"
+PROFILES_XPATH = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
+
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures/css-exchange is not present")
+
+
+def _graph_in_fixture() -> etree._Element:
+    root = etree.parse(str(FIXTURES / "E19_Exchange_GetPartnerApplication.xml")).getroot()
+    for obj in root.iterfind(f"{CLIXML}Obj"):
+        if obj.findtext(f"{CLIXML}ToString") == "Microsoft Graph":
+            return obj
+    raise AssertionError("Microsoft Graph is not in the fixture")
+
+
+def test_graph_act_as_permissions_match_a_real_lab() -> None:
+    act_as = _graph_in_fixture().find(f"{CLIXML}Props/{CLIXML}Obj[@N='ActAsPermissions']")
+    assert act_as is not None
+    assert [s.text for s in act_as.iterfind(f"{CLIXML}LST/{CLIXML}S")] == list(GRAPH_ACT_AS_PERMISSIONS)
+    assert act_as.find(f"{CLIXML}TN/{CLIXML}T").text == "System.String[]"  # type: ignore[union-attr]
+    assert _graph_in_fixture().find(f"{CLIXML}Props/{CLIXML}Nil[@N='AppOnlyPermissions']") is not None
+
+
+def test_partner_application_has_the_real_properties(sim: Simulator) -> None:
+    real = {prop.get("N") for prop in _graph_in_fixture().find(f"{CLIXML}Props")}  # type: ignore[union-attr]
+    with pool(sim, exchange=True) as p:
+        ours = run(p, "Get-PartnerApplication", Identity="Microsoft Graph").output[0]
+    missing = set(ours.adapted_properties) - real
+    assert not missing, f"properties Exchange does not have: {missing}"
+    essential = {"ActAsPermissions", "AppOnlyPermissions", "ApplicationIdentifier", "Enabled", "LinkedAccount", "Name"}
+    assert essential <= set(ours.adapted_properties)
+    assert ours.types[:2] == [
+        "Microsoft.Exchange.Data.Directory.SystemConfiguration.PartnerApplication",
+        "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADConfigurationObject",
+    ]
+
+
+def test_rest_web_config_has_the_shape_of_the_real_one(sim: Simulator) -> None:
+    real = (FIXTURES / "E19_Exchange_IIS_DefaultWebSite-Rest_web.config").read_bytes()
+    with pool(sim) as p:
+        ours = run(p, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output[0]
+    for data in (real, ours):
+        assert data.startswith(b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>')
+        assert b"<!--" in data and b" />" in data and b"&lt;" in data
+        tree = etree.fromstring(data.replace(b"\r\n", b"\n"))
+        assert tree.xpath(PROFILES_XPATH) == [DEFAULT_PROFILES]
+    assert ours.count(b"\r\n") == ours.count(b"\n")  # a server's copy has CRLF line ends
+    assert ours != real  # the project's own file, not Microsoft's
+
+
+def test_back_end_web_config_has_no_profiles_key(sim: Simulator) -> None:
+    real = (FIXTURES / "E19_Exchange_IIS_ExchangeBackEnd-Rest_web.config").read_bytes()
+    backend = WEB_CONFIG.replace("FrontEnd\\HttpProxy\\rest", "ClientAccess\\rest")
+    with pool(sim) as p:
+        ours = run(p, "Get-Content", LiteralPath=backend, Encoding="Byte", ReadCount=0).output[0]
+    for data in (real, ours):
+        assert etree.fromstring(data.replace(b"\r\n", b"\n")).xpath(PROFILES_XPATH) == []

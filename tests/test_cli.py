@@ -1,0 +1,115 @@
+"""The command line as a user meets it: real processes, real output, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from remediate import __version__
+from remediate.cli import main
+
+
+def remediate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "remediate", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_version() -> None:
+    result = remediate("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"remediate {__version__}"
+
+
+def test_help_lists_the_commands() -> None:
+    result = remediate("--help")
+    assert result.returncode == 0
+    assert "Apply fixes to Microsoft Exchange servers over WinRM, safely." in result.stdout
+    assert re.search(r"^\s+sim\s", result.stdout, re.MULTILINE)
+
+
+def test_errors_are_rendered_with_reference_and_hint(tmp_path: Path) -> None:
+    result = remediate("sim", "fault", "add", "restart", "--state", str(tmp_path), "--mode", "explode")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: sim-fault-invalid",
+        "  x restart: mode: Input should be 'fail' or 'hang'",
+        "  hint: see `remediate sim fault add --help`",
+    ]
+
+
+def test_usage_errors_exit_2() -> None:
+    assert remediate("sim", "serve", "--servers", "0").returncode == 2
+
+
+def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(state), "sim", "serve", "--servers", "2", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(lines)
+        ports = [int(port) for port in re.findall(r"^\s+ex0\d\s+https://127\.0\.0\.1:(\d+)/wsman", text, re.MULTILINE)]
+        assert len(ports) == 2 and ports[0] != ports[1]
+        ca_file = re.search(r"CA certificate: (\S+)", text).group(1)  # type: ignore[union-attr]
+        password_file = re.search(r"password in (\S+)\)", text).group(1)  # type: ignore[union-attr]
+        assert Path(ca_file).parent.parent == state / "sim"
+        connection = WSMan(
+            "127.0.0.1",
+            port=ports[1],
+            username="CONTOSO\\administrator",
+            password=Path(password_file).read_text(),
+            cert_validation=ca_file,
+            auth="basic",
+        )
+        with RunspacePool(connection) as pool:
+            shell = PowerShell(pool)
+            shell.add_cmdlet("Get-Item").add_parameter("LiteralPath", "Env:\\COMPUTERNAME")
+            assert shell.invoke()[0].adapted_properties["Value"] == "EX02"
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+        assert process.returncode == 0
+        assert "simulator stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+    audit = remediate("--state-dir", str(state), "sim", "audit", "--server", "ex02")
+    assert [json.loads(line)["command"] for line in audit.stdout.splitlines()] == ["Get-Item"]
+
+
+def test_state_dir_from_the_environment(tmp_path: Path) -> None:
+    env = {**os.environ, "REMEDIATE_STATE_DIR": str(tmp_path / "from-env")}
+    result = remediate("sim", "fault", "list", env=env)
+    assert result.returncode == 0
+    assert (tmp_path / "from-env").stat().st_mode & 0o777 == 0o700
+
+
+def test_unexpected_errors_exit_3_with_a_crash_report(tmp_path: Path, monkeypatch: object) -> None:
+    import remediate.sim.faults as faults
+
+    def explode(self: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(faults.FaultBook, "list", explode)  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "sim", "fault", "list"])
+    assert result.exit_code == 3
+    assert "error: unexpected" in result.output and "RuntimeError: boom" in result.output
+    assert list(tmp_path.glob("crash-*.log"))
