@@ -18,7 +18,9 @@ import click
 from remediate import __version__
 from remediate.errors import ExitCode, RemediateError
 
-STATE_DIR_HELP = "Where remediate keeps its state [env: REMEDIATE_STATE_DIR; default: the user state directory]."
+STATE_DIR_HELP = (
+    "Where remediate keeps its state [env: REMEDIATE_STATE_DIR; default: the user state directory]."
+)
 
 
 class Context:
@@ -64,6 +66,14 @@ def _crash(exception: BaseException, state: Path | None) -> NoReturn:
     sys.exit(ExitCode.UNEXPECTED)
 
 
+def _crash_dir(ctx: click.Context) -> Path | None:
+    context = ctx.find_object(Context)
+    try:
+        return context.state_dir() if context is not None else None
+    except OSError:
+        return None
+
+
 class Group(click.Group):
     """Maps exceptions to exit codes in one place."""
 
@@ -78,12 +88,7 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exception:
-            state = None
-            try:
-                state = ctx.find_object(Context).state_dir() if ctx.find_object(Context) else None
-            except Exception:
-                state = None
-            _crash(exception, state)
+            _crash(exception, _crash_dir(ctx))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -95,11 +100,15 @@ class Group(click.Group):
     show_default=True,
     help="Log lines on standard error: console on a terminal, JSON otherwise (auto).",
 )
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON logs to this file.")
+@click.option(
+    "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON logs to this file."
+)
 @click.option("-v", "--verbose", count=True, help="More log detail (-v info, -vv debug, -vvv library debug).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help=STATE_DIR_HELP)
 @click.pass_context
-def main(ctx: click.Context, log_format: str, log_file: Path | None, verbose: int, state_dir: Path | None) -> None:
+def main(
+    ctx: click.Context, log_format: str, log_file: Path | None, verbose: int, state_dir: Path | None
+) -> None:
     """Apply fixes to Microsoft Exchange servers over WinRM, safely.
 
     remediate reads the current state, shows exactly what would change, snapshots what it
@@ -133,10 +142,21 @@ STATE_OPTION = click.option(
 
 @sim.command()
 @STATE_OPTION
-@click.option("--servers", type=click.IntRange(1, 200), help="Number of servers (ex01, ex02, ...) [default: 1].")
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Seed from this scenario file.")
-@click.option("--port", type=click.IntRange(0, 65535), default=5986, show_default=True,
-              help="Port of ex01; ex02 uses the next one, and so on (0: any free ports).")
+@click.option(
+    "--servers", type=click.IntRange(1, 200), help="Number of servers (ex01, ex02, ...) [default: 1]."
+)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seed from this scenario file.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=5986,
+    show_default=True,
+    help="Port of ex01; ex02 uses the next one, and so on (0: any free ports).",
+)
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--restart-seconds", type=click.FloatRange(min=0), help="How long a service restart takes.")
 @click.option("--reset", is_flag=True, help="Throw the existing state away and seed again.")
@@ -161,7 +181,13 @@ def serve(
 
     directory = _sim_state(ctx, state)
     simulator = Simulator(
-        directory, servers=servers, scenario=scenario, host=bind, port=port, restart_seconds=restart_seconds, reset=reset
+        directory,
+        servers=servers,
+        scenario=scenario,
+        host=bind,
+        port=port,
+        restart_seconds=restart_seconds,
+        reset=reset,
     )
     simulator.start()
     stop = threading.Event()
@@ -203,15 +229,32 @@ def fault() -> None:
 
 @fault.command("add")
 @STATE_OPTION
-@click.argument("kind", type=click.Choice(["cmdlet-error", "drop-connection", "deny-access", "restart", "unreachable"]))
+@click.argument(
+    "kind", type=click.Choice(["cmdlet-error", "drop-connection", "deny-access", "restart", "unreachable"])
+)
 @click.option("--server", help="Only this server [default: every server].")
 @click.option("--cmdlet", help="cmdlet-error, drop-connection: the cmdlet whose call triggers it.")
-@click.option("--nth", type=click.IntRange(min=1), default=1, show_default=True, help="Fire on the nth matching event.")
-@click.option("--times", type=click.IntRange(min=0), default=1, show_default=True, help="How many times (0: always).")
-@click.option("--error", "error_preset", type=click.Choice(["generic", "access-denied", "io", "non-terminating"]),
-              default="generic", show_default=True, help="cmdlet-error: which error.")
-@click.option("--when", type=click.Choice(["before", "after"]), default="before", show_default=True,
-              help="drop-connection with --cmdlet: drop before the pipeline runs, or after, instead of its result.")
+@click.option(
+    "--nth", type=click.IntRange(min=1), default=1, show_default=True, help="Fire on the nth matching event."
+)
+@click.option(
+    "--times", type=click.IntRange(min=0), default=1, show_default=True, help="How many times (0: always)."
+)
+@click.option(
+    "--error",
+    "error_preset",
+    type=click.Choice(["generic", "access-denied", "io", "non-terminating"]),
+    default="generic",
+    show_default=True,
+    help="cmdlet-error: which error.",
+)
+@click.option(
+    "--when",
+    type=click.Choice(["before", "after"]),
+    default="before",
+    show_default=True,
+    help="drop-connection with --cmdlet: drop before the pipeline runs, or after, instead of its result.",
+)
 @click.option("--path", help="deny-access: the path (and everything under it).")
 @click.option("--operations", type=click.Choice(["read", "write", "all"]), default="all", show_default=True)
 @click.option("--mode", help="restart: fail or hang; unreachable: refuse or blackhole.")
@@ -225,13 +268,28 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
 
     fields: dict[str, Any] = {"kind": kind, "server": options["server"]}
     if kind == "cmdlet-error":
-        fields |= {"cmdlet": options["cmdlet"], "nth": options["nth"], "times": options["times"], "error": options["error_preset"]}
+        fields |= {
+            "cmdlet": options["cmdlet"],
+            "nth": options["nth"],
+            "times": options["times"],
+            "error": options["error_preset"],
+        }
     elif kind == "drop-connection":
-        fields |= {"cmdlet": options["cmdlet"], "nth": options["nth"], "times": options["times"], "when": options["when"]}
+        fields |= {
+            "cmdlet": options["cmdlet"],
+            "nth": options["nth"],
+            "times": options["times"],
+            "when": options["when"],
+        }
     elif kind == "deny-access":
         fields |= {"path": options["path"], "operations": options["operations"]}
     elif kind == "restart":
-        fields |= {"mode": options["mode"] or "fail", "service": options["service"], "nth": options["nth"], "times": options["times"]}
+        fields |= {
+            "mode": options["mode"] or "fail",
+            "service": options["service"],
+            "nth": options["nth"],
+            "times": options["times"],
+        }
     else:
         fields |= {"mode": options["mode"] or "refuse"}
     try:
@@ -254,7 +312,7 @@ def fault_list(ctx: click.Context, state: Path | None) -> None:
     """List the active faults as JSON lines."""
     from remediate.sim.faults import FaultBook
 
-    for item in FaultBook(_sim_state(ctx, state) / "faults.json").list():
+    for item in FaultBook(_sim_state(ctx, state) / "faults.json").active():
         click.echo(item.model_dump_json())
 
 

@@ -54,7 +54,19 @@ def test_usage_errors_exit_2() -> None:
 def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) -> None:
     state = tmp_path / "state"
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "--state-dir", str(state), "sim", "serve", "--servers", "2", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "--state-dir",
+            str(state),
+            "sim",
+            "serve",
+            "--servers",
+            "2",
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -67,7 +79,10 @@ def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) 
             if line.startswith("Press Ctrl-C"):
                 break
         text = "".join(lines)
-        ports = [int(port) for port in re.findall(r"^\s+ex0\d\s+https://127\.0\.0\.1:(\d+)/wsman", text, re.MULTILINE)]
+        ports = [
+            int(port)
+            for port in re.findall(r"^\s+ex0\d\s+https://127\.0\.0\.1:(\d+)/wsman", text, re.MULTILINE)
+        ]
         assert len(ports) == 2 and ports[0] != ports[1]
         ca_file = re.search(r"CA certificate: (\S+)", text).group(1)  # type: ignore[union-attr]
         password_file = re.search(r"password in (\S+)\)", text).group(1)  # type: ignore[union-attr]
@@ -103,12 +118,12 @@ def test_state_dir_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_exit_3_with_a_crash_report(tmp_path: Path, monkeypatch: object) -> None:
-    import remediate.sim.faults as faults
+    from remediate.sim import faults
 
     def explode(self: object) -> list[object]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(faults.FaultBook, "list", explode)  # type: ignore[attr-defined]
+    monkeypatch.setattr(faults.FaultBook, "active", explode)  # type: ignore[attr-defined]
     result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "sim", "fault", "list"])
     assert result.exit_code == 3
     assert "error: unexpected" in result.output and "RuntimeError: boom" in result.output

@@ -54,9 +54,27 @@ _ERROR_ACTIONS = ("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "
 COMMON_PARAMS: tuple[Param, ...] = (
     Param("Verbose", "switch", ("vb",)),
     Param("Debug", "switch", ("db",)),
-    Param("ErrorAction", "enum", ("ea",), choices=_ERROR_ACTIONS, type_name="System.Management.Automation.ActionPreference"),
-    Param("WarningAction", "enum", ("wa",), choices=_ERROR_ACTIONS, type_name="System.Management.Automation.ActionPreference"),
-    Param("InformationAction", "enum", ("infa",), choices=_ERROR_ACTIONS, type_name="System.Management.Automation.ActionPreference"),
+    Param(
+        "ErrorAction",
+        "enum",
+        ("ea",),
+        choices=_ERROR_ACTIONS,
+        type_name="System.Management.Automation.ActionPreference",
+    ),
+    Param(
+        "WarningAction",
+        "enum",
+        ("wa",),
+        choices=_ERROR_ACTIONS,
+        type_name="System.Management.Automation.ActionPreference",
+    ),
+    Param(
+        "InformationAction",
+        "enum",
+        ("infa",),
+        choices=_ERROR_ACTIONS,
+        type_name="System.Management.Automation.ActionPreference",
+    ),
     Param("ErrorVariable", "string", ("ev",)),
     Param("WarningVariable", "string", ("wv",)),
     Param("InformationVariable", "string", ("iv",)),
@@ -64,7 +82,10 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Param("OutBuffer", "int", ("ob",)),
     Param("PipelineVariable", "string", ("pv",)),
 )
-SHOULD_PROCESS_PARAMS: tuple[Param, ...] = (Param("WhatIf", "switch", ("wi",)), Param("Confirm", "switch", ("cf",)))
+SHOULD_PROCESS_PARAMS: tuple[Param, ...] = (
+    Param("WhatIf", "switch", ("wi",)),
+    Param("Confirm", "switch", ("cf",)),
+)
 
 
 @dataclass
@@ -207,7 +228,9 @@ def _match(name: str, params: Iterable[Param], command_id: str) -> Param:
             command_id,
         )
     raise _binding_error(
-        f"A parameter cannot be found that matches parameter name '{name}'.", "NamedParameterNotFound", command_id
+        f"A parameter cannot be found that matches parameter name '{name}'.",
+        "NamedParameterNotFound",
+        command_id,
     )
 
 
@@ -222,7 +245,7 @@ def _describe(value: Any) -> str:
 def _conversion_error(param: Param, value: Any, command_id: str, detail: str) -> PSError:
     return _binding_error(
         f"Cannot bind parameter '{param.name}'. Cannot convert value \"{_describe(value)}\" to type "
-        f"\"{param.type_name or 'System.String'}\". Error: \"{detail}\"",
+        f'"{param.type_name or "System.String"}". Error: "{detail}"',
         "CannotConvertArgumentNoMessage",
         command_id,
     )
@@ -231,7 +254,7 @@ def _conversion_error(param: Param, value: Any, command_id: str, detail: str) ->
 def _bool_error(param: Param, shown: str, command_id: str) -> PSError:
     return _binding_error(
         f"Cannot process argument transformation on parameter '{param.name}'. Cannot convert value "
-        f"\"{shown}\" to type \"System.Boolean\". Boolean parameters accept only Boolean values and numbers, "
+        f'"{shown}" to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, '
         "such as $True, $False, 1 or 0.",
         "ParameterArgumentTransformationError",
         command_id,
@@ -272,12 +295,16 @@ def convert(param: Param, value: Any, command_id: str) -> Any:
             return value
         if isinstance(value, int):
             return value != 0
-        raise _bool_error(param, "System.String" if isinstance(value, str) else type(value).__name__, command_id)
+        raise _bool_error(
+            param, "System.String" if isinstance(value, str) else type(value).__name__, command_id
+        )
     if kind == "int":
         try:
             return int(str(value).strip()) if not isinstance(value, bool) else int(value)
         except ValueError:
-            raise _conversion_error(param, value, command_id, "Input string was not in a correct format.") from None
+            raise _conversion_error(
+                param, value, command_id, "Input string was not in a correct format."
+            ) from None
     if kind in ("enum", "enums"):
         items = value if isinstance(value, (list, tuple)) else [value]
         converted = []
@@ -312,13 +339,14 @@ def bind(resolved: Resolved, arguments: list[tuple[str | None, Any]]) -> dict[st
             raise _binding_error(
                 f"Cannot bind parameter because parameter '{param.name}' is specified more than once. To provide "
                 "multiple values to parameters that can accept multiple values, use the array syntax. For "
-                "example, \"-parameter value1,value2,value3\".",
+                'example, "-parameter value1,value2,value3".',
                 "ParameterAlreadyBound",
                 command_id,
             )
         bound[param.name] = convert(param, value, command_id)
     open_positions = sorted(
-        (p for p in resolved.params if p.position is not None and p.name not in bound), key=lambda p: p.position or 0
+        (p for p in resolved.params if p.position is not None and p.name not in bound),
+        key=lambda p: p.position or 0,
     )
     for value in positional:
         if not open_positions:

@@ -11,11 +11,10 @@ from the nth on.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -124,7 +123,7 @@ class Unreachable(_Fault):
 
 
 Fault = Annotated[
-    Union[CmdletError, DropConnection, DenyAccess, RestartFailure, Unreachable],
+    CmdletError | DropConnection | DenyAccess | RestartFailure | Unreachable,
     Field(discriminator="kind"),
 ]
 FAULT_LIST: TypeAdapter[list[Fault]] = TypeAdapter(list[Fault])
@@ -178,7 +177,7 @@ class FaultBook:
             self._faults = [f for f in self._faults if fault_id is not None and f.id != fault_id]
             self._save()
 
-    def list(self) -> list[Fault]:
+    def active(self) -> list[Fault]:
         with self._lock:
             self._reload()
             return [fault.model_copy() for fault in self._faults]
@@ -197,14 +196,18 @@ class FaultBook:
     def cmdlet_error(self, server: str, cmdlet: str) -> ErrorSpec | None:
         with self._lock:
             candidates = [
-                f for f in self._active(server) if isinstance(f, CmdletError) and f.cmdlet.lower() == cmdlet.lower()
+                f
+                for f in self._active(server)
+                if isinstance(f, CmdletError) and f.cmdlet.lower() == cmdlet.lower()
             ]
             fired = self._count(list(candidates))
             return fired.error_spec() if isinstance(fired, CmdletError) else None
 
     def drop_request(self, server: str) -> bool:
         with self._lock:
-            candidates = [f for f in self._active(server) if isinstance(f, DropConnection) and f.cmdlet is None]
+            candidates = [
+                f for f in self._active(server) if isinstance(f, DropConnection) and f.cmdlet is None
+            ]
             return self._count(list(candidates)) is not None
 
     def drop_pipeline(self, server: str, cmdlets: list[str]) -> Literal["before", "after"] | None:
@@ -243,7 +246,3 @@ class FaultBook:
                 if isinstance(fault, Unreachable):
                     return fault.mode
             return None
-
-
-def describe(fault: Fault) -> str:
-    return json.dumps(fault.model_dump(exclude_defaults=False), sort_keys=True)

@@ -13,13 +13,13 @@ message must be sealed with WinRM message encryption; Basic is accepted over HTT
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import socket
 import socketserver
 import ssl
 import struct
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -31,7 +31,6 @@ from remediate.sim.audit import Counters
 from remediate.sim.auth import Credentials, acceptor
 from remediate.sim.faults import FaultBook
 from remediate.sim.machine import Machine
-from remediate.sim.tls import TlsFiles
 from remediate.sim.wsman import Endpoint, Fault, WSManService, endpoint_for, fault_envelope, parse_request
 
 log = get_logger(__name__)
@@ -44,14 +43,10 @@ _PROTOCOL = re.compile(r'protocol="([^"]+)"')
 
 def reset(connection: socket.socket) -> None:
     """Close with RST: the client sees its connection reset, with no response."""
-    try:
+    with contextlib.suppress(OSError):
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         connection.close()
-    except OSError:
-        pass
 
 
 @dataclass
@@ -117,12 +112,10 @@ class WinRMServer(socketserver.ThreadingMixIn, HTTPServer):
                 self.connections.discard(request)
 
     def shutdown_request(self, request: Any) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().shutdown_request(request)
-        except OSError:
-            pass
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, _request: Any, _client_address: Any) -> None:
         log.debug("connection error", server=self.name, exc_info=True)
 
     def close_connections(self) -> None:
@@ -161,7 +154,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
 
     def _challenge(self, token: bytes | None = None) -> None:
         self.send_response(401)
-        self.send_header("WWW-Authenticate", "Negotiate" + (" " + base64.b64encode(token).decode() if token else ""))
+        self.send_header(
+            "WWW-Authenticate", "Negotiate" + (" " + base64.b64encode(token).decode() if token else "")
+        )
         if token is None and self.is_tls:
             self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
         self.send_header("Content-Length", "0")
@@ -217,7 +212,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
             return
         self._respond(body, configuration, content_type if encrypted else None, final_token)
 
-    def _respond(self, body: bytes, configuration: str, encrypted_type: str | None, token: bytes | None) -> None:
+    def _respond(
+        self, body: bytes, configuration: str, encrypted_type: str | None, token: bytes | None
+    ) -> None:
         context = self.server.context
         scheme = "https" if self.is_tls else "http"
         url = f"{scheme}://{self.headers.get('Host', 'localhost')}{self.path}"
@@ -235,7 +232,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
         headers = self._token_header(token)
         if encrypted_type is not None:
             protocol = _PROTOCOL.search(encrypted_type)
-            payload = self._wrap(payload, protocol.group(1) if protocol else "application/HTTP-SPNEGO-session-encrypted")
+            payload = self._wrap(
+                payload, protocol.group(1) if protocol else "application/HTTP-SPNEGO-session-encrypted"
+            )
             headers["Content-Type"] = (
                 f'multipart/encrypted;protocol="{protocol.group(1) if protocol else "application/HTTP-SPNEGO-session-encrypted"}"'
                 ';boundary="Encrypted Boundary"'
@@ -346,12 +345,10 @@ class WinRMHandler(BaseHTTPRequestHandler):
 
 def serve(server: WinRMServer) -> threading.Thread:
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"sim-{server.name}-http", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name=f"sim-{server.name}-http",
+        daemon=True,
     )
     thread.start()
     return thread
-
-
-def wait_closed(thread: threading.Thread, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    thread.join(max(0.0, deadline - time.monotonic()))

@@ -41,6 +41,8 @@ log = get_logger(__name__)
 # Fragment size for queued output. A Receive response carries as many as fit in the
 # client's MaxEnvelopeSize; this keeps one fragment well under pypsrp's smallest (150 KiB).
 FRAGMENT_SIZE = 96 * 1024
+# How long a Receive that has output waits for more (or for the end) before answering.
+LINGER_SECONDS = 0.05
 
 
 def private_data() -> dict[str, Any]:
@@ -80,7 +82,9 @@ class ReceiveTimeout(Exception):
 
 
 class Shell:
-    def __init__(self, shell_id: str, resource_uri: str, session: Session, machine: Machine, audit: AuditTrail) -> None:
+    def __init__(
+        self, shell_id: str, resource_uri: str, session: Session, machine: Machine, audit: AuditTrail
+    ) -> None:
         self.id = shell_id
         self.resource_uri = resource_uri
         self.session = session
@@ -89,7 +93,9 @@ class Shell:
         self.created = time.time()
         self.cond = threading.Condition()
         self.pool = ServerRunspacePool(application_private_data=private_data())
-        self.queues: dict[uuid.UUID | None, collections.deque[bytes]] = collections.defaultdict(collections.deque)
+        self.queues: dict[uuid.UUID | None, collections.deque[bytes]] = collections.defaultdict(
+            collections.deque
+        )
         self.slots: dict[uuid.UUID, PipelineSlot] = {}
         self.closed_reason: str | None = None
 
@@ -173,7 +179,12 @@ class Shell:
                 self._check_open()
                 slot = self.slots.get(pipeline_id) if pipeline_id else None
                 queue = self.queues.get(pipeline_id)
-                if queue or (slot is not None and slot.finished):
+                if slot is not None and slot.finished:
+                    break
+                if queue:
+                    if slot is not None:
+                        self._linger(slot, deadline)
+                        queue = self.queues.get(pipeline_id)
                     break
                 if pipeline_id is not None and slot is None:
                     raise KeyError(pipeline_id)
@@ -193,6 +204,16 @@ class Shell:
             return chunks, done, slot
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _linger(self, slot: PipelineSlot, deadline: float) -> None:
+        """Like WinRM, hold a Receive that has output briefly, so output and the end of a
+        quick pipeline travel in one response. Call with `cond` held."""
+        until = min(deadline, time.monotonic() + LINGER_SECONDS)
+        queued = len(self.queues.get(slot.pipeline_id, ()))
+        while not slot.finished and time.monotonic() < until:
+            if len(self.queues.get(slot.pipeline_id, ())) > queued + 8:
+                return  # plenty to send already
+            self.cond.wait(until - time.monotonic())
 
     def _check_open(self) -> None:
         if self.closed_reason is not None:
@@ -242,7 +263,13 @@ class Shell:
             pipeline._change_state(PSInvocationState.Running, emit=False)
         final, failure = PSInvocationState.Completed, None
         run = PipelineRun(
-            slot.commands or [], self.session, self.machine, self.audit, self._sinks(slot), slot.cancelled, slot.input
+            slot.commands or [],
+            self.session,
+            self.machine,
+            self.audit,
+            self._sinks(slot),
+            slot.cancelled,
+            slot.input,
         )
         try:
             run.run()
@@ -255,9 +282,15 @@ class Shell:
             log.exception("simulated pipeline crashed", server=self.machine.name)
             final = PSInvocationState.Failed
             failure = error_record(
-                PSError("The remediate simulator failed while running this pipeline.", "SimulatorError",
-                        exception="System.InvalidOperationException", terminating=True, qualified=True),
-                "", "",
+                PSError(
+                    "The remediate simulator failed while running this pipeline.",
+                    "SimulatorError",
+                    exception="System.InvalidOperationException",
+                    terminating=True,
+                    qualified=True,
+                ),
+                "",
+                "",
             )
         with self.cond:
             pipeline = self.pool.pipeline_table.get(slot.pipeline_id)

@@ -197,7 +197,11 @@ def dotnet_object(
 def custom_object(type_names: list[str] | None = None, **properties: Any) -> PSObject:
     """A PSCustomObject (what `[pscustomobject]@{...}` and many script cmdlets emit)."""
     obj = PSObject()
-    obj.PSObject.type_names = [*(type_names or []), "System.Management.Automation.PSCustomObject", "System.Object"]
+    obj.PSObject.type_names = [
+        *(type_names or []),
+        "System.Management.Automation.PSCustomObject",
+        "System.Object",
+    ]
     for name, value in properties.items():
         obj.PSObject.extended_properties.append(PSNoteProperty(name, value))
     return obj

@@ -135,7 +135,9 @@ def _default_partner_applications() -> list[PartnerApplication]:
             act_as_permissions=list(GRAPH_ACT_AS_PERMISSIONS),
         ),
         PartnerApplication(
-            name="TeamsScheduler", application_identifier="7557eb47-c689-4224-abcf-aef9bd7573df", enabled=False
+            name="TeamsScheduler",
+            application_identifier="7557eb47-c689-4224-abcf-aef9bd7573df",
+            enabled=False,
         ),
         PartnerApplication(
             name="SfBLegacy", application_identifier="00000004-0000-0ff1-ce00-000000000000", enabled=True

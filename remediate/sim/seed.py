@@ -44,7 +44,11 @@ APP_POOLS: tuple[str, ...] = (
 ROLE_ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("View-Only Configuration", "Get-ExchangeServer", ("Identity", "DomainController", "Status", "Domain")),
     ("View-Only Configuration", "Get-PartnerApplication", ("Identity", "DomainController", "Organization")),
-    ("Role Management", "Get-ManagementRoleEntry", ("Identity", "DomainController", "Parameters", "PSSnapinName", "Type")),
+    (
+        "Role Management",
+        "Get-ManagementRoleEntry",
+        ("Identity", "DomainController", "Parameters", "PSSnapinName", "Type"),
+    ),
     (
         "Organization Configuration",
         "Set-PartnerApplication",
@@ -85,7 +89,9 @@ def rest_frontend_web_config(server: Server, spec: WebConfig) -> bytes:
 
 
 def rest_backend_web_config(server: Server) -> bytes:
-    return _encode(_template("rest-backend-web.config").replace("@@INSTALL@@", server.install_path), WebConfig())
+    return _encode(
+        _template("rest-backend-web.config").replace("@@INSTALL@@", server.install_path), WebConfig()
+    )
 
 
 def _encode(text: str, spec: WebConfig) -> bytes:
@@ -141,7 +147,8 @@ def _server_state(server: Server, organization_domain: str) -> dict[str, Any]:
         for name, display, depends in SERVICES
     }
     pools = {
-        pool.lower(): {"name": pool, "state": "Started", "recycles": 0, "started": now_iso()} for pool in APP_POOLS
+        pool.lower(): {"name": pool, "state": "Started", "recycles": 0, "started": now_iso()}
+        for pool in APP_POOLS
     }
     return {
         "name": server.name,

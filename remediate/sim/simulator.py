@@ -116,7 +116,7 @@ class Simulator:
             self._lock_handle = None
 
     def _take_lock(self) -> None:
-        handle = open(self.state_dir / "sim.lock", "w")
+        handle = open(self.state_dir / "sim.lock", "w")  # noqa: SIM115 - held open while serving
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -147,7 +147,7 @@ class Simulator:
             self._wipe(store)
         if store.seeded:
             self.org, self._states = store.load()
-            self._check_matches(store)
+            self._check_matches()
             self._credentials = self._load_credentials()
         else:
             scenario = self._scenario_value()
@@ -163,7 +163,7 @@ class Simulator:
                 self.org.save()
         auth.register(self._credentials)
 
-    def _check_matches(self, store: Store) -> None:
+    def _check_matches(self) -> None:
         assert self.org is not None
         have = len(self.org.server_names)
         if self._server_count is not None and self._server_count != have:
@@ -227,7 +227,14 @@ class Simulator:
             machine = Machine(state, self.org, self.faults, self._states)
             service = WSManService(machine, self.audit, self.counters)
             context = ServerContext(
-                machine, service, self._credentials, self.counters, self.faults, tls_context, binding, self._stopping
+                machine,
+                service,
+                self._credentials,
+                self.counters,
+                self.faults,
+                tls_context,
+                binding,
+                self._stopping,
             )
             port = self._port + index if self._port else 0
             try:

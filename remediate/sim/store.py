@@ -26,7 +26,7 @@ from remediate.state import private_dir, write_private
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -199,10 +199,7 @@ class ServerState:
         return name
 
     def _drop_blob(self, name: str) -> None:
-        try:
-            (self._blobs / name).unlink()
-        except FileNotFoundError:
-            pass
+        (self._blobs / name).unlink(missing_ok=True)
 
 
 class OrgState:
@@ -263,7 +260,9 @@ class Store:
     def blob_dir(self, name: str) -> Path:
         return private_dir(self.blob_root / name.lower())
 
-    def save_new(self, org: dict[str, Any], servers: list[dict[str, Any]], files: dict[str, dict[str, bytes]]) -> None:
+    def save_new(
+        self, org: dict[str, Any], servers: list[dict[str, Any]], files: dict[str, dict[str, bytes]]
+    ) -> None:
         """Write a freshly seeded organization. `files`: server -> display path -> bytes."""
         private_dir(self.server_dir)
         for server in servers:
@@ -279,6 +278,7 @@ class Store:
     def load(self) -> tuple[OrgState, dict[str, ServerState]]:
         org = OrgState.load(self.org_path)
         servers = {
-            name.lower(): ServerState.load(self.server_path(name), self.blob_dir(name)) for name in org.server_names
+            name.lower(): ServerState.load(self.server_path(name), self.blob_dir(name))
+            for name in org.server_names
         }
         return org, servers

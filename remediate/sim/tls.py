@@ -56,7 +56,7 @@ def _ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     name = _name("remediate simulator CA")
     certificate = (
         x509.CertificateBuilder()
@@ -96,10 +96,14 @@ def ensure_certificates(directory: Path, hostnames: list[str], addresses: list[s
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
     wanted = sorted({h.lower() for h in hostnames} | {"localhost"}), sorted(set(addresses) | {"127.0.0.1"})
     names_path = directory / "server-names.json"
-    if files.cert_file.exists() and names_path.exists() and json.loads(names_path.read_text()) == list(wanted):
+    if (
+        files.cert_file.exists()
+        and names_path.exists()
+        and json.loads(names_path.read_text()) == list(wanted)
+    ):
         return files
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     alternative_names: list[x509.GeneralName] = [x509.DNSName(h) for h in wanted[0]]
     alternative_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in wanted[1]]
     certificate = (

@@ -14,7 +14,6 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
 from xml.sax.saxutils import escape
 
 from remediate.logs import get_logger
@@ -124,7 +123,9 @@ def parse_request(data: bytes) -> Request:
         node = header.find(path, NS)
         return (node.text or "").strip() if node is not None else ""
 
-    selectors = {n.get("Name", ""): n.text or "" for n in header.findall("wsman:SelectorSet/wsman:Selector", NS)}
+    selectors = {
+        n.get("Name", ""): n.text or "" for n in header.findall("wsman:SelectorSet/wsman:Selector", NS)
+    }
     options = {n.get("Name", ""): n.text or "" for n in header.findall("wsman:OptionSet/wsman:Option", NS)}
     max_envelope = int(text("wsman:MaxEnvelopeSize") or 153600)
     return Request(
@@ -158,7 +159,7 @@ def envelope(action: str, relates_to: str, body: str) -> bytes:
         f"<s:Header><a:Action>{action}</a:Action><a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>"
         "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_envelope(fault: Fault, relates_to: str, machine: str) -> bytes:
@@ -203,8 +204,10 @@ class WSManService:
 
     def _dispatch(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
         action = request.action
+        if action == ACTION + "Create":
+            self._check_resource(request.resource_uri, endpoint)
+            return self._create(request, endpoint, user)
         handlers = {
-            ACTION + "Create": self._create,
             ACTION + "Delete": self._delete,
             ACTION + "Get": self._get,
             SHELL_ACTION + "Command": self._command,
@@ -221,7 +224,7 @@ class WSManService:
             )
         if action != ACTION + "Get":
             self._check_resource(request.resource_uri, endpoint)
-        return handler(request, endpoint, user)
+        return handler(request)
 
     def _check_resource(self, resource_uri: str, endpoint: Endpoint) -> None:
         if resource_uri.lower() != (POWERSHELL_URI + endpoint.configuration).lower():
@@ -272,14 +275,14 @@ class WSManService:
         )
         return self._reply(request, ACTION + "CreateResponse", body)
 
-    def _delete(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _delete(self, request: Request) -> Reply:
         shell = self._shell(request)
         with self.lock:
             self.shells.pop(shell.id, None)
         shell.close("deleted")
         return self._reply(request, ACTION + "DeleteResponse", "")
 
-    def _get(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _get(self, request: Request) -> Reply:
         if request.resource_uri.lower().rstrip("/") != CONFIG_URI:
             raise resource_not_found(request.resource_uri)
         body = (
@@ -289,7 +292,7 @@ class WSManService:
         )
         return self._reply(request, ACTION + "GetResponse", body)
 
-    def _command(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _command(self, request: Request) -> Reply:
         shell = self._shell(request)
         command_line = request.body.find("rsp:CommandLine", NS)
         if command_line is None:
@@ -298,20 +301,21 @@ class WSManService:
         arguments = command_line.findtext("rsp:Arguments", "", NS)
         try:
             pipeline_id = uuid.UUID(command_id)
-            slot = shell.new_pipeline(pipeline_id)
+            shell.new_pipeline(pipeline_id)
             ready = shell.feed(base64.b64decode(arguments), pipeline_id)
         except ShellClosed:
             raise shell_not_found(shell.id) from None
         except Exception as error:
             raise invalid_request(f"The PSRP pipeline data could not be processed: {error}") from None
         reply = self._reply(
-            request, SHELL_ACTION + "CommandResponse", f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
+            request,
+            SHELL_ACTION + "CommandResponse",
+            f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>",
         )
         reply.drop_connection = self._start(shell, ready)
-        _ = slot
         return reply
 
-    def _send(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _send(self, request: Request) -> Reply:
         shell = self._shell(request)
         ready: list[PipelineSlot] = []
         for stream in request.body.findall("rsp:Send/rsp:Stream", NS):
@@ -341,7 +345,7 @@ class WSManService:
             shell.start(slot)
         return drop
 
-    def _receive(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _receive(self, request: Request) -> Reply:
         shell = self._shell(request)
         desired = request.body.find("rsp:Receive/rsp:DesiredStream", NS)
         command_id = desired.get("CommandId") if desired is not None else None
@@ -358,18 +362,23 @@ class WSManService:
             raise invalid_request(f"There is no command {command_id} in shell {shell.id}.") from None
         attribute = f' CommandId="{command_id.upper()}"' if command_id else ""
         streams = "".join(
-            f'<rsp:Stream Name="stdout"{attribute}>{base64.b64encode(chunk).decode()}</rsp:Stream>' for chunk in chunks
+            f'<rsp:Stream Name="stdout"{attribute}>{base64.b64encode(chunk).decode()}</rsp:Stream>'
+            for chunk in chunks
         )
         state = ""
         if command_id:
-            state = f'<rsp:CommandState CommandId="{command_id.upper()}" State="{DONE if done else RUNNING}"/>'
+            state = (
+                f'<rsp:CommandState CommandId="{command_id.upper()}" State="{DONE if done else RUNNING}"/>'
+            )
         reply = self._reply(
-            request, SHELL_ACTION + "ReceiveResponse", f"<rsp:ReceiveResponse>{streams}{state}</rsp:ReceiveResponse>"
+            request,
+            SHELL_ACTION + "ReceiveResponse",
+            f"<rsp:ReceiveResponse>{streams}{state}</rsp:ReceiveResponse>",
         )
         reply.drop_connection = bool(done and slot is not None and slot.drop_when_done)
         return reply
 
-    def _signal(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _signal(self, request: Request) -> Reply:
         shell = self._shell(request)
         signal = request.body.find("rsp:Signal", NS)
         command_id = signal.get("CommandId") if signal is not None else None
@@ -402,7 +411,3 @@ ENDPOINTS: dict[str, str] = {"/wsman": SERVER_CONFIGURATION, "/powershell": EXCH
 def endpoint_for(path: str) -> str | None:
     """The configuration served at a URL path (IIS paths are case-insensitive)."""
     return ENDPOINTS.get(path.split("?", 1)[0].rstrip("/").lower() or "/")
-
-
-def describe(value: Any) -> str:
-    return repr(value)

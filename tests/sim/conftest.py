@@ -64,12 +64,16 @@ def wsman(
 
 
 @contextmanager
-def pool(sim: Simulator, server: str = "ex01", *, exchange: bool = False, **options: Any) -> Iterator[RunspacePool]:
+def pool(
+    sim: Simulator, server: str = "ex01", *, exchange: bool = False, **options: Any
+) -> Iterator[RunspacePool]:
     """A runspace pool on the server endpoint, or on the Exchange endpoint with exchange=True."""
     if exchange:
         options.setdefault("path", "PowerShell")
     connection = wsman(sim, server, **options)
-    runspace_pool = RunspacePool(connection, configuration_name="Microsoft.Exchange" if exchange else "Microsoft.PowerShell")
+    runspace_pool = RunspacePool(
+        connection, configuration_name="Microsoft.Exchange" if exchange else "Microsoft.PowerShell"
+    )
     with runspace_pool:
         yield runspace_pool
 

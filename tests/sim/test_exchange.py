@@ -28,7 +28,9 @@ def test_microsoft_graph_partner_application(sim: Simulator) -> None:
     assert app.types[0] == "Microsoft.Exchange.Data.Directory.SystemConfiguration.PartnerApplication"
     assert str(app) == GRAPH
     assert props["ApplicationIdentifier"] == "00000003-0000-0000-c000-000000000000"
-    assert props["ActAsPermissions"] == list(GRAPH_ACT_AS_PERMISSIONS) and len(props["ActAsPermissions"]) == 29
+    assert (
+        props["ActAsPermissions"] == list(GRAPH_ACT_AS_PERMISSIONS) and len(props["ActAsPermissions"]) == 29
+    )
     assert props["AppOnlyPermissions"] is None
     assert props["Enabled"] is True and props["AcceptSecurityIdentifierInformation"] is True
 
@@ -56,11 +58,18 @@ def test_get_not_found_is_non_terminating(sim: Simulator) -> None:
 def test_app_only_permissions_are_hidden_by_rbac(sim: Simulator) -> None:
     with pool(sim, exchange=True) as p:
         shell = run(p, "Set-PartnerApplication", Identity=GRAPH, AppOnlyPermissions=["Mail.Read"])
-        entry = run(p, "Get-ManagementRoleEntry", Identity="*\\Set-PartnerApplication", Parameters="AppOnlyPermissions")
+        entry = run(
+            p,
+            "Get-ManagementRoleEntry",
+            Identity="*\\Set-PartnerApplication",
+            Parameters="AppOnlyPermissions",
+        )
         enabled = run(p, "Set-PartnerApplication", Identity=GRAPH, Enabled=True)
     assert shell.had_errors
     assert error_ids(shell) == ["NamedParameterNotFound,Set-PartnerApplication"]
-    assert messages(shell) == ["A parameter cannot be found that matches parameter name 'AppOnlyPermissions'."]
+    assert messages(shell) == [
+        "A parameter cannot be found that matches parameter name 'AppOnlyPermissions'."
+    ]
     assert entry.output == [] and not entry.had_errors and "couldn't be found" in messages(entry)[0]
     assert not enabled.had_errors  # the cmdlet itself is granted
     assert [w.message for w in enabled.streams.warning] == [
@@ -72,8 +81,15 @@ def test_app_only_permissions_are_hidden_by_rbac(sim: Simulator) -> None:
 def test_a_role_entry_can_grant_app_only_permissions(start_sim: object) -> None:
     sim = start_sim(Scenario(rbac=Rbac(app_only_permissions=True)))
     with pool(sim, exchange=True) as p:
-        entry = run(p, "Get-ManagementRoleEntry", Identity="*\\Set-PartnerApplication", Parameters="AppOnlyPermissions")
-        shell = run(p, "Set-PartnerApplication", Identity=GRAPH, AppOnlyPermissions=list(GRAPH_ACT_AS_PERMISSIONS))
+        entry = run(
+            p,
+            "Get-ManagementRoleEntry",
+            Identity="*\\Set-PartnerApplication",
+            Parameters="AppOnlyPermissions",
+        )
+        shell = run(
+            p, "Set-PartnerApplication", Identity=GRAPH, AppOnlyPermissions=list(GRAPH_ACT_AS_PERMISSIONS)
+        )
         app = graph(p)
     assert [str(e) for e in entry.output] == ["Organization Configuration\\Set-PartnerApplication"]
     assert not shell.had_errors and not shell.streams.error
@@ -85,7 +101,9 @@ def test_snapin_on_the_server_endpoint_bypasses_rbac(sim: Simulator) -> None:
         before = run(p, "Get-PartnerApplication", Identity=GRAPH)
         assert not run(p, "Add-PSSnapin", Name=EXCHANGE_SNAPIN).streams.error
         again = run(p, "Add-PSSnapin", Name=EXCHANGE_SNAPIN)
-        shell = run(p, "Set-PartnerApplication", Identity=GRAPH, AppOnlyPermissions=["Mail.Read", "Mail.Send"])
+        shell = run(
+            p, "Set-PartnerApplication", Identity=GRAPH, AppOnlyPermissions=["Mail.Read", "Mail.Send"]
+        )
         app = graph(p)
         unknown = run(p, "Set-PartnerApplication", Identity=GRAPH, NoSuchParameter=1)
     assert error_ids(before) == ["CommandNotFoundException"]
@@ -172,9 +190,16 @@ def test_exchange_endpoint_unavailable_while_iis_is_stopped(sim: Simulator) -> N
         state = run(server, "Get-WebAppPoolState", Name="MSExchangeRestFrontEndAppPool").output[0]
     assert error_ids(shell) == ["CouldNotStartService,Microsoft.PowerShell.Commands.RestartServiceCommand"]
     assert state.extended_properties["Value"] == "Stopped"
-    with pytest.raises(WinRMTransportError) as raised:
-        with pool(sim, exchange=True):
-            pass
+    with pytest.raises(WinRMTransportError) as raised, pool(sim, exchange=True):
+        pass
     assert raised.value.code == 503
     with pool(sim, "ex02", exchange=True) as other:
         assert graph(other)
+
+
+def test_get_exchange_server_errors(sim: Simulator) -> None:
+    with pool(sim, exchange=True) as p:
+        missing = run(p, "Get-ExchangeServer", Identity="ex99")
+        by_fqdn = run(p, "Get-ExchangeServer", Identity="EX02.contoso.lab")
+    assert not missing.had_errors and "object 'ex99' couldn't be found" in messages(missing)[0]
+    assert [str(s) for s in by_fqdn.output] == ["EX02"]

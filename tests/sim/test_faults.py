@@ -85,7 +85,9 @@ def test_drop_after_a_cmdlet_ran(sim: Simulator) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         run(p, "Set-Content", LiteralPath=WEB_CONFIG, Value=b"new", Encoding="Byte")
     with pool(sim) as fresh:
-        assert run(fresh, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output == [b"new"]
+        assert run(fresh, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output == [
+            b"new"
+        ]
 
 
 def test_deny_access(sim: Simulator) -> None:
@@ -99,8 +101,12 @@ def test_deny_access(sim: Simulator) -> None:
         exists = run(p, "Test-Path", LiteralPath=WEB_CONFIG)
     assert read.output and not read.streams.error
     assert messages(write) == [f"Access to the path '{WEB_CONFIG}' is denied."]
-    assert error_ids(copy) == ["CopyFileInfoItemUnauthorizedAccessError,Microsoft.PowerShell.Commands.CopyItemCommand"]
-    assert error_ids(remove) == ["RemoveFileSystemItemUnAuthorizedAccess,Microsoft.PowerShell.Commands.RemoveItemCommand"]
+    assert error_ids(copy) == [
+        "CopyFileInfoItemUnauthorizedAccessError,Microsoft.PowerShell.Commands.CopyItemCommand"
+    ]
+    assert error_ids(remove) == [
+        "RemoveFileSystemItemUnAuthorizedAccess,Microsoft.PowerShell.Commands.RemoveItemCommand"
+    ]
     assert exists.output == [True]
 
 
@@ -108,7 +114,10 @@ def test_restart_fails_and_leaves_the_service_stopped(sim: Simulator) -> None:
     sim.inject(RestartFailure(server="ex01", mode="fail", service="W3SVC"))
     with pool(sim) as p:
         failed = run(p, "Restart-Service", Name=["W3SVC", "WAS"], Force=SWITCH)
-        statuses = {s.extended_properties["Name"]: str(s.adapted_properties["Status"]) for s in run(p, "Get-Service", Name=["W3SVC", "WAS"]).output}
+        statuses = {
+            s.extended_properties["Name"]: str(s.adapted_properties["Status"])
+            for s in run(p, "Get-Service", Name=["W3SVC", "WAS"]).output
+        }
         retried = run(p, "Restart-Service", Name="W3SVC", Force=SWITCH)
     assert messages(failed)[0] == (
         "Service 'World Wide Web Publishing Service (W3SVC)' cannot be started due to the following error: "
@@ -133,9 +142,8 @@ def test_restart_hangs_and_warns(start_sim: object) -> None:
 
 def test_unreachable_refuse_then_recover(sim: Simulator) -> None:
     sim.inject(Unreachable(server="ex02", mode="refuse"))
-    with pytest.raises(requests.exceptions.ConnectionError):
-        with pool(sim, "ex02"):
-            pass
+    with pytest.raises(requests.exceptions.ConnectionError), pool(sim, "ex02"):
+        pass
     with pool(sim, "ex01") as p:
         assert run(p, "Test-Path", LiteralPath="C:\\").output == [True]
     sim.clear_faults()
@@ -146,16 +154,28 @@ def test_unreachable_refuse_then_recover(sim: Simulator) -> None:
 def test_unreachable_blackhole_times_out(sim: Simulator) -> None:
     sim.inject(Unreachable(server="ex01", mode="blackhole"))
     started = time.monotonic()
-    with pytest.raises(requests.exceptions.Timeout):
-        with pool(sim, connection_timeout=1, read_timeout=1):
-            pass
+    with pytest.raises(requests.exceptions.Timeout), pool(sim, connection_timeout=1, read_timeout=1):
+        pass
     assert time.monotonic() - started < 10
 
 
 def test_faults_injected_from_another_process(sim: Simulator) -> None:
     subprocess.run(
-        [sys.executable, "-m", "remediate", "sim", "fault", "add", "cmdlet-error", "--state", str(sim.state_dir),
-         "--cmdlet", "Get-Service", "--server", "ex01"],
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "sim",
+            "fault",
+            "add",
+            "cmdlet-error",
+            "--state",
+            str(sim.state_dir),
+            "--cmdlet",
+            "Get-Service",
+            "--server",
+            "ex01",
+        ],
         check=True,
         capture_output=True,
     )

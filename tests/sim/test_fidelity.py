@@ -19,7 +19,9 @@ FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "css-ex
 CLIXML = "{http://schemas.microsoft.com/powershell/2004/04}"
 PROFILES_XPATH = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
 
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures/css-exchange is not present")
+pytestmark = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason="../shared/fixtures/css-exchange is not present"
+)
 
 
 def _graph_in_fixture() -> etree._Element:
@@ -44,7 +46,14 @@ def test_partner_application_has_the_real_properties(sim: Simulator) -> None:
         ours = run(p, "Get-PartnerApplication", Identity="Microsoft Graph").output[0]
     missing = set(ours.adapted_properties) - real
     assert not missing, f"properties Exchange does not have: {missing}"
-    essential = {"ActAsPermissions", "AppOnlyPermissions", "ApplicationIdentifier", "Enabled", "LinkedAccount", "Name"}
+    essential = {
+        "ActAsPermissions",
+        "AppOnlyPermissions",
+        "ApplicationIdentifier",
+        "Enabled",
+        "LinkedAccount",
+        "Name",
+    }
     assert essential <= set(ours.adapted_properties)
     assert ours.types[:2] == [
         "Microsoft.Exchange.Data.Directory.SystemConfiguration.PartnerApplication",

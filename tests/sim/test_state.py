@@ -21,7 +21,9 @@ def _bytes(sim: Simulator, path: str, server: str = "ex01") -> bytes:
     return shell.output[0] if shell.output else b""
 
 
-@pytest.mark.parametrize(("transport", "auth"), [("http", "ntlm"), ("https", "basic"), ("https", "negotiate")])
+@pytest.mark.parametrize(
+    ("transport", "auth"), [("http", "ntlm"), ("https", "basic"), ("https", "negotiate")]
+)
 def test_one_mebibyte_round_trip(sim: Simulator, transport: str, auth: str) -> None:
     payload = os.urandom(MIB)
     with pool(sim, transport=transport, auth=auth) as p:
@@ -85,14 +87,19 @@ restart_seconds: 0
     assert fixed.startswith(b"<?xml") and b"\r\n" not in fixed and b"|V1S2SAppOnly" in fixed
     assert _bytes(sim, "C:\\Scripts\\note.txt", "mbx02") == b"hello"
     with pool(sim, "mbx02", exchange=True) as p:
-        versions = {str(s): str(s.adapted_properties["AdminDisplayVersion"]) for s in run(p, "Get-ExchangeServer").output}
+        versions = {
+            str(s): str(s.adapted_properties["AdminDisplayVersion"])
+            for s in run(p, "Get-ExchangeServer").output
+        }
     assert versions == {"MBX01": "Version 15.2 (Build 1748.10)", "MBX02": "Version 15.1 (Build 2507.6)"}
 
 
 def test_unexpanded_install_dir_corruption(start_sim: object) -> None:
     from remediate.sim.scenario import ServerDefaults, WebConfig
 
-    sim = start_sim(Scenario(server_defaults=ServerDefaults(rest_web_config=WebConfig(state="unexpanded-install-dir"))))
+    sim = start_sim(
+        Scenario(server_defaults=ServerDefaults(rest_web_config=WebConfig(state="unexpanded-install-dir")))
+    )
     assert b"file://%ExchangeInstallDir%FrontEnd" in _bytes(sim, WEB_CONFIG)
 
 
@@ -131,3 +138,21 @@ def test_state_files_are_owner_only(sim: Simulator) -> None:
     assert sim.state_dir.stat().st_mode & 0o777 == 0o700
     for name in ("credentials.json", "password", "org.json"):
         assert (sim.state_dir / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_embedded_simulator_keeps_its_state_under_the_state_directory(tmp_path: Path) -> None:
+    from remediate.sim.embedded import start_embedded
+
+    first = start_embedded(tmp_path)
+    try:
+        assert first.state_dir == tmp_path / "sim"
+        with pool(first) as p:
+            run(p, "Set-Content", LiteralPath="C:\\kept.txt", Value="still here")
+    finally:
+        first.stop()
+    second = start_embedded(tmp_path)
+    try:
+        with pool(second) as p:
+            assert run(p, "Get-Content", LiteralPath="C:\\kept.txt").output == ["still here"]
+    finally:
+        second.stop()

@@ -37,7 +37,9 @@ def test_message_encryption_over_https_when_asked(sim: Simulator) -> None:
     _works(sim, transport="https", auth="negotiate", encryption="always")
 
 
-@pytest.mark.parametrize("username", ["administrator@contoso.lab", "administrator", "contoso.lab\\administrator"])
+@pytest.mark.parametrize(
+    "username", ["administrator@contoso.lab", "administrator", "contoso.lab\\administrator"]
+)
 def test_username_forms(sim: Simulator, username: str) -> None:
     _works(sim, username=username)
 

@@ -7,7 +7,7 @@ import hashlib
 from pypsrp.powershell import PowerShell
 
 from remediate.sim import DenyAccess, Simulator
-from tests.sim.conftest import SWITCH, DEFAULT_PROFILES, WEB_CONFIG, error_ids, messages, pool, run
+from tests.sim.conftest import DEFAULT_PROFILES, SWITCH, WEB_CONFIG, error_ids, messages, pool, run
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 GET_CONTENT = "Microsoft.PowerShell.Commands.GetContentCommand"
@@ -52,7 +52,9 @@ def test_registry_errors(sim: Simulator) -> None:
         missing_key = run(p, "Get-ItemProperty", LiteralPath="HKLM:\\SOFTWARE\\Nope")
         missing_value = run(p, "Get-ItemProperty", LiteralPath=SETUP_KEY, Name="Nope")
     assert error_ids(missing_key) == ["PathNotFound,Microsoft.PowerShell.Commands.GetItemPropertyCommand"]
-    assert messages(missing_value)[0].startswith("Property Nope does not exist at path HKEY_LOCAL_MACHINE\\SOFTWARE")
+    assert messages(missing_value)[0].startswith(
+        "Property Nope does not exist at path HKEY_LOCAL_MACHINE\\SOFTWARE"
+    )
 
 
 # -- Test-Path ------------------------------------------------------------------------------------
@@ -68,7 +70,11 @@ def test_test_path(sim: Simulator) -> None:
             run(p, "Test-Path", LiteralPath="C:\\nope").output,
             run(p, "Test-Path", LiteralPath="Env:\\ExchangeInstallPath").output,
             run(p, "Test-Path", LiteralPath=SETUP_KEY).output,
-            run(p, "Test-Path", Path="C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\rest\\*.config").output,
+            run(
+                p,
+                "Test-Path",
+                Path="C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\rest\\*.config",
+            ).output,
             run(p, "Test-Path", LiteralPath="Q:\\anything").output,
         ]
     assert results == [[True], [True], [False], [True], [False], [True], [True], [True], [False]]
@@ -110,7 +116,9 @@ def test_get_content_errors(sim: Simulator) -> None:
     assert messages(denied) == [f"Access to the path '{WEB_CONFIG}' is denied."]
     assert error_ids(directory) == [f"GetContentReaderUnauthorizedAccessError,{GET_CONTENT}"]
     assert error_ids(bad_drive) == [f"DriveNotFound,{GET_CONTENT}"]
-    assert bad_encoding.had_errors and error_ids(bad_encoding) == [f"CannotConvertArgumentNoMessage,{GET_CONTENT}"]
+    assert bad_encoding.had_errors and error_ids(bad_encoding) == [
+        f"CannotConvertArgumentNoMessage,{GET_CONTENT}"
+    ]
 
 
 def test_set_content_writes_exact_bytes(sim: Simulator) -> None:
@@ -207,7 +215,9 @@ def test_get_service(sim: Simulator) -> None:
     assert [s.extended_properties["Name"] for s in services] == ["W3SVC", "WAS"]
     assert all(str(s.adapted_properties["Status"]) == "Running" for s in services)
     assert messages(missing) == ["Cannot find any service with service name 'NoSuchService'."]
-    assert error_ids(missing) == ["NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand"]
+    assert error_ids(missing) == [
+        "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand"
+    ]
 
 
 def test_restart_iis(sim: Simulator) -> None:
@@ -215,7 +225,9 @@ def test_restart_iis(sim: Simulator) -> None:
     before = {pool["name"]: pool["started"] for pool in state.app_pools()}
     with pool(sim) as p:
         shell = run(p, "Restart-Service", Name=["W3SVC", "WAS"], Force=SWITCH)
-        statuses = [str(s.adapted_properties["Status"]) for s in run(p, "Get-Service", Name=["W3SVC", "WAS"]).output]
+        statuses = [
+            str(s.adapted_properties["Status"]) for s in run(p, "Get-Service", Name=["W3SVC", "WAS"]).output
+        ]
         pool_state = run(p, "Get-WebAppPoolState", Name="MSExchangeRestFrontEndAppPool").output[0]
     assert not shell.had_errors and not shell.streams.error
     assert statuses == ["Running", "Running"]
@@ -229,7 +241,9 @@ def test_restart_iis(sim: Simulator) -> None:
 def test_restart_was_without_force_is_refused(sim: Simulator) -> None:
     with pool(sim) as p:
         shell = run(p, "Restart-Service", Name="WAS")
-    assert error_ids(shell) == ["ServiceHasDependentServices,Microsoft.PowerShell.Commands.RestartServiceCommand"]
+    assert error_ids(shell) == [
+        "ServiceHasDependentServices,Microsoft.PowerShell.Commands.RestartServiceCommand"
+    ]
     assert sim.state("ex01").service("WAS")["status"] == "Running"
 
 
@@ -250,7 +264,9 @@ def test_unknown_command(sim: Simulator) -> None:
     with pool(sim) as p:
         shell = run(p, "Invoke-Nothing")
     assert shell.had_errors and error_ids(shell) == ["CommandNotFoundException"]
-    assert messages(shell)[0].startswith("The term 'Invoke-Nothing' is not recognized as the name of a cmdlet")
+    assert messages(shell)[0].startswith(
+        "The term 'Invoke-Nothing' is not recognized as the name of a cmdlet"
+    )
 
 
 def test_parameter_binding_rules(sim: Simulator) -> None:
@@ -267,7 +283,9 @@ def test_parameter_binding_rules(sim: Simulator) -> None:
     assert messages(ambiguous)[0].endswith("Possible matches include: -TotalCount -Tail.")
     assert messages(unknown) == ["A parameter cannot be found that matches parameter name 'Bogus'."]
     assert error_ids(both_sets) == [f"AmbiguousParameterSet,{GET_CONTENT}"]
-    assert error_ids(too_many) == ["PositionalParameterNotFound,Microsoft.PowerShell.Commands.TestPathCommand"]
+    assert error_ids(too_many) == [
+        "PositionalParameterNotFound,Microsoft.PowerShell.Commands.TestPathCommand"
+    ]
 
 
 def test_error_action_stop_makes_an_error_terminating(sim: Simulator) -> None:
@@ -304,3 +322,28 @@ def test_values_that_look_like_powershell_stay_literal(sim: Simulator) -> None:
     record = next(r for r in sim.audit_records("ex01") if r.command == "Set-Content")
     assert record.parameter("Value") == hostile
     assert [r.command for r in sim.audit_records("ex01")] == ["Set-Content", "Get-Content"]
+
+
+def test_more_error_paths(sim: Simulator) -> None:
+    with pool(sim) as p:
+        no_pool = run(p, "Get-WebAppPoolState", Name="NoSuchPool")
+        run(p, "Restart-Service", Name="W3SVC", Force=SWITCH)
+        move_missing = run(p, "Move-Item", LiteralPath="C:\\nope", Destination="C:\\x")
+        no_parent = run(p, "New-Item", ItemType="File", Path="C:\\NoParent\\x.txt")
+        unknown_snapin = run(p, "Add-PSSnapin", Name="Contoso.NoSuch.SnapIn")
+        missing_mandatory = run(p, "Add-PSSnapin")
+    assert messages(no_pool) == ["Cannot find path 'IIS:\\AppPools\\NoSuchPool' because it does not exist."]
+    assert error_ids(move_missing) == ["PathNotFound,Microsoft.PowerShell.Commands.MoveItemCommand"]
+    assert messages(no_parent) == ["Could not find a part of the path 'C:\\NoParent\\x.txt'."]
+    assert messages(unknown_snapin) == ["The Windows PowerShell snap-in 'Contoso.NoSuch.SnapIn' is not installed on this computer."]
+    assert error_ids(missing_mandatory) == ["MissingMandatoryParameter,Microsoft.PowerShell.Commands.AddPSSnapinCommand"]
+
+
+def test_recycling_a_stopped_app_pool_fails(sim: Simulator) -> None:
+    from remediate.sim import RestartFailure
+
+    sim.inject(RestartFailure(server="ex01", mode="fail", service="WAS"))
+    with pool(sim) as p:
+        run(p, "Restart-Service", Name="WAS", Force=SWITCH)
+        shell = run(p, "Restart-WebAppPool", Name="MSExchangeRestFrontEndAppPool")
+    assert messages(shell) == ["The object identifier does not represent a valid object. (Exception from HRESULT: 0x800710D8)"]

@@ -146,7 +146,11 @@ def item_object(call: Call, path: WinPath) -> Any:
     parent = path.parent
     if is_dir:
         type_names = ["System.IO.DirectoryInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject"]
-        adapted = {**common, "Parent": parent.text.rsplit("\\", 1)[-1] if parent else None, "Root": display[:3]}
+        adapted = {
+            **common,
+            "Parent": parent.text.rsplit("\\", 1)[-1] if parent else None,
+            "Root": display[:3],
+        }
     else:
         type_names = ["System.IO.FileInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject"]
         adapted = {

@@ -50,7 +50,9 @@ def _exchange_error(call: Call, message: str, exception: str, category: str, ter
             f"[Server={call.machine.name.upper()},RequestId={uuid.uuid4()},TimeStamp={stamp}] "
             f"[FailureCategory=Cmdlet-{short}] {error_id}"
         )
-    return PSError(message, error_id, category=category, exception=exception, terminating=terminating, qualified=True)
+    return PSError(
+        message, error_id, category=category, exception=exception, terminating=terminating, qualified=True
+    )
 
 
 def _not_found(call: Call, identity: str, terminating: bool) -> PSError:
@@ -112,7 +114,9 @@ def partner_application_object(call: Call, app: dict[str, Any]) -> Any:
             "AppOnlyPermissions": _permissions(call, app["AppOnlyPermissions"]),
             "ActAsPermissions": _permissions(call, app["ActAsPermissions"]),
             "AdminDisplayName": "",
-            "ExchangeVersion": dotnet_object(["Microsoft.Exchange.Data.ExchangeObjectVersion"], to_string="0.20 (15.0.0.0)"),
+            "ExchangeVersion": dotnet_object(
+                ["Microsoft.Exchange.Data.ExchangeObjectVersion"], to_string="0.20 (15.0.0.0)"
+            ),
             "Name": app["Name"],
             "DistinguishedName": app["DistinguishedName"],
             "Identity": _ad_object_id(app["Name"], app["DistinguishedName"], app["Name"], app["Guid"]),
@@ -137,8 +141,15 @@ def _find_apps(call: Call, identity: str | None, wildcards: bool) -> list[dict[s
     wanted = identity.lower()
     found = []
     for app in apps:
-        keys = (app["Name"].lower(), app["ApplicationIdentifier"].lower(), app["Guid"].lower(), app["DistinguishedName"].lower())
-        if wanted in keys or (wildcards and "*" in wanted and fnmatch.fnmatchcase(app["Name"].lower(), wanted)):
+        keys = (
+            app["Name"].lower(),
+            app["ApplicationIdentifier"].lower(),
+            app["Guid"].lower(),
+            app["DistinguishedName"].lower(),
+        )
+        if wanted in keys or (
+            wildcards and "*" in wanted and fnmatch.fnmatchcase(app["Name"].lower(), wanted)
+        ):
             found.append(app)
     return found
 
@@ -205,7 +216,9 @@ def _set_partner_application(call: Call) -> None:
             app["WhenChanged"] = now_iso()
             org.save()
     if not changed:
-        call.warning(f"The command completed successfully but no settings of '{app['Name']}' have been modified.")
+        call.warning(
+            f"The command completed successfully but no settings of '{app['Name']}' have been modified."
+        )
 
 
 def _server_version(build: str) -> Any:
@@ -226,7 +239,8 @@ def _get_exchange_server(call: Call) -> None:
         servers = [
             s
             for s in servers
-            if wanted in (s.name.lower(), s.fqdn.lower()) or ("*" in wanted and fnmatch.fnmatchcase(s.name.lower(), wanted))
+            if wanted in (s.name.lower(), s.fqdn.lower())
+            or ("*" in wanted and fnmatch.fnmatchcase(s.name.lower(), wanted))
         ]
         if not servers and "*" not in wanted:
             call.error(_not_found(call, identity, terminating=False))
@@ -251,7 +265,9 @@ def _get_exchange_server(call: Call) -> None:
                     "Name": name,
                     "Fqdn": server.fqdn,
                     "Edition": "Standard",
-                    "ServerRole": ServerRole[server.data["role"]] if server.data["role"] in ServerRole.__members__ else ServerRole.Mailbox,
+                    "ServerRole": ServerRole[server.data["role"]]
+                    if server.data["role"] in ServerRole.__members__
+                    else ServerRole.Mailbox,
                     "AdminDisplayVersion": _server_version(server.build),
                     "Site": f"{org['domain']}/Configuration/Sites/Default-First-Site-Name",
                     "IsMailboxServer": True,
@@ -294,7 +310,9 @@ def _get_management_role_entry(call: Call) -> None:
             if fnmatch.fnmatchcase(entry["role"].lower(), role_pattern.lower())
             and fnmatch.fnmatchcase(entry["name"].lower(), entry_pattern.lower())
             and (not types or entry["type"].lower() in types)
-            and all(any(fnmatch.fnmatchcase(p.lower(), w) for p in entry["parameters"]) for w in wanted_params)
+            and all(
+                any(fnmatch.fnmatchcase(p.lower(), w) for p in entry["parameters"]) for w in wanted_params
+            )
         ]
         objects = [_role_entry_object(entry) for entry in entries]
     if not objects:
@@ -336,7 +354,12 @@ def _add_pssnapin(call: Call) -> None:
                 call.output(
                     dotnet_object(
                         ["System.Management.Automation.PSSnapInInfo"],
-                        {"Name": snapin, "IsDefault": False, "PSVersion": "1.0", "Description": "Admin Tasks"},
+                        {
+                            "Name": snapin,
+                            "IsDefault": False,
+                            "PSVersion": "1.0",
+                            "Description": "Admin Tasks",
+                        },
                         to_string=snapin,
                     )
                 )

@@ -115,7 +115,7 @@ def _type_matches(call: Call, path: WinPath, kind: str) -> bool:
 # -- Get-Item / Get-ItemProperty -------------------------------------------------------------
 
 
-def _environment_entry(path: WinPath, name: str, value: str) -> Any:
+def _environment_entry(name: str, value: str) -> Any:
     return dotnet_object(
         ["System.Collections.DictionaryEntry", "System.ValueType"],
         {"Key": name, "Value": value},
@@ -124,7 +124,8 @@ def _environment_entry(path: WinPath, name: str, value: str) -> Any:
             "PSPath": PROVIDER_PATH_PREFIX["Environment"] + name,
             "PSDrive": dotnet_object(["System.Management.Automation.PSDriveInfo"], to_string="Env"),
             "PSProvider": dotnet_object(
-                ["System.Management.Automation.ProviderInfo"], to_string="Microsoft.PowerShell.Core\\Environment"
+                ["System.Management.Automation.ProviderInfo"],
+                to_string="Microsoft.PowerShell.Core\\Environment",
             ),
             "PSIsContainer": False,
         },
@@ -154,7 +155,7 @@ def _get_item(call: Call) -> None:
             with state.lock:
                 found = state.environment(path.name)
             if found:
-                call.output(_environment_entry(path, *found))
+                call.output(_environment_entry(*found))
         elif path.provider == "Registry":
             key = state.registry_key(path.key)
             if key:
@@ -205,7 +206,8 @@ def _get_item_property(call: Call) -> None:
                 PSChildName=path.name,
                 PSDrive=dotnet_object(["System.Management.Automation.PSDriveInfo"], to_string="HKLM"),
                 PSProvider=dotnet_object(
-                    ["System.Management.Automation.ProviderInfo"], to_string="Microsoft.PowerShell.Core\\Registry"
+                    ["System.Management.Automation.ProviderInfo"],
+                    to_string="Microsoft.PowerShell.Core\\Registry",
                 ),
             )
         )
@@ -401,7 +403,12 @@ def _get_file_hash(call: Call) -> None:
             continue
         digest = hashlib.new(algorithm.lower(), data).hexdigest().upper()
         call.output(
-            custom_object(["Microsoft.Powershell.Utility.FileHash"], Algorithm=algorithm.upper(), Hash=digest, Path=display)
+            custom_object(
+                ["Microsoft.Powershell.Utility.FileHash"],
+                Algorithm=algorithm.upper(),
+                Hash=digest,
+                Path=display,
+            )
         )
 
 
@@ -518,7 +525,11 @@ def _remove_item(call: Call) -> None:
                 continue
             if call.machine.denied(path, "write"):
                 call.error(
-                    access_denied(display, "RemoveFileSystemItemUnAuthorizedAccess", prefix=f"Cannot remove item {display}: ")
+                    access_denied(
+                        display,
+                        "RemoveFileSystemItemUnAuthorizedAccess",
+                        prefix=f"Cannot remove item {display}: ",
+                    )
                 )
                 continue
             if state.is_dir(path) and state.children(path) and not call.get("Recurse"):
@@ -583,7 +594,11 @@ def _new_item(call: Call) -> None:
                     continue
                 if not _writable_target(call, path, "NewItemUnauthorizedAccessError", "NewItemIOError"):
                     continue
-                data = b"" if value is None else (value if isinstance(value, bytes) else str(value).encode("utf-8"))
+                data = (
+                    b""
+                    if value is None
+                    else (value if isinstance(value, bytes) else str(value).encode("utf-8"))
+                )
                 state.write(path, data)
         call.output(item_object(call, path))
 
@@ -594,8 +609,13 @@ CMDLETS = (
         "Microsoft.PowerShell.Commands.TestPathCommand",
         (
             *PATH_PARAMS,
-            Param("PathType", "enum", aliases=("Type",), choices=("Any", "Container", "Leaf"),
-                  type_name="Microsoft.PowerShell.Commands.TestPathType"),
+            Param(
+                "PathType",
+                "enum",
+                aliases=("Type",),
+                choices=("Any", "Container", "Leaf"),
+                type_name="Microsoft.PowerShell.Commands.TestPathType",
+            ),
             Param("IsValid", "switch"),
             Param("OlderThan", "object"),
             Param("NewerThan", "object"),

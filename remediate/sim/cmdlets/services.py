@@ -47,7 +47,11 @@ def _dependents(call: Call, name: str) -> list[dict[str, Any]]:
 def service_object(call: Call, service: dict[str, Any]) -> Any:
     dependents = [s["name"] for s in _dependents(call, service["name"])]
     return dotnet_object(
-        ["System.ServiceProcess.ServiceController", "System.ComponentModel.Component", "System.MarshalByRefObject"],
+        [
+            "System.ServiceProcess.ServiceController",
+            "System.ComponentModel.Component",
+            "System.MarshalByRefObject",
+        ],
         {
             "ServiceName": service["name"],
             "DisplayName": service["display_name"],
@@ -65,7 +69,7 @@ def service_object(call: Call, service: dict[str, Any]) -> Any:
     )
 
 
-def _matching(call: Call, command_id: str) -> list[dict[str, Any]]:
+def _matching(call: Call) -> list[dict[str, Any]]:
     state = call.machine.state
     names = call.get("Name")
     if not names:
@@ -89,7 +93,7 @@ def _matching(call: Call, command_id: str) -> list[dict[str, Any]]:
 
 def _get_service(call: Call) -> None:
     with call.machine.state.lock:
-        services = _matching(call, "Microsoft.PowerShell.Commands.GetServiceCommand")
+        services = _matching(call)
         objects = [service_object(call, service) for service in services]
     for obj in objects:
         call.output(obj)
@@ -169,12 +173,13 @@ def _pools_started(call: Call) -> None:
 
 def _restart_service(call: Call) -> None:
     with call.machine.state.lock:
-        services = _matching(call, RESTART_SERVICE)
+        services = _matching(call)
     for service in services:
         _restart_one(call, service)
         if call.get("PassThru"):
             with call.machine.state.lock:
                 current = call.machine.state.service(service["name"])
+                assert current is not None
                 call.output(service_object(call, current))
 
 
@@ -190,7 +195,7 @@ def _was_running(call: Call) -> bool:
     return was is not None and was["status"] == "Running"
 
 
-def _pool(call: Call, name: str, command_id: str) -> dict[str, Any] | None:
+def _pool(call: Call, name: str) -> dict[str, Any] | None:
     pool = call.machine.state.app_pool(name)
     if pool is None:
         # Not verified against Windows: the WebAdministration provider's own wording may differ.
@@ -209,7 +214,7 @@ def _pool(call: Call, name: str, command_id: str) -> dict[str, Any] | None:
 def _restart_web_app_pool(call: Call) -> None:
     state = call.machine.state
     with state.lock:
-        pool = _pool(call, call.get("Name"), "")
+        pool = _pool(call, call.get("Name"))
         if pool is None:
             return
         if pool_state(call, pool) != "Started":
@@ -232,9 +237,14 @@ def _get_web_app_pool_state(call: Call) -> None:
     state = call.machine.state
     with state.lock:
         for name in call.get("Name") or [p["name"] for p in state.app_pools()]:
-            pool = _pool(call, name, "")
+            pool = _pool(call, name)
             if pool is not None:
-                call.output(custom_object(Value=pool_state(call, pool), ItemXPath=f"/system.applicationHost/applicationPools/add[@name='{pool['name']}']"))
+                call.output(
+                    custom_object(
+                        Value=pool_state(call, pool),
+                        ItemXPath=f"/system.applicationHost/applicationPools/add[@name='{pool['name']}']",
+                    )
+                )
 
 
 _SERVICE_NAME = Param("Name", "strings", aliases=("ServiceName",), position=0)
