@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from remediate.sim.records import PSError
+from remediate.sim.records import PSError, not_simulated
 from remediate.sim.winpath import DEFAULT_LOCATION
 
 if TYPE_CHECKING:
@@ -402,14 +402,10 @@ def no_language_error() -> PSError:
 
 def script_not_simulated() -> PSError:
     # Not a Windows behaviour: the simulator runs cmdlets, it does not interpret PowerShell.
-    return PSError(
+    return not_simulated(
         "The remediate simulator runs cmdlets with parameters only; it does not interpret script text.",
         "ScriptNotSimulated",
-        category="NotImplemented",
-        exception="System.NotSupportedException",
         terminating=True,
-        qualified=True,
-        activity="",
     )
 
 

@@ -94,6 +94,20 @@ class PSError(Exception):
         return self.error_id if self.qualified or not command_id else f"{self.error_id},{command_id}"
 
 
+def not_simulated(message: str, error_id: str, target: Any = None, *, terminating: bool = False) -> PSError:
+    """Something Windows would do that the simulator does not (never a Windows wording)."""
+    return PSError(
+        message,
+        error_id,
+        category="NotImplemented",
+        exception="System.NotSupportedException",
+        target=target,
+        terminating=terminating,
+        qualified=terminating,
+        activity=None if not terminating else "",
+    )
+
+
 class _CategoryInfo(ErrorCategoryInfo):
     """ErrorCategoryInfo whose text matches Windows PowerShell: `ObjectNotFound: (x:String) [Get-Content], ...`."""
 

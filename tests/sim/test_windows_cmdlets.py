@@ -335,8 +335,12 @@ def test_more_error_paths(sim: Simulator) -> None:
     assert messages(no_pool) == ["Cannot find path 'IIS:\\AppPools\\NoSuchPool' because it does not exist."]
     assert error_ids(move_missing) == ["PathNotFound,Microsoft.PowerShell.Commands.MoveItemCommand"]
     assert messages(no_parent) == ["Could not find a part of the path 'C:\\NoParent\\x.txt'."]
-    assert messages(unknown_snapin) == ["The Windows PowerShell snap-in 'Contoso.NoSuch.SnapIn' is not installed on this computer."]
-    assert error_ids(missing_mandatory) == ["MissingMandatoryParameter,Microsoft.PowerShell.Commands.AddPSSnapinCommand"]
+    assert messages(unknown_snapin) == [
+        "The Windows PowerShell snap-in 'Contoso.NoSuch.SnapIn' is not installed on this computer."
+    ]
+    assert error_ids(missing_mandatory) == [
+        "MissingMandatoryParameter,Microsoft.PowerShell.Commands.AddPSSnapinCommand"
+    ]
 
 
 def test_recycling_a_stopped_app_pool_fails(sim: Simulator) -> None:
@@ -346,4 +350,6 @@ def test_recycling_a_stopped_app_pool_fails(sim: Simulator) -> None:
     with pool(sim) as p:
         run(p, "Restart-Service", Name="WAS", Force=SWITCH)
         shell = run(p, "Restart-WebAppPool", Name="MSExchangeRestFrontEndAppPool")
-    assert messages(shell) == ["The object identifier does not represent a valid object. (Exception from HRESULT: 0x800710D8)"]
+    assert messages(shell) == [
+        "The object identifier does not represent a valid object. (Exception from HRESULT: 0x800710D8)"
+    ]

@@ -51,6 +51,16 @@ def part_of_path_not_found(text: str, error_id: str) -> PSError:
     )
 
 
+def provider_unsupported(target: str) -> PSError:
+    return PSError(
+        "Provider operation stopped because the provider does not support this operation.",
+        "NotSupported",
+        category="NotImplemented",
+        exception="System.Management.Automation.PSNotSupportedException",
+        target=target,
+    )
+
+
 def resolve_items(call: Call, *, must_exist: bool = True) -> list[WinPath]:
     """The items named by -LiteralPath or -Path (wildcards expanded), writing PathNotFound for misses."""
     machine, location = call.machine, call.session.location

@@ -22,10 +22,11 @@ from remediate.sim.cmdlets.common import (
     item_object,
     part_of_path_not_found,
     path_not_found,
+    provider_unsupported,
     resolve_items,
 )
 from remediate.sim.engine import Call, Cmdlet, Param
-from remediate.sim.records import PSError, custom_object, dotnet_object
+from remediate.sim.records import PSError, custom_object, dotnet_object, not_simulated
 from remediate.sim.winpath import PROVIDER_PATH_PREFIX, WinPath, has_wildcards, unescape
 
 ENCODINGS = (
@@ -312,15 +313,7 @@ def _content_bytes(call: Call) -> bytes:
 def _writable_target(call: Call, path: WinPath, error_id: str, missing_dir_id: str) -> bool:
     state = call.machine.state
     if path.provider != "FileSystem":
-        call.error(
-            PSError(
-                "Provider operation stopped because the provider does not support this operation.",
-                "NotSupported",
-                category="NotImplemented",
-                exception="System.Management.Automation.PSNotSupportedException",
-                target=path.text,
-            )
-        )
+        call.error(provider_unsupported(path.text))
         return False
     with state.lock:
         if path.is_root or state.is_dir(path) or call.machine.denied(path, "write"):
@@ -362,11 +355,9 @@ def _set_content(call: Call) -> None:
 def _get_file_hash(call: Call) -> None:
     algorithm = call.get("Algorithm") or "SHA256"
     if algorithm in ("MACTripleDES", "RIPEMD160"):
-        raise PSError(
+        raise not_simulated(
             f"The remediate simulator does not compute {algorithm} hashes.",
             "AlgorithmNotSimulated",
-            category="NotImplemented",
-            exception="System.NotSupportedException",
             terminating=True,
         )
     state = call.machine.state
@@ -478,12 +469,10 @@ def _move_item(call: Call) -> None:
                 continue
             if state.is_dir(source):
                 call.error(
-                    PSError(
+                    not_simulated(
                         "The remediate simulator does not move directories.",
                         "MoveDirectoryNotSimulated",
-                        category="NotImplemented",
-                        exception="System.NotSupportedException",
-                        target=state.display(source),
+                        state.display(source),
                     )
                 )
                 continue
@@ -513,15 +502,7 @@ def _remove_item(call: Call) -> None:
         with state.lock:
             display = state.display(path)
             if path.provider != "FileSystem" or path.is_root:
-                call.error(
-                    PSError(
-                        "Provider operation stopped because the provider does not support this operation.",
-                        "NotSupported",
-                        category="NotImplemented",
-                        exception="System.Management.Automation.PSNotSupportedException",
-                        target=display,
-                    )
-                )
+                call.error(provider_unsupported(display))
                 continue
             if call.machine.denied(path, "write"):
                 call.error(
@@ -550,11 +531,9 @@ def _new_item(call: Call) -> None:
     state = call.machine.state
     item_type = (call.get("ItemType") or "File").lower()
     if item_type not in ("file", "directory"):
-        raise PSError(
+        raise not_simulated(
             f"The remediate simulator creates files and directories only, not '{call.get('ItemType')}'.",
             "ItemTypeNotSimulated",
-            category="NotImplemented",
-            exception="System.NotSupportedException",
             terminating=True,
         )
     value = call.get("Value")
