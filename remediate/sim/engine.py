@@ -121,7 +121,6 @@ class Call:
     """One cmdlet invocation: bound parameters, input, and the streams it writes to."""
 
     cmdlet: Cmdlet
-    invoked_as: str
     params: dict[str, Any]
     input: list[Any]
     machine: Machine

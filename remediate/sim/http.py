@@ -135,7 +135,6 @@ class WinRMHandler(BaseHTTPRequestHandler):
         self.is_tls = is_tls
         self.auth_context: Any = None
         self.identity: str | None = None
-        self.dropped = False
         super().__init__(request, client_address, server)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
@@ -163,7 +162,6 @@ class WinRMHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _drop(self) -> None:
-        self.dropped = True
         self.close_connection = True
         reset(self.connection)
 

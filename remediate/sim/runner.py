@@ -109,7 +109,6 @@ class PipelineRun:
 
         call = Call(
             cmdlet=resolved.cmdlet,
-            invoked_as=command.text,
             params=params,
             input=values,
             machine=self.machine,

@@ -72,9 +72,6 @@ class ServerState:
         entry = self.data["environment"].get(name.lower())
         return (entry["name"], entry["value"]) if entry else None
 
-    def environment_names(self) -> list[str]:
-        return [entry["name"] for entry in self.data["environment"].values()]
-
     def registry_key(self, key: str) -> dict[str, Any] | None:
         found = self.data["registry"].get(key)
         return copy.deepcopy(found) if found else None
