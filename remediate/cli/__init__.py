@@ -1,0 +1,116 @@
+"""The command line. The only module that prints, reads options, or picks exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from remediate import __version__
+from remediate.cli.common import Context
+from remediate.errors import ExitCode, RemediateError
+
+STATE_DIR_HELP = (
+    "Where remediate keeps its state [env: REMEDIATE_STATE_DIR; default: the user state directory]."
+)
+
+
+def _fail(error: RemediateError) -> NoReturn:
+    from remediate.logs import mask_secrets
+
+    click.echo(f"error: {error.reference}", err=True)
+    click.echo(f"  x {mask_secrets(error.message)}", err=True)
+    if error.hint:
+        click.echo(f"  hint: {mask_secrets(error.hint)}", err=True)
+    sys.exit(ExitCode.ERROR)
+
+
+def _crash(exception: BaseException, state: Path | None) -> NoReturn:
+    from remediate.logs import mask_secrets
+
+    report = mask_secrets(
+        f"remediate {__version__} on Python {platform.python_version()} ({platform.platform()})\n"
+        f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(exception))
+    )
+    where = "standard error"
+    try:
+        directory = state or Path(os.environ.get("TMPDIR", "/tmp"))
+        path = directory / f"crash-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+        path.write_text(report, encoding="utf-8")
+        where = str(path)
+    except OSError:
+        click.echo(report, err=True)
+    click.echo("error: unexpected", err=True)
+    click.echo(f"  x {mask_secrets(f'{type(exception).__name__}: {exception}')}", err=True)
+    click.echo(f"  hint: this is a bug in remediate; please report it with {where}", err=True)
+    sys.exit(ExitCode.UNEXPECTED)
+
+
+def _crash_dir(ctx: click.Context) -> Path | None:
+    context = ctx.find_object(Context)
+    try:
+        return context.state_dir() if context is not None else None
+    except OSError:
+        return None
+
+
+class Group(click.Group):
+    """Maps exceptions to exit codes in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RemediateError as error:
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exception:
+            _crash(exception, _crash_dir(ctx))
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="remediate", message="%(prog)s %(version)s")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    help="Log lines on standard error: console on a terminal, JSON otherwise (auto).",
+)
+@click.option(
+    "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON logs to this file."
+)
+@click.option("-v", "--verbose", count=True, help="More log detail (-v info, -vv debug, -vvv library debug).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help=STATE_DIR_HELP)
+@click.pass_context
+def main(
+    ctx: click.Context, log_format: str, log_file: Path | None, verbose: int, state_dir: Path | None
+) -> None:
+    """Apply fixes to Microsoft Exchange servers over WinRM, safely.
+
+    remediate reads the current state, shows exactly what would change, snapshots what it
+    will touch, applies the change, restarts what must be restarted, checks the result, and
+    can roll everything back.
+    """
+    from remediate import logs
+
+    logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose)  # type: ignore[arg-type]
+    ctx.obj = Context(state_dir)
+
+
+def _register() -> None:
+    from remediate.cli import sim
+
+    main.add_command(sim.sim)
+
+
+_register()
