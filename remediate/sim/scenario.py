@@ -199,51 +199,14 @@ class Scenario(_Model):
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read a scenario file; errors name the file and the key."""
-    import yaml
+    """Read a scenario file; errors name file:line:column and the key."""
+    from remediate import yamlsource
 
+    reference = "sim-scenario-invalid"
+    document = yamlsource.parse(yamlsource.read(path, reference), str(path), reference)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise RemediateError(
-            "sim-scenario-unreadable", f"cannot read scenario {path}: {error.strerror}", "check the path"
-        ) from None
-    except yaml.YAMLError as error:
-        raise RemediateError(
-            "sim-scenario-invalid", f"{path}: not valid YAML: {error}", "fix the YAML syntax"
-        ) from None
-    try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(document.data or {})
     except ValidationError as error:
-        where, message = validation_problem(error)
-        raise RemediateError(
-            "sim-scenario-invalid",
-            f"{path}: at {where}: {message}",
-            "see the scenario keys in remediate/sim/scenario.py or the README",
+        raise yamlsource.validation_error(
+            error, document, Scenario, reference, "see the scenario keys in the README"
         ) from None
-
-
-def validation_problem(error: ValidationError) -> tuple[str, str]:
-    """The most specific problem in a pydantic error, with its path (`servers[0].build`).
-
-    For a value that may take several shapes (a count or a list of servers) pydantic
-    reports one error per shape; the deepest one is the one the author meant.
-    """
-    problems = error.errors()
-    best = max(problems, key=lambda problem: len(_path_parts(problem["loc"])))
-    return _format_path(_path_parts(best["loc"])) or "(top level)", best["msg"]
-
-
-def _path_parts(loc: tuple[int | str, ...]) -> list[int | str]:
-    # pydantic names the shape it tried inside unions ("list[Server]", "int"): not a key.
-    return [part for part in loc if not (isinstance(part, str) and (part in _SHAPES or "[" in part))]
-
-
-_SHAPES = frozenset({"int", "str", "float", "bool", "list", "dict", "function-after", "literal"})
-
-
-def _format_path(parts: list[int | str]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
