@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from remediate import __version__
-from remediate.cli.common import Context
+from remediate.cli.common import Context, error_lines
 from remediate.errors import ExitCode, RemediateError
 
 STATE_DIR_HELP = (
@@ -22,12 +22,8 @@ STATE_DIR_HELP = (
 
 
 def _fail(error: RemediateError) -> NoReturn:
-    from remediate.logs import mask_secrets
-
-    click.echo(f"error: {error.reference}", err=True)
-    click.echo(f"  x {mask_secrets(error.message)}", err=True)
-    if error.hint:
-        click.echo(f"  hint: {mask_secrets(error.hint)}", err=True)
+    for line in error_lines(error):
+        click.echo(line, err=True)
     sys.exit(ExitCode.ERROR)
 
 
@@ -108,9 +104,10 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import sim
+    from remediate.cli import playbooks, run, sim
 
-    main.add_command(sim.sim)
+    for command in (*playbooks.COMMANDS, *run.COMMANDS, sim.sim):
+        main.add_command(command)
 
 
 _register()

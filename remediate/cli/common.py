@@ -1,8 +1,20 @@
-"""What the CLI's commands share."""
+"""What the CLI's commands share: context, error rendering, connection options."""
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
+
+from remediate.errors import RemediateError
+
+USERNAME_ENV = "REMEDIATE_USERNAME"
+PASSWORD_ENV = "REMEDIATE_PASSWORD"
 
 
 class Context:
@@ -15,3 +27,128 @@ class Context:
         from remediate.state import state_dir
 
         return state_dir(self._state_dir)
+
+
+def error_lines(error: RemediateError) -> list[str]:
+    from remediate.logs import mask_secrets
+
+    lines = [f"error: {error.reference}", f"  x {mask_secrets(error.message)}"]
+    if error.hint:
+        lines.append(f"  hint: {mask_secrets(error.hint)}")
+    return lines
+
+
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say which servers to reach and how."""
+    options = [
+        click.option(
+            "-H",
+            "--host",
+            "hosts",
+            multiple=True,
+            required=True,
+            help="A server: host[:port][/path]. Repeat for more. 'sim': the embedded simulated organization.",
+        ),
+        click.option(
+            "--transport",
+            type=click.Choice(["https", "http"]),
+            default="https",
+            show_default=True,
+            help="https verifies the server certificate; http is encrypted with the logon session key.",
+        ),
+        click.option(
+            "--auth",
+            type=click.Choice(["negotiate", "ntlm", "kerberos", "basic"]),
+            default="negotiate",
+            show_default=True,
+            help="basic is allowed over https only.",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="CA certificate(s) that issued the servers' certificates.",
+        ),
+        click.option(
+            "--exchange",
+            "exchange",
+            type=click.Choice(["snapin", "remote"]),
+            default="snapin",
+            show_default=True,
+            help="snapin: the Exchange snap-in in the server endpoint's session (no RBAC filtering); "
+            "remote: the /PowerShell Exchange endpoint (RBAC applies).",
+        ),
+        click.option(
+            "--exchange-port",
+            type=click.IntRange(1, 65535),
+            help="Port of the /PowerShell endpoint with --exchange remote [default: 443, or 80 with http].",
+        ),
+        click.option(
+            "-u",
+            "--username",
+            envvar=USERNAME_ENV,
+            show_envvar=True,
+            help="DOMAIN\\user or user@domain. The password comes from REMEDIATE_PASSWORD or a prompt.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.IntRange(5, 3600),
+            default=60,
+            show_default=True,
+            help="Seconds to wait for a server to answer one request.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def _password() -> str:
+    from remediate.logs import register_secret
+
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise RemediateError(
+                "password-missing",
+                f"no password: {PASSWORD_ENV} is not set and there is no terminal to ask on",
+                f"set {PASSWORD_ENV} in the environment (never on the command line)",
+            )
+        password = click.prompt("Password", hide_input=True, err=True)
+    register_secret(password)
+    return password
+
+
+def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
+    """The servers, connection and credentials the options describe."""
+    from remediate.hosts import SIM, Targets, embedded_simulator_targets, parse_host
+    from remediate.transport import Connection, Credentials, Secret
+
+    connection = Connection(
+        transport=options["transport"],
+        auth=options["auth"],
+        ca_file=options["ca_file"],
+        exchange=options["exchange"],
+        operation_timeout=options["timeout"],
+    )
+    hosts: tuple[str, ...] = options["hosts"]
+    if SIM in hosts:
+        if len(hosts) > 1:
+            raise RemediateError(
+                "host-invalid",
+                "--host sim cannot be combined with other hosts",
+                "use --host sim alone: it is every server of the simulated organization",
+            )
+        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), connection)  # type: ignore[union-attr]
+    servers = [parse_host(host) for host in hosts]
+    if options["exchange_port"]:
+        from dataclasses import replace
+
+        servers = [replace(server, exchange_port=options["exchange_port"]) for server in servers]
+    username = options["username"]
+    if not username:
+        if not sys.stdin.isatty():
+            raise RemediateError(
+                "username-missing",
+                "no username given",
+                f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
+            )
+        username = click.prompt("Username (DOMAIN\\user)", err=True)
+    return Targets(servers, connection, Credentials(username, Secret(_password())))

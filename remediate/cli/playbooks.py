@@ -1,0 +1,93 @@
+"""`remediate list`, `show`, `validate`, `schema`: the playbooks themselves."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from remediate.cli.common import error_lines
+from remediate.errors import ExitCode, RemediateError
+
+
+@click.command("list")
+def list_playbooks() -> None:
+    """List the built-in playbooks."""
+    from remediate import playbook
+
+    for name in playbook.builtin_names():
+        description = playbook.load(name).playbook.description
+        first = description.split(". ")[0].rstrip(".")
+        click.echo(f"{name:<28} {textwrap.shorten(first, 90)}")
+
+
+@click.command()
+@click.argument("playbook_name", metavar="PLAYBOOK")
+def show(playbook_name: str) -> None:
+    """Show a playbook (built-in name or file): what it does, step by step."""
+    from remediate import playbook
+    from remediate.handlers import HANDLER_KINDS
+
+    loaded = playbook.load(playbook_name)
+    book = loaded.playbook
+    click.echo(click.style(book.name, bold=True) + f"  ({loaded.source}, sha256 {loaded.digest[:12]})")
+    click.echo(textwrap.fill(book.description, 92, initial_indent="  ", subsequent_indent="  "))
+    if book.notice:
+        click.echo(
+            click.style(
+                textwrap.fill(book.notice, 92, initial_indent="  note: ", subsequent_indent="        "),
+                fg="yellow",
+            )
+        )
+    if book.preconditions:
+        click.echo("preconditions:")
+        for precondition in book.preconditions:
+            settings = ", ".join(f"{k} {v}" for k, v in precondition.settings.model_dump().items())
+            click.echo(f"  - {precondition.kind}: {settings}")
+    click.echo("steps:")
+    for number, step in enumerate(book.steps, start=1):
+        where = "every server" if step.effective_scope == "server" else "once for the organization"
+        click.echo(f"  {number}. {step.name}  [{step.kind}, {where}]")
+        click.echo(f"     {step.resource.describe(step.settings)}")
+        if step.notify:
+            click.echo(f"     notifies: {', '.join(step.notify)}")
+    if book.handlers:
+        click.echo("handlers:")
+        for handler in book.handlers:
+            click.echo(
+                f"  {handler.name}: {'; '.join(HANDLER_KINDS[handler.kind].commands(handler.settings))}"
+            )
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check playbook files; errors name file:line:column and the bad key."""
+    from remediate import playbook
+
+    failed = False
+    for path in files:
+        try:
+            loaded = playbook.load(str(path))
+        except RemediateError as error:
+            failed = True
+            for line in error_lines(error):
+                click.echo(line, err=True)
+            continue
+        click.echo(f"ok: {path} ({loaded.name}, {len(loaded.playbook.steps)} steps)")
+    if failed:
+        sys.exit(ExitCode.ERROR)
+
+
+@click.command()
+def schema() -> None:
+    """Print the playbook JSON Schema (for editors that complete YAML)."""
+    from remediate import playbook
+
+    click.echo(json.dumps(playbook.json_schema(), indent=2))
+
+
+COMMANDS = (list_playbooks, show, validate, schema)

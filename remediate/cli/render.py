@@ -1,0 +1,105 @@
+"""Plans as people read them: per server and step, what changes, with diffs and before -> after."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import click
+
+from remediate.plan import Change, Plan, Problem
+
+MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
+
+
+def _styled(text: str, color: str | None, bold: bool = False) -> str:
+    return click.style(text, fg=color, bold=bold) if color else text
+
+
+def _problem(problem: Problem, indent: str) -> list[str]:
+    lines = [f"{indent}{_styled('error:', 'red', True)} {problem.reference}: {problem.message}"]
+    if problem.hint:
+        lines.append(f"{indent}hint: {problem.hint}")
+    return lines
+
+
+def _value_lines(change: Change, indent: str) -> list[str]:
+    before, after = change.before, change.after
+    if isinstance(before, list) or isinstance(after, list):
+        old = {str(value) for value in before or []}
+        new = {str(value) for value in after or []}
+        added = [f"{indent}{_styled('+ ' + value, 'green')}" for value in sorted(new - old)]
+        return added + [f"{indent}{_styled('- ' + value, 'red')}" for value in sorted(old - new)]
+    return [f"{indent}before: {before!r}", f"{indent}after:  {after!r}"]
+
+
+def _diff_lines(diff: str, indent: str) -> list[str]:
+    colors = {"+": "green", "-": "red", "@": "cyan"}
+    lines = []
+    for line in diff.splitlines():
+        color = None if line.startswith(("+++", "---")) else colors.get(line[:1])
+        lines.append(indent + _styled(line, color))
+    return lines
+
+
+def _change(change: Change) -> list[str]:
+    mark, color = MARKS[change.action]
+    lines = [f"  {_styled(mark, color, True)} {change.step}"]
+    if change.action == "error" and change.problem is not None:
+        return lines + _problem(change.problem, "      ")
+    target = f"{change.target}: " if change.target else ""
+    lines.append(f"      {target}{change.summary}")
+    if change.action == "change":
+        if change.diff:
+            lines += _diff_lines(change.diff, "      ")
+        else:
+            lines += _value_lines(change, "        ")
+    return lines
+
+
+def plan_text(plan: Plan) -> str:
+    lines = [
+        _styled(f"Plan for {plan.playbook}", None, True) + f"  ({plan.source}, sha256 {plan.digest[:12]})"
+    ]
+    if plan.notice:
+        wrapped = textwrap.wrap(plan.notice, 92)
+        lines += [
+            _styled(f"  note: {wrapped[0]}", "yellow"),
+            *(_styled(f"        {w}", "yellow") for w in wrapped[1:]),
+        ]
+    for server in plan.servers:
+        if not (server.changes or server.handlers or server.problem):
+            continue
+        build = f"  Exchange {server.build}" if server.build else ""
+        endpoint = f"  {server.endpoint}" if server.endpoint != server.server else ""
+        lines += ["", _styled(server.server, None, True) + f"{endpoint}{build}"]
+        if server.problem is not None:
+            lines += _problem(server.problem, "  ")
+            continue
+        for change in server.changes:
+            lines += _change(change)
+        for handler in server.handlers:
+            lines.append(f"  handler {handler.name}: {'; '.join(handler.commands)}")
+            lines.append(f"      notified by: {'; '.join(handler.because)}")
+    if plan.organization or plan.organization_problem:
+        via = f" (through {plan.organization_via})" if plan.organization_via else ""
+        lines += ["", _styled("organization", None, True) + via]
+        if plan.organization_problem is not None:
+            lines += _problem(plan.organization_problem, "  ")
+        for change in plan.organization:
+            lines += _change(change)
+    lines += ["", summary(plan)]
+    return "\n".join(lines)
+
+
+def summary(plan: Plan) -> str:
+    counts = f"{plan.to_change} to change, {plan.unchanged} unchanged, {plan.errors} error{'s' if plan.errors != 1 else ''}"
+    servers = f"{len(plan.servers)} server{'s' if len(plan.servers) != 1 else ''}"
+    handlers: dict[str, list[str]] = {}
+    for server in plan.servers:
+        for handler in server.handlers:
+            handlers.setdefault(handler.name, []).append(server.server)
+    would_run = "; ".join(f"{name} on {', '.join(where)}" for name, where in handlers.items())
+    text = f"Plan: {counts} on {servers}." + (f" Handlers to run: {would_run}." if would_run else "")
+    color: Any = "red" if plan.errors else ("yellow" if plan.to_change else "green")
+    return _styled(text, color, True)

@@ -1,0 +1,48 @@
+"""Restart handlers: what runs, once per server, after the steps that notified it changed something.
+
+handlers:
+  - name: restart-iis
+    restart_iis: {}
+  - name: recycle-rest
+    recycle_app_pools: {pools: [MSExchangeRestFrontEndAppPool]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RestartIis(BaseModel):
+    """Restart IIS: `Restart-Service -Name W3SVC,WAS -Force` (the app pools stop and start)."""
+
+    model_config = ConfigDict(extra="forbid")
+    services: list[str] = Field(default_factory=lambda: ["W3SVC", "WAS"], min_length=1)
+
+
+class RecycleAppPools(BaseModel):
+    """Recycle named IIS app pools: `Restart-WebAppPool -Name <pool>` for each."""
+
+    model_config = ConfigDict(extra="forbid")
+    pools: list[str] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class HandlerKind:
+    name: str
+    spec: type[BaseModel]
+
+    def commands(self, spec: Any) -> list[str]:
+        """The calls it makes, as an administrator would read them."""
+        if isinstance(spec, RestartIis):
+            return [f"Restart-Service -Name {','.join(spec.services)} -Force"]
+        assert isinstance(spec, RecycleAppPools)
+        return [f"Restart-WebAppPool -Name {pool}" for pool in spec.pools]
+
+
+HANDLER_KINDS: dict[str, HandlerKind] = {
+    "restart_iis": HandlerKind("restart_iis", RestartIis),
+    "recycle_app_pools": HandlerKind("recycle_app_pools", RecycleAppPools),
+}

@@ -1,0 +1,81 @@
+"""Which servers a run talks to: `--host` values, and the embedded simulator (`--host sim`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from remediate.errors import RemediateError
+from remediate.transport import Connection, Credentials, Secret, Server
+
+SIM = "sim"
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$"
+)
+
+
+def _invalid(text: str, why: str) -> RemediateError:
+    return RemediateError(
+        "host-invalid",
+        f"--host {text!r}: {why}",
+        "give host[:port][/path], e.g. ex01.contoso.lab:5986 or 10.0.0.5",
+    )
+
+
+def parse_host(text: str) -> Server:
+    value = text.strip()
+    if "://" in value:
+        raise _invalid(text, "a URL is not a host (the scheme comes from --transport)")
+    address, _, path = value.partition("/")
+    port_text = None
+    if address.startswith("["):
+        address, _, rest = address[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise _invalid(text, "expected :port after the IPv6 address")
+            port_text = rest[1:]
+    elif address.count(":") == 1:
+        address, port_text = address.split(":")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        if not _HOSTNAME.match(address):
+            raise _invalid(text, "not a host name or IP address") from None
+    port = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise _invalid(text, f"{port_text!r} is not a port")
+        port = int(port_text)
+    return Server(name=value.split("/")[0], address=address, port=port, path=path or "wsman")
+
+
+@dataclass
+class Targets:
+    """The servers of a run, how to reach them, and as whom."""
+
+    servers: list[Server]
+    connection: Connection
+    credentials: Credentials
+    simulator: Any = None  # the embedded simulator, when --host sim
+
+    def close(self) -> None:
+        if self.simulator is not None:
+            self.simulator.stop()
+
+
+def embedded_simulator_targets(state_dir: Path, connection: Connection) -> Targets:
+    """`--host sim`: every server of the embedded simulated organization."""
+    from remediate.sim.embedded import start_embedded
+
+    simulator = start_embedded(state_dir)
+    servers = [
+        Server(name=name, address=endpoint.host, port=endpoint.port, exchange_port=endpoint.port)
+        for name, endpoint in simulator.servers.items()
+    ]
+    if connection.ca_file is None:
+        connection = replace(connection, ca_file=simulator.ca_file)
+    credentials = Credentials(simulator.username, Secret(simulator.password))
+    return Targets(servers, connection, credentials, simulator)

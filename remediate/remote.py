@@ -1,0 +1,200 @@
+"""One server as remediate reads it: each read a real cmdlet, each made at most once per run.
+
+`Remote` is the `Reader` the resources observe through. It turns what pypsrp hands back
+(Python lists, or Exchange's MultiValuedProperty as raw `<LST>` XML, enums and identities
+as objects with a ToString) into plain values: strings, lists of strings, booleans, numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from remediate.errors import RemediateError
+from remediate.transport import Result, Session
+
+SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
+_VARIABLE = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
+_PSRP_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _psrp_string(text: str | None) -> str:
+    """Undo PSRP's _xHHHH_ escaping of control characters in serialized strings."""
+    return _PSRP_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text or "")
+
+
+def plain(value: Any) -> Any:
+    """A property value as plain data."""
+    from pypsrp.complex_objects import GenericComplexObject
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, list):
+        return [str(plain(item)) for item in value]
+    if isinstance(value, GenericComplexObject):
+        raw_lists = [
+            item for item in value.property_sets if isinstance(item, str) and item.lstrip().startswith("<LST")
+        ]
+        if raw_lists:  # Exchange's MultiValuedProperty<T>, which pypsrp 0.9 leaves as XML
+            return [_psrp_string(node.text) for node in ET.fromstring(raw_lists[0])]
+        if value.to_string is not None:
+            return str(value.to_string)
+        return {key: plain(item) for key, item in value.adapted_properties.items()}
+    return str(value)
+
+
+def properties(obj: Any) -> dict[str, Any]:
+    from pypsrp.complex_objects import GenericComplexObject
+
+    if not isinstance(obj, GenericComplexObject):
+        raise RemediateError(
+            "unexpected-output", f"expected an object, got {type(obj).__name__}", "please report this"
+        )
+    merged = {**obj.adapted_properties, **obj.extended_properties}
+    return {name: plain(value) for name, value in merged.items()}
+
+
+def _not_found(result: Result) -> bool:
+    return any(
+        e.is_kind("PathNotFound")
+        or "ManagementObjectNotFoundException" in e.error_id
+        or "couldn't be found" in e.message
+        for e in result.errors
+    )
+
+
+class Remote:
+    """A server for one run; implements the resources' Reader and the preconditions' BuildReader."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.session.server.name
+
+    def _cached(self, key: tuple[Any, ...], read: Any) -> Any:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = read()
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    def _fail(self, reference: str, result: Result, what: str, hint: str) -> RemediateError:
+        detail = result.errors[0].message if result.errors else "no details"
+        return RemediateError(reference, f"{self.name}: {what}: {detail}", hint)
+
+    # -- environment and files ---------------------------------------------------------------
+
+    def environment(self, name: str) -> str | None:
+        def read() -> str | None:
+            result = self.session.run("server", "Get-Item", {"LiteralPath": f"Env:\\{name}"})
+            if _not_found(result):
+                return None
+            if result.failed or result.errors or not result.output:
+                raise self._fail(
+                    "remote-read-failed", result, f"cannot read %{name}%", "run with -vv for details"
+                )
+            return str(properties(result.output[0]).get("Value") or "")
+
+        return self._cached(("env", name.lower()), read)  # type: ignore[no-any-return]
+
+    def expand(self, path: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            found = self.environment(match.group(1))
+            if found is None:
+                raise RemediateError(
+                    "environment-variable-missing",
+                    f"{self.name}: %{match.group(1)}% is not set",
+                    "ExchangeInstallPath is set by Exchange Setup: is Exchange installed on this server?",
+                )
+            return found
+
+        return _VARIABLE.sub(value, path)
+
+    def read_file(self, path: str) -> bytes | None:
+        def read() -> bytes | None:
+            result = self.session.run(
+                "server", "Get-Content", {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0}
+            )
+            if _not_found(result):
+                return None
+            if result.failed or result.errors:
+                denied = any("Unauthorized" in e.error_id or "denied" in e.message for e in result.errors)
+                raise self._fail(
+                    "file-unreadable",
+                    result,
+                    f"cannot read {path}",
+                    "the account needs read access to the file (a local administrator has it)"
+                    if denied
+                    else "run with -vv for details",
+                )
+            if not result.output:
+                return b""
+            content = result.output[0]
+            return content if isinstance(content, bytes) else bytes(int(b) for b in result.output)
+
+        return self._cached(("file", path.lower()), read)  # type: ignore[no-any-return]
+
+    # -- Exchange ----------------------------------------------------------------------------
+
+    def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
+        def read() -> dict[str, Any] | None:
+            result = self.session.run("exchange", f"Get-{noun}", {"Identity": identity})
+            if _not_found(result) and not result.output:
+                return None
+            if result.failed or not result.output:
+                missing = any(e.is_kind("CommandNotFoundException") for e in result.errors)
+                raise self._fail(
+                    "exchange-read-failed",
+                    result,
+                    f"cannot read {noun} '{identity}'",
+                    f"the account needs a role that grants Get-{noun}"
+                    if missing
+                    else "run with -vv for details",
+                )
+            return properties(result.output[0])
+
+        return self._cached(("exchange", noun.lower(), identity.lower()), read)  # type: ignore[no-any-return]
+
+    def can_set(self, noun: str, parameter: str) -> bool:
+        if self.session.connection.exchange == "snapin":
+            return True  # the snap-in is not RBAC-filtered: every parameter exists
+
+        def read() -> bool:
+            result = self.session.run(
+                "exchange", "Get-ManagementRoleEntry", {"Identity": f"*\\Set-{noun}", "Parameters": parameter}
+            )
+            if result.failed and not _not_found(result):
+                raise self._fail(
+                    "exchange-read-failed",
+                    result,
+                    f"cannot check whether Set-{noun} -{parameter} is granted",
+                    "the account needs a role that grants Get-ManagementRoleEntry, or use --exchange snapin",
+                )
+            return bool(result.output)
+
+        return self._cached(("can-set", noun.lower(), parameter.lower()), read)  # type: ignore[no-any-return]
+
+    def exchange_build(self) -> str:
+        def read() -> str:
+            result = self.session.run("server", "Get-ItemProperty", {"LiteralPath": SETUP_KEY})
+            if _not_found(result) or not result.output:
+                raise RemediateError(
+                    "exchange-not-installed",
+                    f"{self.name}: {SETUP_KEY} does not exist",
+                    "is this an Exchange server?",
+                )
+            values = properties(result.output[0])
+            parts = ("MsiProductMajor", "MsiProductMinor", "MsiBuildMajor", "MsiBuildMinor")
+            return ".".join(str(values.get(part, 0)) for part in parts)
+
+        return self._cached(("build",), read)  # type: ignore[no-any-return]

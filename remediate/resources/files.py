@@ -1,0 +1,48 @@
+"""What the XML resource kinds share: reading the file a step names."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from remediate.errors import RemediateError
+from remediate.resources import Reader
+
+
+@dataclass(frozen=True)
+class ObservedFile:
+    path: str  # with %variables% expanded
+    content: bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("\\", 1)[-1]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def observe_file(path: str, reader: Reader) -> ObservedFile:
+    expanded = reader.expand(path)
+    content = reader.read_file(expanded)
+    if content is None:
+        raise RemediateError(
+            "file-missing",
+            f"{expanded} does not exist",
+            "check the path; on Exchange, is this a server with the Client Access (front end) role?",
+        )
+    return ObservedFile(expanded, content)
+
+
+def check_xpath(value: str) -> str:
+    """Compile an XPath now, so a playbook with a broken one fails validation, not a run."""
+    from lxml import etree
+
+    try:
+        etree.XPath(value)
+    except etree.XPathSyntaxError as error:
+        raise ValueError(f"not a valid XPath: {error}") from None
+    if "@" not in value.rsplit("/", 1)[-1]:
+        raise ValueError("the XPath must select an attribute: end it with /@name")
+    return value

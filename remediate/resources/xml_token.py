@@ -1,0 +1,107 @@
+"""xml_token: a token present in (or absent from) a delimited attribute value.
+
+    xml_token:
+      path: '%ExchangeInstallPath%FrontEnd\\HttpProxy\\rest\\web.config'
+      xpath: /configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value
+      separator: '|'
+      token: V1S2SAppOnly
+
+Tokens match exactly: Exchange splits on the separator without trimming and ignores tokens
+it does not know, so ` V1S2SAppOnly` (with a space) is not the token, and the plan says so.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from remediate import xmledit
+from remediate.resources import Decision, Reader, Scope
+from remediate.resources.files import ObservedFile, check_xpath, observe_file
+
+
+class XmlToken(BaseModel):
+    """Ensure a token is present in, or absent from, a delimited attribute value."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(
+        description="The file; %ExchangeInstallPath% and other %variables% are expanded on each server."
+    )
+    xpath: str = Field(
+        description="Selects exactly one attribute, e.g. .../add[@key='OAuthHttpModule.Profiles']/@value"
+    )
+    separator: str = Field(default="|", min_length=1)
+    token: str = Field(min_length=1)
+    state: Literal["present", "absent"] = "present"
+
+    _xpath = field_validator("xpath")(check_xpath)
+
+    @field_validator("token")
+    @classmethod
+    def _no_padding(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError(
+                "the token has leading or trailing spaces; Exchange would not trim them and ignore it"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _separator_not_in_token(self) -> XmlToken:
+        if self.separator in self.token:
+            raise ValueError(f"the token contains the separator {self.separator!r}")
+        return self
+
+
+def _near_misses(value: str, spec: XmlToken) -> list[str]:
+    wanted = spec.token.lower()
+    return [
+        t for t in xmledit.tokens(value, spec.separator) if t != spec.token and t.strip().lower() == wanted
+    ]
+
+
+class XmlTokenResource:
+    kind = "xml_token"
+    spec = XmlToken
+    scopes: tuple[Scope, ...] = ("server",)
+
+    def describe(self, spec: XmlToken) -> str:
+        verb = "add" if spec.state == "present" else "remove"
+        return (
+            f"{verb} {spec.token} {'to' if spec.state == 'present' else 'from'} {spec.xpath} in {spec.path}"
+        )
+
+    def observe(self, spec: XmlToken, reader: Reader) -> ObservedFile:
+        return observe_file(spec.path, reader)
+
+    def decide(self, spec: XmlToken, observed: ObservedFile) -> Decision:
+        present = spec.state == "present"
+        edit = xmledit.set_token(
+            observed.content, spec.xpath, spec.separator, spec.token, present, observed.path
+        )
+        misses = _near_misses(edit.before, spec)
+        note = (
+            f"; note {', '.join(repr(m) for m in misses)} is not {spec.token} (Exchange does not trim)"
+            if misses
+            else ""
+        )
+        if not edit.changed:
+            state = "already present" if present else "not present"
+            summary = f"no change ({spec.token} {state}{note})"
+        else:
+            summary = f"{'adds' if present else 'removes'} {spec.token}{note}"
+        return Decision(
+            target=observed.path,
+            changed=edit.changed,
+            summary=summary,
+            before=edit.before,
+            after=edit.after,
+            diff=xmledit.unified_diff(observed.content, edit.content, observed.name)
+            if edit.changed
+            else None,
+            fingerprint=observed.digest,
+            payload=edit.content,
+        )
+
+
+RESOURCE = XmlTokenResource()

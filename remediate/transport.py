@@ -1,0 +1,273 @@
+"""Talking to a server: pypsrp, one runspace pool per server and endpoint for a whole run.
+
+Every remote action is a real cmdlet with bound parameters (`add_cmdlet`/`add_parameter`):
+no script text is ever sent, so a value can never become code. pypsrp's exceptions are
+mapped here, at the boundary, to RemediateErrors that say what failed and what to try.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from remediate.errors import RemediateError
+from remediate.logs import get_logger, mask_secrets
+
+log = get_logger(__name__)
+
+Transport = Literal["https", "http"]
+Auth = Literal["negotiate", "ntlm", "kerberos", "basic"]
+ExchangeAccess = Literal["snapin", "remote"]
+Endpoint = Literal["server", "exchange"]
+EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
+
+
+class Secret(str):
+    """A password: never shown by repr, str formatting in logs, or a traceback's locals."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: Secret = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach servers: shared by every server of a run unless overridden."""
+
+    transport: Transport = "https"
+    auth: Auth = "negotiate"
+    ca_file: Path | None = None
+    exchange: ExchangeAccess = "snapin"
+    operation_timeout: int = 60
+    connect_timeout: int = 15
+
+    def __post_init__(self) -> None:
+        if self.auth == "basic" and self.transport != "https":
+            raise RemediateError(
+                "basic-over-http",
+                "Basic authentication sends the password in the clear; remediate uses it over HTTPS only",
+                "use --transport https, or --auth negotiate (HTTP is then encrypted with the session key)",
+            )
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server to connect to."""
+
+    name: str  # as the user named it (or the simulator's server name)
+    address: str
+    port: int | None = None  # default: 5986 for https, 5985 for http
+    path: str = "wsman"
+    exchange_port: int | None = None  # the Exchange endpoint (/PowerShell); default: 443/80
+    exchange_path: str = "PowerShell"
+
+    def port_for(self, connection: Connection) -> int:
+        return self.port or (5986 if connection.transport == "https" else 5985)
+
+    def exchange_port_for(self, connection: Connection) -> int:
+        return self.exchange_port or (443 if connection.transport == "https" else 80)
+
+
+@dataclass(frozen=True)
+class PSErrorInfo:
+    """An error a cmdlet reported (non-terminating, or the one that failed the pipeline)."""
+
+    error_id: str  # FullyQualifiedErrorId
+    message: str
+
+    def is_kind(self, error_id: str) -> bool:
+        return self.error_id.split(",", 1)[0].endswith(error_id)
+
+
+@dataclass(frozen=True)
+class Result:
+    output: list[Any]
+    errors: list[PSErrorInfo]
+    failed: bool  # a terminating error ended the pipeline
+    warnings: list[str]
+
+
+def _describe(server: Server, connection: Connection, endpoint: Endpoint) -> str:
+    if endpoint == "exchange" and connection.exchange == "remote":
+        return f"{server.name} ({connection.transport}://{server.address}:{server.exchange_port_for(connection)}/{server.exchange_path})"
+    return f"{server.name} ({connection.transport}://{server.address}:{server.port_for(connection)}/{server.path})"
+
+
+def map_exception(
+    error: BaseException, server: Server, connection: Connection, endpoint: Endpoint, username: str
+) -> RemediateError:
+    """A pypsrp or requests failure as a RemediateError (never carrying the password)."""
+    import requests
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+
+    where = _describe(server, connection, endpoint)
+    if isinstance(error, AuthenticationError):
+        return RemediateError(
+            "authentication-failed",
+            f"{where} refused the logon of {username} ({connection.auth})",
+            "check REMEDIATE_USERNAME and REMEDIATE_PASSWORD (DOMAIN\\user or user@domain), and that the account "
+            "is a local administrator of the server",
+        )
+    if isinstance(error, requests.exceptions.SSLError):
+        reason = "certificate" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS"
+        return RemediateError(
+            "certificate-untrusted" if reason == "certificate" else "tls-failed",
+            f"{where}: the server's {reason} could not be verified",
+            "pass the CA certificate that issued the server's certificate with --ca-file",
+        )
+    if isinstance(error, requests.exceptions.Timeout):
+        return RemediateError(
+            "host-timeout",
+            f"{where} did not answer in time",
+            "check that the server is up and that WinRM is reachable through firewalls; raise --timeout if it is slow",
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return RemediateError(
+            "host-unreachable",
+            f"cannot connect to {where}",
+            "check the host name and port, that WinRM listens there (winrm quickconfig), and the firewall",
+        )
+    if isinstance(error, WSManFaultError):
+        return RemediateError(
+            "wsman-fault",
+            f"{where} answered with a WS-Management fault {error.code}: {error.reason}",
+            "for the Exchange endpoint, try --exchange snapin; otherwise check the WinRM configuration",
+        )
+    if isinstance(error, WinRMTransportError):
+        hint = "check the endpoint path and that the service behind it is running"
+        if error.code == 503:
+            hint = "the Exchange endpoint lives in IIS: is IIS running on the server?"
+        return RemediateError("endpoint-error", f"{where} answered HTTP {error.code}", hint)
+    if isinstance(error, ValueError) and "kerberos" in str(error).lower():
+        return RemediateError(
+            "kerberos-unavailable",
+            f"{where}: Kerberos is not available here: {error}",
+            "use --auth negotiate or ntlm",
+        )
+    return RemediateError(
+        "connection-failed",
+        f"{where}: {mask_secrets(f'{type(error).__name__}: {error}')}",
+        "run with -vv for details",
+    )
+
+
+class Session:
+    """One server for the length of a run: a runspace pool per endpoint, opened when first used."""
+
+    def __init__(self, server: Server, connection: Connection, credentials: Credentials) -> None:
+        self.server = server
+        self.connection = connection
+        self._credentials = credentials
+        self._pools: dict[str, Any] = {}
+        self._snapin_loaded = False
+        self._lock = threading.Lock()
+
+    def _wsman(self, endpoint: Endpoint) -> Any:
+        from pypsrp.wsman import WSMan
+
+        remote = endpoint == "exchange" and self.connection.exchange == "remote"
+        port = (
+            self.server.exchange_port_for(self.connection)
+            if remote
+            else self.server.port_for(self.connection)
+        )
+        cert_validation: bool | str = str(self.connection.ca_file) if self.connection.ca_file else True
+        return WSMan(
+            self.server.address,
+            port=port,
+            path=self.server.exchange_path if remote else self.server.path,
+            ssl=self.connection.transport == "https",
+            auth=self.connection.auth,
+            username=self._credentials.username,
+            password=str(self._credentials.password),
+            cert_validation=cert_validation,  # type: ignore[arg-type]  # a CA path, as requests' verify takes
+            encryption="auto",
+            operation_timeout=self.connection.operation_timeout,
+            read_timeout=self.connection.operation_timeout + 10,
+            connection_timeout=self.connection.connect_timeout,
+        )
+
+    def _pool(self, endpoint: Endpoint) -> Any:
+        from pypsrp.powershell import RunspacePool
+
+        key = "exchange" if endpoint == "exchange" and self.connection.exchange == "remote" else "server"
+        pool = self._pools.get(key)
+        if pool is None:
+            configuration = "Microsoft.Exchange" if key == "exchange" else "Microsoft.PowerShell"
+            try:
+                pool = RunspacePool(self._wsman(endpoint), configuration_name=configuration)
+                pool.open()
+            except Exception as error:
+                raise self._mapped(error, endpoint) from None
+            self._pools[key] = pool
+            log.info("opened runspace pool", server=self.server.name, configuration=configuration)
+        return pool
+
+    def _mapped(self, error: BaseException, endpoint: Endpoint) -> RemediateError:
+        return map_exception(error, self.server, self.connection, endpoint, self._credentials.username)
+
+    @property
+    def endpoint(self) -> str:
+        """Where the server endpoint is, for people: 10.0.0.5:5986."""
+        address = f"[{self.server.address}]" if ":" in self.server.address else self.server.address
+        return f"{address}:{self.server.port_for(self.connection)}"
+
+    def connect(self) -> None:
+        """Open the server endpoint's pool now, so connection problems surface before any step."""
+        with self._lock:
+            self._pool("server")
+
+    def run(self, endpoint: Endpoint, cmdlet: str, parameters: dict[str, Any] | None = None) -> Result:
+        """Run one cmdlet with bound parameters (None as a value means a switch)."""
+        from pypsrp.powershell import PowerShell
+
+        with self._lock:
+            pool = self._pool(endpoint)
+            if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
+                self._load_snapin(pool)
+            shell = PowerShell(pool)
+            shell.add_cmdlet(cmdlet)
+            for name, value in (parameters or {}).items():
+                shell.add_parameter(name, value)
+            log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters or {}))
+            try:
+                output = shell.invoke()
+            except Exception as error:
+                raise self._mapped(error, endpoint) from None
+        errors = [PSErrorInfo(str(e.fq_error or ""), str(e)) for e in shell.streams.error]
+        warnings = [str(w.message) for w in shell.streams.warning]
+        return Result(list(output), errors, bool(shell.had_errors), warnings)
+
+    def _load_snapin(self, pool: Any) -> None:
+        from pypsrp.powershell import PowerShell
+
+        shell = PowerShell(pool)
+        shell.add_cmdlet("Add-PSSnapin").add_parameter("Name", EXCHANGE_SNAPIN)
+        try:
+            shell.invoke()
+        except Exception as error:
+            raise self._mapped(error, "exchange") from None
+        problems = [e for e in shell.streams.error if "already added" not in str(e)]
+        if problems:
+            raise RemediateError(
+                "exchange-snapin-unavailable",
+                f"{self.server.name}: cannot load the Exchange snap-in: {problems[0]}",
+                "is Exchange installed on this server? Otherwise use --exchange remote",
+            )
+        self._snapin_loaded = True
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            try:
+                pool.close()
+            except Exception as error:  # a broken pool cannot be closed; the server drops it
+                log.debug("closing runspace pool failed", server=self.server.name, error=str(error))
