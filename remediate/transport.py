@@ -145,11 +145,15 @@ def map_exception(
         if error.code == 503:
             hint = "the Exchange endpoint lives in IIS: is IIS running on the server?"
         return RemediateError("endpoint-error", f"{where} answered HTTP {error.code}", hint)
-    if isinstance(error, ValueError) and "kerberos" in str(error).lower():
+    text = str(error)
+    if connection.auth == "kerberos" and (
+        isinstance(error, ImportError) or "gssapi" in text.lower() or "kerberos" in text.lower()
+    ):
         return RemediateError(
             "kerberos-unavailable",
-            f"{where}: Kerberos is not available here: {error}",
-            "use --auth negotiate or ntlm",
+            f"{where}: Kerberos logon is not possible from here: {mask_secrets(text)}",
+            "Kerberos needs the gssapi package (pip install 'pyspnego[kerberos]'), a krb5 setup and a ticket "
+            "(kinit); otherwise use --auth negotiate",
         )
     return RemediateError(
         "connection-failed",

@@ -311,3 +311,41 @@ def test_the_real_microsoft_web_config_plans_a_one_line_change(started: Any) -> 
     plan = json.loads(against(sim, "plan", "rest-v1s2s-profile", "--output", "json").output)
     diff = plan["servers"][0]["changes"][0]["diff"]
     assert [line[0] for line in diff.splitlines()[2:] if line[:1] in "+-"] == ["-", "+"]
+
+
+def test_missing_partner_application(started: Any) -> None:
+    sim = started(Scenario(partner_applications=[]))
+    result = against(sim, "plan", "app-only-graph")
+    _one_screen_error(result, "exchange-object-missing", "Get-PartnerApplication lists what exists")
+    assert "PartnerApplication 'Microsoft Graph' does not exist in the organization" in result.output
+
+
+def test_kerberos_without_a_kerberos_setup(tmp_path: Path) -> None:
+    result = remediate(
+        "--state-dir", str(tmp_path), "plan", "rest-v1s2s-profile", "--host", "sim", "--auth", "kerberos"
+    )
+    _one_screen_error(result, "kerberos-unavailable", "--auth negotiate")
+
+
+def test_basic_over_http_is_refused_before_connecting(tmp_path: Path) -> None:
+    result = remediate(
+        "--state-dir",
+        str(tmp_path),
+        "plan",
+        "app-only-graph",
+        "--host",
+        "sim",
+        "--transport",
+        "http",
+        "--auth",
+        "basic",
+    )
+    _one_screen_error(result, "basic-over-http", "--transport https")
+    assert not (tmp_path / "sim").exists()
+
+
+def test_http_transport_with_message_encryption(tmp_path: Path) -> None:
+    result = remediate(
+        "--state-dir", str(tmp_path), "plan", "app-only-graph", "--host", "sim", "--transport", "http"
+    )
+    assert result.exit_code == 0 and "Plan: 2 to change" in result.output
