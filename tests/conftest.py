@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,3 +16,22 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path) -> Iterator[Any]:
+    """Start simulators with chosen options (each in its own state directory); stopped at the end."""
+    from remediate.sim import Scenario, Simulator
+
+    started: list[Simulator] = []
+
+    def start(scenario: Scenario | None = None, **options: Any) -> Simulator:
+        options.setdefault("restart_seconds", 0.05)
+        state = options.pop("state", tmp_path / f"sim{len(started) or ''}")
+        simulator = Simulator(state, scenario=scenario, **options)
+        started.append(simulator.start())
+        return simulator
+
+    yield start
+    for simulator in started:
+        simulator.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "css-ex
 
 def remediate(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[Any]:
-    simulators: list[Simulator] = []
-
-    def start(scenario: Scenario | None = None, **options: Any) -> Simulator:
-        simulator = Simulator(
-            tmp_path / f"sim{len(simulators)}", scenario=scenario, restart_seconds=0, **options
-        )
-        simulators.append(simulator.start())
-        return simulator
-
-    yield start
-    for simulator in simulators:
-        simulator.stop()
 
 
 def against(
@@ -79,8 +62,8 @@ FIXED = Scenario(
 # -- the plan ----------------------------------------------------------------------------------------
 
 
-def test_plan_for_a_default_server_shows_both_changes_and_the_restart(started: Any) -> None:
-    sim = started()
+def test_plan_for_a_default_server_shows_both_changes_and_the_restart(start_sim: Any) -> None:
+    sim = start_sim()
     result = against(sim, "plan", "app-only-graph")
     assert result.exit_code == 0, result.output
     out = result.output
@@ -100,8 +83,8 @@ def test_plan_for_a_default_server_shows_both_changes_and_the_restart(started: A
     assert writes(sim) == []
 
 
-def test_plan_as_json_says_the_same(started: Any) -> None:
-    sim = started()
+def test_plan_as_json_says_the_same(start_sim: Any) -> None:
+    sim = start_sim()
     result = against(sim, "plan", "app-only-graph", "--output", "json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
@@ -115,8 +98,8 @@ def test_plan_as_json_says_the_same(started: Any) -> None:
     assert plan["summary"] == {"change": 2, "unchanged": 0, "errors": 0}
 
 
-def test_an_already_fixed_server_needs_no_change(started: Any) -> None:
-    sim = started(FIXED)
+def test_an_already_fixed_server_needs_no_change(start_sim: Any) -> None:
+    sim = start_sim(FIXED)
     result = against(sim, "apply", "app-only-graph", "--dry-run")
     assert result.exit_code == 0, result.output
     assert (
@@ -127,8 +110,8 @@ def test_an_already_fixed_server_needs_no_change(started: Any) -> None:
     assert "Plan: 0 to change, 2 unchanged, 0 errors on 1 server." in result.output
 
 
-def test_dry_run_and_plan_write_nothing(started: Any) -> None:
-    sim = started(servers=2)
+def test_dry_run_and_plan_write_nothing(start_sim: Any) -> None:
+    sim = start_sim(servers=2)
     before = {name: sim.state(name).data["files"] for name in sim.servers}
     for args in (["plan", "app-only-graph"], ["apply", "app-only-graph", "--dry-run"]):
         for exchange in ("snapin", "remote"):
@@ -146,8 +129,8 @@ def test_dry_run_and_plan_write_nothing(started: Any) -> None:
     assert {name: sim.state(name).data["files"] for name in sim.servers} == before
 
 
-def test_two_servers_one_organization(started: Any) -> None:
-    sim = started(servers=2)
+def test_two_servers_one_organization(start_sim: Any) -> None:
+    sim = start_sim(servers=2)
     result = against(sim, "plan", "app-only-graph", "--output", "json")
     plan = json.loads(result.output)
     assert [len(s["changes"]) for s in plan["servers"]] == [1, 1]
@@ -157,8 +140,8 @@ def test_two_servers_one_organization(started: Any) -> None:
     assert [r.server for r in partner_reads] == ["ex01"]
 
 
-def test_one_pool_per_server_and_no_repeated_reads(started: Any) -> None:
-    sim = started()
+def test_one_pool_per_server_and_no_repeated_reads(start_sim: Any) -> None:
+    sim = start_sim()
     sim.counters.reset()
     against(sim, "plan", "app-only-graph", "--exchange", "remote")
     counts = sim.counters_for("ex01")["actions"]
@@ -167,8 +150,8 @@ def test_one_pool_per_server_and_no_repeated_reads(started: Any) -> None:
     assert len(reads) == len(set(reads)) == 5
 
 
-def test_near_miss_tokens_are_pointed_out(started: Any) -> None:
-    sim = started(Scenario(servers=[Server(name="ex01", files={})]))
+def test_near_miss_tokens_are_pointed_out(start_sim: Any) -> None:
+    sim = start_sim(Scenario(servers=[Server(name="ex01", files={})]))
     with sim.state("ex01").lock:
         path = sim.machine("ex01").path(WEB_CONFIG, "C:\\")
         content = sim.state("ex01").read(path).replace(b'CallbackV2"', b'CallbackV2| V1S2SAppOnly"')
@@ -191,8 +174,8 @@ def _one_screen_error(result: Result, reference: str, hint: str) -> None:
     assert len(result.output.splitlines()) <= 40
 
 
-def test_missing_app_only_permissions_parameter_on_the_remote_endpoint(started: Any) -> None:
-    sim = started()
+def test_missing_app_only_permissions_parameter_on_the_remote_endpoint(start_sim: Any) -> None:
+    sim = start_sim()
     result = against(sim, "plan", "app-only-graph", "--exchange", "remote")
     _one_screen_error(result, "exchange-parameter-unavailable", "use --exchange snapin")
     assert (
@@ -200,27 +183,27 @@ def test_missing_app_only_permissions_parameter_on_the_remote_endpoint(started: 
     )
 
 
-def test_remote_endpoint_with_the_role_entry_granted(started: Any) -> None:
-    sim = started(Scenario(rbac=Rbac(app_only_permissions=True)))
+def test_remote_endpoint_with_the_role_entry_granted(start_sim: Any) -> None:
+    sim = start_sim(Scenario(rbac=Rbac(app_only_permissions=True)))
     result = against(sim, "plan", "app-only-graph", "--exchange", "remote")
     assert result.exit_code == 0 and "sets AppOnlyPermissions from (empty) to 29 values" in result.output
 
 
-def test_wrong_password(started: Any) -> None:
-    sim = started()
+def test_wrong_password(start_sim: Any) -> None:
+    sim = start_sim()
     result = against(sim, "plan", "app-only-graph", password="not-the-password-123")
     _one_screen_error(result, "authentication-failed", "REMEDIATE_PASSWORD")
     assert "not-the-password-123" not in result.output
 
 
-def test_unreachable_host(started: Any) -> None:
-    sim = started()
+def test_unreachable_host(start_sim: Any) -> None:
+    sim = start_sim()
     sim.inject(Unreachable(mode="refuse"))
     _one_screen_error(against(sim, "plan", "app-only-graph"), "host-unreachable", "firewall")
 
 
-def test_untrusted_certificate(started: Any) -> None:
-    sim = started()
+def test_untrusted_certificate(start_sim: Any) -> None:
+    sim = start_sim()
     endpoint = sim.servers["ex01"]
     env = {"REMEDIATE_USERNAME": sim.username, "REMEDIATE_PASSWORD": sim.password}
     result = remediate("plan", "app-only-graph", "--host", f"127.0.0.1:{endpoint.port}", env=env)
@@ -251,8 +234,8 @@ def test_bad_xpath_in_a_playbook(tmp_path: Path) -> None:
     assert "xpath.yaml:7:14: steps[0].xml_token.xpath: not a valid XPath" in result.output
 
 
-def test_xpath_that_matches_nothing_on_the_server(started: Any, tmp_path: Path) -> None:
-    sim = started()
+def test_xpath_that_matches_nothing_on_the_server(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim()
     playbook = tmp_path / "nothing.yaml"
     playbook.write_text(
         "name: nothing\ndescription: x\nsteps:\n  - name: Set a missing key\n    xml_token:\n"
@@ -264,8 +247,8 @@ def test_xpath_that_matches_nothing_on_the_server(started: Any, tmp_path: Path) 
     _one_screen_error(result, "xpath-no-match", "check the XPath")
 
 
-def test_malformed_web_config(started: Any) -> None:
-    sim = started()
+def test_malformed_web_config(start_sim: Any) -> None:
+    sim = start_sim()
     with sim.state("ex01").lock:
         path = sim.machine("ex01").path(WEB_CONFIG, "C:\\")
         sim.state("ex01").write(path, sim.state("ex01").read(path)[:-40])
@@ -274,8 +257,8 @@ def test_malformed_web_config(started: Any) -> None:
     assert writes(sim) == []
 
 
-def test_precondition_refuses_an_old_build(started: Any) -> None:
-    sim = started(Scenario(server_defaults=ServerDefaults(build="15.1.466.34")))
+def test_precondition_refuses_an_old_build(start_sim: Any) -> None:
+    sim = start_sim(Scenario(server_defaults=ServerDefaults(build="15.1.466.34")))
     result = against(sim, "plan", "app-only-graph")
     _one_screen_error(result, "precondition-failed", "upgrade the server")
     assert "runs Exchange 15.1.466.34; this playbook needs 15.1.544.27 or later" in result.output
@@ -303,8 +286,8 @@ def test_host_sim_works_out_of_the_box(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures/css-exchange is not present")
-def test_the_real_microsoft_web_config_plans_a_one_line_change(started: Any) -> None:
-    sim = started()
+def test_the_real_microsoft_web_config_plans_a_one_line_change(start_sim: Any) -> None:
+    sim = start_sim()
     real = (FIXTURES / "E19_Exchange_IIS_DefaultWebSite-Rest_web.config").read_bytes().replace(b"\n", b"\r\n")
     with sim.state("ex01").lock:
         sim.state("ex01").write(sim.machine("ex01").path(WEB_CONFIG, "C:\\"), real)
@@ -313,8 +296,8 @@ def test_the_real_microsoft_web_config_plans_a_one_line_change(started: Any) -> 
     assert [line[0] for line in diff.splitlines()[2:] if line[:1] in "+-"] == ["-", "+"]
 
 
-def test_missing_partner_application(started: Any) -> None:
-    sim = started(Scenario(partner_applications=[]))
+def test_missing_partner_application(start_sim: Any) -> None:
+    sim = start_sim(Scenario(partner_applications=[]))
     result = against(sim, "plan", "app-only-graph")
     _one_screen_error(result, "exchange-object-missing", "Get-PartnerApplication lists what exists")
     assert "PartnerApplication 'Microsoft Graph' does not exist in the organization" in result.output

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from remediate import xmledit
 from remediate.errors import RemediateError
-from remediate.resources import Reader
+from remediate.resources import Decision, Reader
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,17 @@ def check_xpath(value: str) -> str:
     if "@" not in value.rsplit("/", 1)[-1]:
         raise ValueError("the XPath must select an attribute: end it with /@name")
     return value
+
+
+def file_decision(observed: ObservedFile, edit: xmledit.Edit, summary: str) -> Decision:
+    """The decision an edit of `observed` makes: the new bytes, and a diff when they differ."""
+    return Decision(
+        target=observed.path,
+        changed=edit.changed,
+        summary=summary,
+        before=edit.before,
+        after=edit.after,
+        diff=xmledit.unified_diff(observed.content, edit.content, observed.name) if edit.changed else None,
+        fingerprint=observed.digest,
+        payload=edit.content,
+    )

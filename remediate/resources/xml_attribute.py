@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from remediate import xmledit
 from remediate.resources import Decision, Reader, Scope
-from remediate.resources.files import ObservedFile, check_xpath, observe_file
+from remediate.resources.files import ObservedFile, check_xpath, file_decision, observe_file
 
 
 class XmlAttribute(BaseModel):
@@ -41,19 +41,12 @@ class XmlAttributeResource:
 
     def decide(self, spec: XmlAttribute, observed: ObservedFile) -> Decision:
         edit = xmledit.set_attribute(observed.content, spec.xpath, spec.value, observed.path)
-        return Decision(
-            target=observed.path,
-            changed=edit.changed,
-            summary=f"sets {edit.before!r} -> {edit.after!r}"
+        return file_decision(
+            observed,
+            edit,
+            f"sets {edit.before!r} -> {edit.after!r}"
             if edit.changed
             else f"no change (already {spec.value!r})",
-            before=edit.before,
-            after=edit.after,
-            diff=xmledit.unified_diff(observed.content, edit.content, observed.name)
-            if edit.changed
-            else None,
-            fingerprint=observed.digest,
-            payload=edit.content,
         )
 
 

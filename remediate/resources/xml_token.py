@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from remediate import xmledit
 from remediate.resources import Decision, Reader, Scope
-from remediate.resources.files import ObservedFile, check_xpath, observe_file
+from remediate.resources.files import ObservedFile, check_xpath, file_decision, observe_file
 
 
 class XmlToken(BaseModel):
@@ -90,18 +90,7 @@ class XmlTokenResource:
             summary = f"no change ({spec.token} {state}{note})"
         else:
             summary = f"{'adds' if present else 'removes'} {spec.token}{note}"
-        return Decision(
-            target=observed.path,
-            changed=edit.changed,
-            summary=summary,
-            before=edit.before,
-            after=edit.after,
-            diff=xmledit.unified_diff(observed.content, edit.content, observed.name)
-            if edit.changed
-            else None,
-            fingerprint=observed.digest,
-            payload=edit.content,
-        )
+        return file_decision(observed, edit, summary)
 
 
 RESOURCE = XmlTokenResource()

@@ -15,7 +15,7 @@ import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from remediate.sim import Scenario, Simulator
+from remediate.sim import Simulator
 
 WEB_CONFIG = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\rest\web.config"
 DEFAULT_PROFILES = "S2SAppActAs|S2SAppOnly|V1AppActAs|V1AppOnly|Callback|V1S2SActAs|CallbackV2"
@@ -26,22 +26,6 @@ EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
 def sim(tmp_path: Path) -> Iterator[Simulator]:
     with Simulator(tmp_path / "sim", servers=2, restart_seconds=0.05) as simulator:
         yield simulator
-
-
-@pytest.fixture
-def start_sim(tmp_path: Path) -> Iterator[Any]:
-    """Start simulators with chosen options; all are stopped at the end of the test."""
-    started: list[Simulator] = []
-
-    def start(scenario: Scenario | None = None, **options: Any) -> Simulator:
-        options.setdefault("restart_seconds", 0.05)
-        simulator = Simulator(options.pop("state", tmp_path / "sim"), scenario=scenario, **options)
-        started.append(simulator.start())
-        return simulator
-
-    yield start
-    for simulator in started:
-        simulator.stop()
 
 
 def wsman(
