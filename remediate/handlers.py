@@ -10,9 +10,12 @@ handlers:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from remediate.changer import Changer
 
 
 class RestartIis(BaseModel):
@@ -40,6 +43,33 @@ class HandlerKind:
             return [f"Restart-Service -Name {','.join(spec.services)} -Force"]
         assert isinstance(spec, RecycleAppPools)
         return [f"Restart-WebAppPool -Name {pool}" for pool in spec.pools]
+
+    def run(self, spec: Any, changer: Changer) -> None:
+        if isinstance(spec, RestartIis):
+            changer.restart_services(spec.services)
+            return
+        for pool in spec.pools:
+            changer.recycle(pool)
+
+    def health(self, spec: Any, changer: Changer) -> str | None:
+        """What is not healthy yet after the handler ran (None: healthy)."""
+        if isinstance(spec, RestartIis):
+            states = changer.service_states(spec.services)
+            down = [
+                f"{name} is {states.get(name, 'missing')}"
+                for name in spec.services
+                if states.get(name) != "Running"
+            ]
+            if down:
+                return ", ".join(down)
+            pools = changer.pool_states(None)
+            stopped = [name for name, state in pools.items() if state != "Started"]
+            return f"{len(stopped)} app pool(s) not started" if stopped else None
+        pools = changer.pool_states(list(spec.pools))
+        stopped = [
+            f"{name} is {pools.get(name, 'missing')}" for name in spec.pools if pools.get(name) != "Started"
+        ]
+        return ", ".join(stopped) if stopped else None
 
 
 HANDLER_KINDS: dict[str, HandlerKind] = {

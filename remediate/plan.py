@@ -39,7 +39,9 @@ class Change:
     fingerprint: str | None = None
     notify: tuple[str, ...] = ()
     problem: Problem | None = None
-    payload: Any = field(default=None, repr=False, compare=False)  # what applying needs; not shown
+    # The target's exact state when planned, and the exact state applying writes: not shown.
+    before_state: bytes = field(default=b"", repr=False, compare=False)
+    after_state: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)

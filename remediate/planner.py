@@ -15,16 +15,19 @@ from remediate.handlers import HANDLER_KINDS
 from remediate.plan import Change, HandlerRun, Plan, Problem, ServerPlan
 from remediate.playbook import LoadedPlaybook, Playbook
 from remediate.remote import Remote
+from remediate.resources import Overlay
 from remediate.transport import Connection, Credentials, Server, Session
 
 
-def decide_step(step: Any, remote: Remote) -> Change:
+def decide_step(step: Any, reader: Overlay) -> Change:
     base = {"step": step.name, "kind": step.kind, "scope": step.effective_scope, "notify": tuple(step.notify)}
     try:
-        observed = step.resource.observe(step.settings, remote)
+        observed = step.resource.observe(step.settings, reader)
         decision = step.resource.decide(step.settings, observed)
     except RemediateError as error:
         return Change(**base, action="error", summary=error.message, problem=Problem.of(error))
+    if decision.changed:
+        step.resource.remember(step.settings, decision, reader)
     return Change(
         **base,
         action="change" if decision.changed else "none",
@@ -34,7 +37,8 @@ def decide_step(step: Any, remote: Remote) -> Change:
         after=decision.after,
         diff=decision.diff,
         fingerprint=decision.fingerprint,
-        payload=decision.payload,
+        before_state=decision.before_state,
+        after_state=decision.after_state,
     )
 
 
@@ -87,7 +91,8 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
         except RemediateError as error:
             drafts.append((remote, ServerPlan(remote.name, endpoint, problem=Problem.of(error))))
             continue
-        changes = tuple(decide_step(step, remote) for step in server_steps)
+        overlay = Overlay(remote)
+        changes = tuple(decide_step(step, overlay) for step in server_steps)
         drafts.append((remote, ServerPlan(remote.name, endpoint, changes, build=build)))
 
     organization: tuple[Change, ...] = ()
@@ -101,7 +106,8 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
                 "fix the server errors above",
             )
         else:
-            organization = tuple(decide_step(step, via) for step in organization_steps)
+            overlay = Overlay(via)
+            organization = tuple(decide_step(step, overlay) for step in organization_steps)
     from_organization = _notified(organization)
 
     servers = []

@@ -24,6 +24,13 @@ Endpoint = Literal["server", "exchange"]
 EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
 
 
+# Failures of the connection itself (as opposed to a command's): after one, a pool is not
+# trusted again: NTLM is bound to the TCP connection, and pypsrp cannot resume a broken one.
+CONNECTION_ERRORS = frozenset(
+    {"host-unreachable", "host-timeout", "connection-failed", "endpoint-error", "wsman-fault", "tls-failed"}
+)
+
+
 class Secret(str):
     """A password: never shown by repr, str formatting in logs, or a traceback's locals."""
 
@@ -266,6 +273,12 @@ class Session:
                 "is Exchange installed on this server? Otherwise use --exchange remote",
             )
         self._snapin_loaded = True
+
+    def reset(self) -> None:
+        """Forget the pools without closing them (their connection is gone); the next call opens new ones."""
+        with self._lock:
+            self._pools = {}
+            self._snapin_loaded = False
 
     def close(self) -> None:
         with self._lock:

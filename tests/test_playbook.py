@@ -183,7 +183,7 @@ def test_exchange_object_decision() -> None:
     )
     observed = ObservedObject({"AppOnlyPermissions": None, "ActAsPermissions": ["Mail.Read"]}, settable=True)
     decision = EXCHANGE_OBJECT.decide(spec, observed)
-    assert decision.changed and decision.payload == ["Mail.Read"] and decision.before is None
+    assert decision.changed and decision.after_state == b'["Mail.Read"]' and decision.before is None
     blocked = ObservedObject(observed.properties, settable=False)
     with pytest.raises(RemediateError) as raised:
         EXCHANGE_OBJECT.decide(spec, blocked)

@@ -152,3 +152,50 @@ def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
             )
         username = click.prompt("Username (DOMAIN\\user)", err=True)
     return Targets(servers, connection, Credentials(username, Secret(_password())))
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; without one, --yes is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise RemediateError(
+            "confirmation-required", f"{question} (no terminal to ask on)", "add --yes to confirm"
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise RemediateError("not-confirmed", "nothing was changed", None)
+
+
+def journal_for(ctx: click.Context) -> Any:
+    from remediate.journal import Journal
+
+    return Journal.open(ctx.find_object(Context).state_dir())  # type: ignore[union-attr]
+
+
+def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file: Path | None) -> Any:
+    """Reach the servers a recorded run used, as it reached them (credentials asked afresh)."""
+    from remediate.hosts import SIM, Targets, embedded_simulator_targets
+    from remediate.transport import Connection, Credentials, Secret, Server
+
+    recorded = run.connection
+    connection = Connection(
+        transport=recorded["transport"],
+        auth=recorded["auth"],
+        ca_file=ca_file or (Path(recorded["ca_file"]) if recorded.get("ca_file") else None),
+        exchange=recorded["exchange"],
+        operation_timeout=recorded.get("operation_timeout", 60),
+    )
+    if run.hosts.get("given") == [SIM]:
+        if ca_file is None:
+            connection = Connection(**{**connection.__dict__, "ca_file": None})
+        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), connection)  # type: ignore[union-attr]
+    servers = [Server(name=name, **details) for name, details in run.hosts.get("servers", {}).items()]
+    if not username:
+        if not sys.stdin.isatty():
+            raise RemediateError(
+                "username-missing",
+                "no username given",
+                f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
+            )
+        username = click.prompt("Username (DOMAIN\\user)", err=True)
+    return Targets(servers, connection, Credentials(username, Secret(_password())))

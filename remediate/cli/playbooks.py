@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -24,10 +25,26 @@ def list_playbooks() -> None:
         click.echo(f"{name:<28} {textwrap.shorten(first, 90)}")
 
 
+RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
+
+
 @click.command()
-@click.argument("playbook_name", metavar="PLAYBOOK")
-def show(playbook_name: str) -> None:
-    """Show a playbook (built-in name or file): what it does, step by step."""
+@click.argument("name", metavar="PLAYBOOK|RUN")
+@click.option(
+    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="For a run."
+)
+@click.pass_context
+def show(ctx: click.Context, name: str, output: str) -> None:
+    """Show a playbook (built-in name or file) step by step, or a run (its steps, diffs, outcome)."""
+    if RUN_ID.match(name):
+        from remediate.cli.runs import show_run
+
+        show_run(ctx, name, output)
+        return
+    _show_playbook(name)
+
+
+def _show_playbook(playbook_name: str) -> None:
     from remediate import playbook
     from remediate.handlers import HANDLER_KINDS
 

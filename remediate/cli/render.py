@@ -103,3 +103,91 @@ def summary(plan: Plan) -> str:
     text = f"Plan: {counts} on {servers}." + (f" Handlers to run: {would_run}." if would_run else "")
     color: Any = "red" if plan.errors else ("yellow" if plan.to_change else "green")
     return _styled(text, color, True)
+
+
+OUTCOME_COLORS = {
+    "applied": "green",
+    "rolled-back": "green",
+    "not-applied": None,
+    "nothing": None,
+    "restore": "yellow",
+    "conflict": "red",
+    "rollback-failed": "red",
+    "error": "red",
+}
+
+
+def outcome_text(outcome: Any) -> str:
+    """What an apply or rollback did, step by step, and what is left to do by hand."""
+    lines = []
+    if outcome.failure is not None:
+        lines.append(_styled(f"failed: {outcome.failure.reference}: {outcome.failure.message}", "red", True))
+        if outcome.failure.hint:
+            lines.append(f"  hint: {outcome.failure.hint}")
+    for step in sorted(outcome.steps, key=lambda s: s.seq):
+        status = _styled(f"{step.status:<15}", OUTCOME_COLORS.get(step.status), True)
+        lines.append(f"  {status} {step.server}: {step.step}")
+        lines.append(f"                  {step.target}: {step.message}")
+        if step.backup and step.status in ("rollback-failed", "conflict"):
+            lines.append(f"                  backup on the server: {step.backup}")
+    lines += [f"  {line}" for line in outcome.handlers]
+    verdicts = {
+        "succeeded": ("green", "done"),
+        "no-change": ("green", "nothing to change: already in the desired state"),
+        "rolled-back": ("yellow", "the run failed and was rolled back: the servers are as they were"),
+        "rollback-incomplete": (
+            "red",
+            "the run failed and could NOT be fully rolled back: see the steps above",
+        ),
+        "incomplete": ("red", "the rollback is incomplete: see the steps above"),
+        "refused": ("red", "nothing was changed"),
+    }
+    color, verdict = verdicts.get(outcome.status, (None, outcome.status))
+    lines.append(_styled(f"{outcome.kind} {outcome.run_id}: {outcome.status}: {verdict}", color, True))
+    return "\n".join(lines)
+
+
+def run_status(run: Any) -> str:
+    return f"{run.status}, rolled back by {run.rolled_back_by}" if run.rolled_back_by else run.status
+
+
+def runs_table(runs: list[Any]) -> str:
+    lines = [
+        f"{'RUN':<23} {'KIND':<8} {'STATUS':<20} {'PLAYBOOK':<26} {'CHANGE':<10} {'HOSTS':<20} ROLLED BACK BY"
+    ]
+    for run in runs:
+        hosts = ",".join(run.hosts.get("given", [])) or "-"
+        lines.append(
+            f"{run.id:<23} {run.kind:<8} {run.status:<20} {run.playbook:<26} {run.change_id or '-':<10} "
+            f"{hosts:<20} {run.rolled_back_by or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def run_text(run: Any, steps: list[Any], events: list[Any]) -> str:
+    lines = [
+        _styled(f"run {run.id}", None, True) + f"  {run.kind} of {run.playbook} ({run.playbook_source})",
+        f"  status: {run_status(run)}",
+        f"  operator: {run.operator}" + (f"  change: {run.change_id}" if run.change_id else ""),
+        f"  hosts: {', '.join(run.hosts.get('given', []))}",
+        f"  started: {run.started}  finished: {run.finished or '-'}",
+    ]
+    if run.rolls_back:
+        lines.append(f"  rolls back: {run.rolls_back}")
+    for step in steps:
+        lines.append(f"  {step.seq}. {step.server}: {step.step}  [{step.status}]")
+        lines.append(f"     {step.target}: {step.summary}")
+        if step.before_digest:
+            lines.append(
+                f"     before sha256 {step.before_digest[:16]}  after sha256 {(step.after_digest or '-')[:16]}"
+            )
+        if step.backup:
+            lines.append(f"     backup: {step.backup}")
+        if step.error:
+            lines.append(_styled(f"     error: {step.error}", "red"))
+        if step.diff:
+            lines += _diff_lines(step.diff, "     ")
+    if events:
+        lines.append("  events:")
+        lines += [f"    {time} {server or '-'}: {message}" for time, server, message in events]
+    return "\n".join(lines)

@@ -126,7 +126,16 @@ def fault() -> None:
     "kind", type=click.Choice(["cmdlet-error", "drop-connection", "deny-access", "restart", "unreachable"])
 )
 @click.option("--server", help="Only this server [default: every server].")
-@click.option("--cmdlet", help="cmdlet-error, drop-connection: the cmdlet whose call triggers it.")
+@click.option(
+    "--cmdlet", help="cmdlet-error, cmdlet-delay, drop-connection: the cmdlet whose call triggers it."
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30,
+    show_default=True,
+    help="cmdlet-delay: how long the cmdlet is slow.",
+)
 @click.option(
     "--nth", type=click.IntRange(min=1), default=1, show_default=True, help="Fire on the nth matching event."
 )
@@ -146,7 +155,7 @@ def fault() -> None:
     type=click.Choice(["before", "after"]),
     default="before",
     show_default=True,
-    help="drop-connection with --cmdlet: drop before the pipeline runs, or after, instead of its result.",
+    help="drop-connection with --cmdlet, cmdlet-delay: before the cmdlet runs, or after.",
 )
 @click.option("--path", help="deny-access: the path (and everything under it).")
 @click.option("--operations", type=click.Choice(["read", "write", "all"]), default="all", show_default=True)
@@ -166,6 +175,14 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
             "nth": options["nth"],
             "times": options["times"],
             "error": options["error_preset"],
+        }
+    elif kind == "cmdlet-delay":
+        fields |= {
+            "cmdlet": options["cmdlet"],
+            "nth": options["nth"],
+            "times": options["times"],
+            "seconds": options["seconds"],
+            "when": options["when"],
         }
     elif kind == "drop-connection":
         fields |= {

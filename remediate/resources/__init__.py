@@ -6,7 +6,9 @@ the planner pick it up from the registry.
 
 A resource separates reading from deciding: `observe` reads the server through a `Reader`
 (remote calls, nothing written), `decide` is pure and says what would change, with before
-and after.
+and after. Planning stops there. Applying and rolling back work on a target's exact *state*
+(a file's bytes; a property's value as JSON): read it, write it through a `Changer` (which
+only the executor holds), compare two states, compute the semantic inverse of a change.
 """
 
 from __future__ import annotations
@@ -39,6 +41,56 @@ class Reader(Protocol):
         ...
 
 
+class Overlay:
+    """A Reader that sees the changes planned so far, so that two steps on one target are
+    decided in order (the second on the first one's result), never on the same old state."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._files: dict[str, bytes] = {}
+        self._properties: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def expand(self, path: str) -> str:
+        return self._reader.expand(path)
+
+    def read_file(self, path: str) -> bytes | None:
+        return self._files.get(path.lower()) or self._reader.read_file(path)
+
+    def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
+        found = self._reader.exchange_object(noun, identity)
+        planned = self._properties.get((noun.lower(), identity.lower()))
+        return {**found, **planned} if found is not None and planned else found
+
+    def can_set(self, noun: str, parameter: str) -> bool:
+        return self._reader.can_set(noun, parameter)
+
+    def plan_file(self, path: str, content: bytes) -> None:
+        self._files[path.lower()] = content
+
+    def plan_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        self._properties.setdefault((noun.lower(), identity.lower()), {})[name] = value
+
+
+class Changer(Protocol):
+    """The writes resources may make. Every one is a real cmdlet with bound parameters."""
+
+    def replace_file(self, path: str, content: bytes, tag: str) -> None:
+        """Write `content` beside `path`, check it, then replace `path` with it in one step."""
+        ...
+
+    def backup_file(self, path: str, content: bytes, tag: str) -> str:
+        """Copy `path` (holding `content`) beside itself; return the copy's path."""
+        ...
+
+    def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        """`Set-<noun> -Identity <identity> -<name> <value>`."""
+        ...
+
+    def remove_file(self, path: str) -> None:
+        """Remove a file if it exists."""
+        ...
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a step would do to one target, decided from what was read."""
@@ -49,8 +101,9 @@ class Decision:
     before: Any = None
     after: Any = None
     diff: str | None = None  # unified diff, for files
-    fingerprint: str = ""  # SHA-256 of what was read: the state the decision rests on
-    payload: Any = None  # what applying needs (the new bytes, the new value)
+    fingerprint: str = ""  # SHA-256 of the state read: what the decision rests on
+    before_state: bytes = b""  # the target's exact state now
+    after_state: bytes = b""  # the exact state applying writes
 
 
 class Resource(Protocol):
@@ -68,6 +121,34 @@ class Resource(Protocol):
 
     def decide(self, spec: Any, observed: Any) -> Decision:
         """Pure: what would change. Raises RemediateError when the change cannot be made."""
+        ...
+
+    def state(self, spec: Any, target: str, reader: Reader) -> bytes:
+        """The target's exact state now (read afresh)."""
+        ...
+
+    def same(self, spec: Any, one: bytes, other: bytes) -> bool:
+        """Whether two states are the same as far as the target's owner is concerned."""
+        ...
+
+    def write(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> None:
+        """Make the target hold exactly `state`."""
+        ...
+
+    def backup(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> str | None:
+        """Keep a copy on the server for finishing a rollback by hand (None: nothing to keep)."""
+        ...
+
+    def inverse(self, spec: Any, before: bytes, after: bytes, current: bytes) -> bytes:
+        """Undo only this change (before -> after) on `current`, which someone changed since."""
+        ...
+
+    def remember(self, spec: Any, decision: Decision, overlay: Overlay) -> None:
+        """Let later steps' reads through `overlay` see this planned change."""
+        ...
+
+    def cleanup(self, spec: Any, target: str, changer: Changer, tag: str) -> None:
+        """Remove what an interrupted write may have left (a temporary file)."""
         ...
 
 

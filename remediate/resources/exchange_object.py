@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remediate.errors import RemediateError
-from remediate.resources import Decision, Reader, Scope
+from remediate.resources import Changer, Decision, Overlay, Reader, Scope
 
 Value = str | bool | int | list[str] | None
 _NAME = r"^[A-Z][A-Za-z0-9]*$"
@@ -103,7 +103,8 @@ class ExchangeObjectResource:
         current = properties[spec.property]
         desired = properties[spec.copy_from] if spec.copy_from else spec.value
         target = f"{spec.noun} '{spec.identity}' {spec.property}"
-        fingerprint = hashlib.sha256(json.dumps(current, sort_keys=True, default=str).encode()).hexdigest()
+        before_state, after_state = encode(current), encode(desired)
+        fingerprint = hashlib.sha256(before_state).hexdigest()
         if same(current, desired):
             return Decision(
                 target,
@@ -127,8 +128,52 @@ class ExchangeObjectResource:
             before=current,
             after=desired,
             fingerprint=fingerprint,
-            payload=desired,
+            before_state=before_state,
+            after_state=after_state,
         )
+
+    # -- the write side: a property's state is its value as JSON ------------------------------
+
+    def state(self, spec: ExchangeObject, target: str, reader: Reader) -> bytes:
+        observed = self.observe(spec, reader)
+        return encode(observed.properties.get(spec.property))
+
+    def same(self, spec: ExchangeObject, one: bytes, other: bytes) -> bool:
+        return same(decode(one), decode(other))
+
+    def write(self, spec: ExchangeObject, target: str, state: bytes, changer: Changer, tag: str) -> None:
+        value = decode(state)
+        changer.set_property(spec.noun, spec.identity, spec.property, None if value == [] else value)
+
+    def backup(
+        self, spec: ExchangeObject, target: str, state: bytes, changer: Changer, tag: str
+    ) -> str | None:
+        return None  # the journal holds the value
+
+    def remember(self, spec: ExchangeObject, decision: Decision, overlay: Overlay) -> None:
+        overlay.plan_property(spec.noun, spec.identity, spec.property, decode(decision.after_state))
+
+    def cleanup(self, spec: ExchangeObject, target: str, changer: Changer, tag: str) -> None:
+        return None
+
+    def inverse(self, spec: ExchangeObject, before: bytes, after: bytes, current: bytes) -> bytes:
+        """Multi-valued: drop what the change added, put back what it removed, keep the rest."""
+        old, new, now = decode(before), decode(after), decode(current)
+        if not isinstance(now, list) and not isinstance(new, list):
+            return before
+        added = _as_set(new) - _as_set(old)
+        removed = [value for value in (old or []) if str(value) not in _as_set(new)]
+        kept = [value for value in (now or []) if str(value) not in added]
+        return encode(kept + [value for value in removed if str(value) not in _as_set(kept)] or None)
+
+
+def encode(value: Any) -> bytes:
+    """A property value's exact state, as stored in the journal."""
+    return json.dumps(value, sort_keys=True).encode("utf-8")
+
+
+def decode(state: bytes) -> Any:
+    return json.loads(state.decode("utf-8")) if state else None
 
 
 def _brief(value: Any) -> str:

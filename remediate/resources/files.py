@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from remediate import xmledit
 from remediate.errors import RemediateError
-from remediate.resources import Decision, Reader
+from remediate.resources import Changer, Decision, Overlay, Reader
 
 
 @dataclass(frozen=True)
@@ -59,5 +59,33 @@ def file_decision(observed: ObservedFile, edit: xmledit.Edit, summary: str) -> D
         after=edit.after,
         diff=xmledit.unified_diff(observed.content, edit.content, observed.name) if edit.changed else None,
         fingerprint=observed.digest,
-        payload=edit.content,
+        before_state=observed.content,
+        after_state=edit.content,
     )
+
+
+class FileTarget:
+    """The write side the XML kinds share: a file's state is its exact bytes."""
+
+    def state(self, spec: object, target: str, reader: Reader) -> bytes:
+        content = reader.read_file(target)
+        if content is None:
+            raise RemediateError(
+                "file-missing", f"{target} does not exist", "was it removed or renamed since?"
+            )
+        return content
+
+    def same(self, spec: object, one: bytes, other: bytes) -> bool:
+        return one == other
+
+    def write(self, spec: object, target: str, state: bytes, changer: Changer, tag: str) -> None:
+        changer.replace_file(target, state, tag)
+
+    def backup(self, spec: object, target: str, state: bytes, changer: Changer, tag: str) -> str | None:
+        return changer.backup_file(target, state, tag)
+
+    def remember(self, spec: object, decision: Decision, overlay: Overlay) -> None:
+        overlay.plan_file(decision.target, decision.after_state)
+
+    def cleanup(self, spec: object, target: str, changer: Changer, tag: str) -> None:
+        changer.remove_file(f"{target}.remediate-{tag}.tmp")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from remediate import xmledit
 from remediate.resources import Decision, Reader, Scope
-from remediate.resources.files import ObservedFile, check_xpath, file_decision, observe_file
+from remediate.resources.files import FileTarget, ObservedFile, check_xpath, file_decision, observe_file
 
 
 class XmlAttribute(BaseModel):
@@ -28,7 +28,7 @@ class XmlAttribute(BaseModel):
     _xpath = field_validator("xpath")(check_xpath)
 
 
-class XmlAttributeResource:
+class XmlAttributeResource(FileTarget):
     kind = "xml_attribute"
     spec = XmlAttribute
     scopes: tuple[Scope, ...] = ("server",)
@@ -48,6 +48,11 @@ class XmlAttributeResource:
             if edit.changed
             else f"no change (already {spec.value!r})",
         )
+
+    def inverse(self, spec: XmlAttribute, before: bytes, after: bytes, current: bytes) -> bytes:
+        """Put back the attribute's earlier value, leaving the rest of the current file alone."""
+        earlier = xmledit.locate(before, spec.xpath, "the earlier file").value
+        return xmledit.set_attribute(current, spec.xpath, earlier, "the file").content
 
 
 RESOURCE = XmlAttributeResource()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from remediate import xmledit
 from remediate.resources import Decision, Reader, Scope
-from remediate.resources.files import ObservedFile, check_xpath, file_decision, observe_file
+from remediate.resources.files import FileTarget, ObservedFile, check_xpath, file_decision, observe_file
 
 
 class XmlToken(BaseModel):
@@ -60,7 +60,7 @@ def _near_misses(value: str, spec: XmlToken) -> list[str]:
     ]
 
 
-class XmlTokenResource:
+class XmlTokenResource(FileTarget):
     kind = "xml_token"
     spec = XmlToken
     scopes: tuple[Scope, ...] = ("server",)
@@ -91,6 +91,11 @@ class XmlTokenResource:
         else:
             summary = f"{'adds' if present else 'removes'} {spec.token}{note}"
         return file_decision(observed, edit, summary)
+
+    def inverse(self, spec: XmlToken, before: bytes, after: bytes, current: bytes) -> bytes:
+        """Take back only the token: remove it if we added it, add it if we removed it."""
+        undo = spec.state != "present"
+        return xmledit.set_token(current, spec.xpath, spec.separator, spec.token, undo, "the file").content
 
 
 RESOURCE = XmlTokenResource()

@@ -85,6 +85,16 @@ class CmdletError(_CountedFault):
         return PRESET_ERRORS[self.error] if isinstance(self.error, str) else self.error
 
 
+class CmdletDelay(_CountedFault):
+    """The nth call of a cmdlet is slow: it waits `seconds` before running, or after (its
+    effect is then done but not yet reported). A slow server, and a place to stop a client."""
+
+    kind: Literal["cmdlet-delay"] = "cmdlet-delay"
+    cmdlet: str
+    seconds: float = Field(default=30.0, gt=0)
+    when: Literal["before", "after"] = "before"
+
+
 class DropConnection(_CountedFault):
     """Reset the TCP connection instead of answering.
 
@@ -123,7 +133,7 @@ class Unreachable(_Fault):
 
 
 Fault = Annotated[
-    CmdletError | DropConnection | DenyAccess | RestartFailure | Unreachable,
+    CmdletError | CmdletDelay | DropConnection | DenyAccess | RestartFailure | Unreachable,
     Field(discriminator="kind"),
 ]
 FAULT_LIST: TypeAdapter[list[Fault]] = TypeAdapter(list[Fault])
@@ -202,6 +212,16 @@ class FaultBook:
             ]
             fired = self._count(list(candidates))
             return fired.error_spec() if isinstance(fired, CmdletError) else None
+
+    def cmdlet_delay(self, server: str, cmdlet: str) -> CmdletDelay | None:
+        with self._lock:
+            candidates: list[_CountedFault] = [
+                f
+                for f in self._active(server)
+                if isinstance(f, CmdletDelay) and f.cmdlet.lower() == cmdlet.lower()
+            ]
+            fired = self._count(list(candidates))
+            return fired if isinstance(fired, CmdletDelay) else None
 
     def drop_request(self, server: str) -> bool:
         with self._lock:

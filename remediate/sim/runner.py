@@ -135,7 +135,14 @@ class PipelineRun:
                 self._record(command, "whatif")
                 return
             else:
+                delay = self.machine.faults.cmdlet_delay(self.machine.name, name)
+                if delay is not None and delay.when == "before":
+                    call.sleep(delay.seconds)
                 resolved.cmdlet.run(call)
+                if delay is not None and delay.when == "after":
+                    self._record(command, "error" if errors else "ok", errors[0] if errors else None)
+                    call.sleep(delay.seconds)
+                    return
         except PSError as error:
             error.terminating = True
             self._record(command, "failed", error.fully_qualified(command_id))

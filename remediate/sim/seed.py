@@ -133,6 +133,7 @@ def _server_state(server: Server, organization_domain: str) -> dict[str, Any]:
         "SystemRoot": "C:\\Windows",
         "windir": "C:\\Windows",
         "ProgramFiles": "C:\\Program Files",
+        "ProgramData": "C:\\ProgramData",
         "TEMP": "C:\\Windows\\TEMP",
         **server.environment,
     }
@@ -171,6 +172,7 @@ def _server_files(server: Server) -> dict[str, bytes]:
     if server.rest_web_config.state != "missing":
         files[server.install_path + REST_FRONTEND] = rest_frontend_web_config(server, server.rest_web_config)
     files[server.install_path + REST_BACKEND] = rest_backend_web_config(server)
+    files["C:\\ProgramData\\Microsoft\\Windows\\desktop.ini"] = b""
     files[server.install_path + "FrontEnd\\HttpProxy\\SharedWebConfig.config"] = _encode(
         '<?xml version="1.0" encoding="utf-8"?>\n<configuration />\n', WebConfig()
     )

@@ -1,0 +1,180 @@
+"""The writing side of a server: the only code that changes one. Only the executor holds it.
+
+Every write is a real cmdlet with bound parameters, and checked: a file is written beside
+its target, its SHA-256 read back, and only then moved over the target in one step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from remediate.errors import RemediateError
+from remediate.transport import Result, Session
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+class Changer:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def name(self) -> str:
+        return self.session.server.name
+
+    def _run(self, endpoint: str, cmdlet: str, parameters: dict[str, Any], what: str, hint: str) -> Result:
+        result = self.session.run(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
+        return result
+
+    # -- files -------------------------------------------------------------------------------
+
+    def file_sha256(self, path: str) -> str | None:
+        result = self.session.run("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
+        if not result.output:
+            return None
+        value = result.output[0]
+        found = {**value.adapted_properties, **value.extended_properties}.get("Hash")
+        return str(found).lower() if found else None
+
+    def put(self, path: str, content: bytes) -> None:
+        self._run(
+            "server",
+            "Set-Content",
+            {"LiteralPath": path, "Value": content, "Encoding": "Byte"},
+            f"cannot write {path}",
+            "the account needs write access to the folder",
+        )
+
+    def move(self, source: str, destination: str) -> None:
+        self._run(
+            "server",
+            "Move-Item",
+            {"LiteralPath": source, "Destination": destination, "Force": None},
+            f"cannot replace {destination}",
+            "is the file locked by another process, or read-only?",
+        )
+
+    def copy(self, source: str, destination: str) -> None:
+        self._run(
+            "server",
+            "Copy-Item",
+            {"LiteralPath": source, "Destination": destination, "Force": None},
+            f"cannot copy {source} to {destination}",
+            "the account needs write access to the folder",
+        )
+
+    def remove_file(self, path: str) -> None:
+        result = self.session.run("server", "Remove-Item", {"LiteralPath": path, "Force": None})
+        if result.failed or (result.errors and not any(e.is_kind("PathNotFound") for e in result.errors)):
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "write-failed", f"{self.name}: cannot remove {path}: {detail}", "remove it by hand"
+            )
+
+    def replace_file(self, path: str, content: bytes, tag: str) -> None:
+        """Write beside the target, check the copy's SHA-256, then move it over the target."""
+        temporary = f"{path}.remediate-{tag}.tmp"
+        self.put(temporary, content)
+        if self.file_sha256(temporary) != sha256(content):
+            self.remove_file(temporary)
+            raise RemediateError(
+                "write-mismatch",
+                f"{self.name}: {temporary} does not hold what was written",
+                "the disk or a filter driver altered the file; nothing was replaced",
+            )
+        self.move(temporary, path)
+
+    def backup_file(self, path: str, content: bytes, tag: str) -> str:
+        backup = f"{path}.remediate-{tag}.bak"
+        self.copy(path, backup)
+        if self.file_sha256(backup) != sha256(content):
+            raise RemediateError(
+                "backup-mismatch",
+                f"{self.name}: the backup {backup} does not match the snapshot",
+                "the file changed while it was copied; run again",
+            )
+        return backup
+
+    def create_exclusive(self, path: str, text: str) -> bool:
+        """Create a file that must not exist yet (New-Item without -Force); False if it exists."""
+        result = self.session.run("server", "New-Item", {"ItemType": "File", "Path": path, "Value": text})
+        if any(e.is_kind("NewItemIOError") and "already exists" in e.message for e in result.errors):
+            return False
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "lock-failed",
+                f"{self.name}: cannot create {path}: {detail}",
+                "check the folder exists and is writable",
+            )
+        return True
+
+    def read_text(self, path: str) -> str | None:
+        result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
+        if not result.output:
+            return None
+        return str(result.output[0])
+
+    # -- Exchange ----------------------------------------------------------------------------
+
+    def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        self._run(
+            "exchange",
+            f"Set-{noun}",
+            {"Identity": identity, name: value},
+            f"Set-{noun} -Identity '{identity}' -{name} failed",
+            "with --exchange remote, RBAC may not grant the parameter: try --exchange snapin",
+        )
+
+    # -- services and IIS -----------------------------------------------------------------------
+
+    def restart_services(self, names: list[str]) -> None:
+        self._run(
+            "server",
+            "Restart-Service",
+            {"Name": names, "Force": None},
+            f"Restart-Service {','.join(names)} failed",
+            "check the services on the server (Get-Service); they may need starting by hand",
+        )
+
+    def recycle(self, pool: str) -> None:
+        self._run(
+            "server",
+            "Restart-WebAppPool",
+            {"Name": pool},
+            f"Restart-WebAppPool {pool} failed",
+            "is the app pool started? Check IIS Manager",
+        )
+
+    def service_states(self, names: list[str]) -> dict[str, str]:
+        result = self.session.run("server", "Get-Service", {"Name": names})
+        states = {}
+        for service in result.output:
+            properties = {**service.adapted_properties, **service.extended_properties}
+            states[str(properties.get("Name") or properties.get("ServiceName"))] = str(
+                properties.get("Status")
+            )
+        return states
+
+    def pool_states(self, names: list[str] | None) -> dict[str, str]:
+        result = self.session.run("server", "Get-WebAppPoolState", {"Name": names} if names else {})
+        states = {}
+        for index, state in enumerate(result.output):
+            properties = {**state.adapted_properties, **state.extended_properties}
+            key = names[index] if names and index < len(names) else str(properties.get("ItemXPath", index))
+            states[key] = str(properties.get("Value"))
+        return states
+
+
+def describe_state(state: bytes) -> str:
+    try:
+        return json.dumps(json.loads(state))
+    except (ValueError, UnicodeDecodeError):
+        return f"{len(state)} bytes, sha256 {sha256(state)[:12]}"

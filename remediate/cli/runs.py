@@ -1,0 +1,166 @@
+"""`remediate runs`, `remediate rollback`: the journal, and undoing a run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from remediate.cli.common import confirm, journal_for
+from remediate.errors import ExitCode
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, limit: int, output: str) -> None:
+    """Recent runs and their status, newest first."""
+    from remediate.cli.render import runs_table
+
+    journal = journal_for(ctx)
+    try:
+        found = journal.runs(limit)
+    finally:
+        journal.close()
+    if output == "json":
+        keys = (
+            "id",
+            "kind",
+            "playbook",
+            "change_id",
+            "operator",
+            "started",
+            "finished",
+            "rolls_back",
+            "rolled_back_by",
+        )
+        rows = [
+            {
+                **{key: getattr(run, key) for key in keys},
+                "status": run.status,
+                "hosts": run.hosts.get("given"),
+            }
+            for run in found
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(runs_table(found) if found else "no runs yet")
+
+
+def show_run(ctx: click.Context, run_id: str, output: str) -> None:
+    from remediate.cli.render import run_text
+
+    journal = journal_for(ctx)
+    try:
+        run = journal.run(run_id)
+        steps = journal.steps(run_id)
+        events = journal.events(run_id)
+    finally:
+        journal.close()
+    if output == "json":
+        data = {**{k: v for k, v in run.__dict__.items() if k != "stored_status"}, "status": run.status}
+        data["steps"] = [
+            {k: v for k, v in step.__dict__.items() if k not in ("before_state", "after_state")}
+            for step in steps
+        ]
+        data["events"] = [{"time": t, "server": s, "message": m} for t, s, m in events]
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(run_text(run, steps, events))
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--dry-run", is_flag=True, help="Show what would be restored, change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["exact", "inverse"]),
+    default="exact",
+    show_default=True,
+    help="exact: restore the snapshots; inverse: where a target changed since, undo only this run's change.",
+)
+@click.option("--force", is_flag=True, help="Restore the exact snapshots even over later changes.")
+@click.option("--break-lock", is_flag=True, help="Take over a server lock left by a dead run (asks first).")
+@click.option("--health-timeout", type=click.FloatRange(min=0), default=120, show_default=True)
+@click.option("-u", "--username", envvar="REMEDIATE_USERNAME", show_envvar=True)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Override the CA file recorded with the run.",
+)
+@click.pass_context
+def rollback(
+    ctx: click.Context,
+    run_id: str,
+    dry_run: bool,
+    yes: bool,
+    strategy: str,
+    force: bool,
+    break_lock: bool,
+    health_timeout: float,
+    username: str | None,
+    ca_file: Path | None,
+) -> None:
+    """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
+    from remediate.cli.common import targets_for_run
+    from remediate.cli.render import outcome_text
+    from remediate.executor import preview_rollback, rollback_refusal, rollback_run
+    from remediate.journal import operator
+    from remediate.transport import Session
+
+    journal = journal_for(ctx)
+    run_targets = None
+    sessions: dict[str, Session] = {}
+    try:
+        run = journal.run(run_id)
+        refusal = rollback_refusal(journal, run)
+        if refusal is not None:
+            raise refusal
+        run_targets = targets_for_run(ctx, run, username, ca_file)
+        sessions = {
+            s.name: Session(s, run_targets.connection, run_targets.credentials) for s in run_targets.servers
+        }
+        preview = preview_rollback(journal, run, sessions)
+        click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
+        for step in preview:
+            click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
+        if dry_run:
+            return
+        if any(step.status == "conflict" for step in preview) and strategy == "exact" and not force:
+            click.echo(
+                "Some targets changed since the run: they will be left alone unless you choose "
+                "--strategy inverse or --force.",
+                err=True,
+            )
+        confirm(f"Roll back run {run.id}?", yes)
+        if break_lock:
+            confirm("Break the remediate lock on these servers, even if another run holds it?", yes)
+        from remediate.cli.run import progress
+
+        outcome = rollback_run(
+            journal,
+            run,
+            sessions,
+            operator=operator(run_targets.credentials.username),
+            progress=progress,
+            strategy=strategy,
+            force=force,
+            health_timeout=health_timeout,
+            break_lock=break_lock,
+        )
+        click.echo(outcome_text(outcome))
+        if outcome.status != "succeeded":
+            sys.exit(ExitCode.ERROR)
+    finally:
+        for session in sessions.values():
+            session.close()
+        if run_targets is not None:
+            run_targets.close()
+        journal.close()
+
+
+COMMANDS = (runs, rollback)

@@ -1,0 +1,630 @@
+"""Applying a plan, and rolling back: snapshot before every write, verify after, undo on failure.
+
+For each planned change, in order: (1) before the first write, every target is read again
+and compared with the plan (if one moved, nothing is touched); (2) its exact state is
+committed to the journal, and files are also copied beside themselves on the server; (3)
+the new state is written (files through a checked temporary file moved over the target);
+(4) it is read back and compared. Handlers run once, after the steps; then a health check.
+Any failure rolls back every change of the run in reverse order, runs the handlers again,
+and reports each step; a rollback step that fails does not stop the others.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediate.changer import Changer, sha256
+from remediate.errors import RemediateError
+from remediate.handlers import HANDLER_KINDS
+from remediate.journal import Journal, RunRow, StepRow, now
+from remediate.locks import acquire, release
+from remediate.plan import Plan
+from remediate.playbook import LoadedPlaybook
+from remediate.remote import Remote
+from remediate.resources import REGISTRY, Resource
+from remediate.transport import CONNECTION_ERRORS, Session
+
+Progress = Callable[[str, str], None]  # (server, what is happening)
+# Step statuses after which the target may differ from its snapshot.
+MAY_HAVE_WRITTEN = ("writing", "written", "verified", "rollback-failed", "rollback-conflict")
+
+
+@dataclass
+class Item:
+    """One change to make (or undo): where, what, and its exact states."""
+
+    seq: int
+    server: str  # the session that carries it (for organization steps, the server they go through)
+    step: str
+    kind: str
+    spec: Any
+    target: str
+    before: bytes
+    after: bytes
+    notify: list[str]
+    scope: str
+    backup: str | None = None
+    status: str = "planned"
+
+    @property
+    def resource(self) -> Resource:
+        return REGISTRY[self.kind]
+
+
+@dataclass(frozen=True)
+class StepReport:
+    seq: int
+    server: str
+    step: str
+    target: str
+    status: str
+    message: str
+    backup: str | None = None
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    kind: str
+    status: str
+    steps: list[StepReport] = field(default_factory=list)
+    handlers: list[str] = field(default_factory=list)
+    failure: RemediateError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("succeeded", "no-change")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run_id,
+            "kind": self.kind,
+            "status": self.status,
+            "failure": None
+            if self.failure is None
+            else {
+                "reference": self.failure.reference,
+                "message": self.failure.message,
+                "hint": self.failure.hint,
+            },
+            "steps": [s.__dict__ for s in self.steps],
+            "handlers": self.handlers,
+        }
+
+
+class Runner:
+    """What an apply and a rollback share: sessions, journal, locks, handlers, undo."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        sessions: dict[str, Session],
+        run_id: str,
+        progress: Progress,
+        health_timeout: float,
+    ) -> None:
+        self.journal = journal
+        self.sessions = sessions
+        self.run_id = run_id
+        self.progress = progress
+        self.health_timeout = health_timeout
+        self.locks: dict[str, str] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def reader(self, server: str) -> Remote:
+        """A Remote with an empty cache: every read is made afresh."""
+        return Remote(self.sessions[server])
+
+    def changer(self, server: str) -> Changer:
+        return Changer(self.sessions[server])
+
+    def with_reconnect(self, server: str, action: Callable[[], Any]) -> Any:
+        """Run `action`; after a lost connection, reopen the server's pools and try once more.
+
+        Only used where repeating is safe: every step re-reads the state before acting on it.
+        """
+        try:
+            return action()
+        except RemediateError as error:
+            if error.reference not in CONNECTION_ERRORS:
+                raise
+            self.progress(server, f"reconnecting after: {error.message}")
+            self.sessions[server].reset()
+            return action()
+
+    def lock(self, servers: Iterable[str], operator: str, takeover: frozenset[str], force: bool) -> None:
+        for server in servers:
+            path = acquire(
+                self.reader(server),
+                self.changer(server),
+                self.run_id,
+                operator,
+                takeover=takeover,
+                force=force,
+            )
+            self.locks[server] = path
+            self.journal.event(self.run_id, server, f"locked {path}")
+
+    def unlock(self) -> None:
+        for server, path in list(self.locks.items()):
+            try:
+                self.with_reconnect(server, functools.partial(release, self.changer(server), path))
+                self.journal.event(self.run_id, server, "unlocked")
+            except RemediateError as error:
+                self.journal.event(self.run_id, server, f"could not remove the lock {path}: {error.message}")
+            del self.locks[server]
+
+    def step_status(self, item: Item, status: str, **fields: Any) -> None:
+        item.status = status
+        self.journal.update_step(self.run_id, item.seq, status=status, **fields)
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    def run_handlers(self, wanted: dict[str, list[str]], handlers: dict[str, dict[str, Any]]) -> list[str]:
+        """Run each server's notified handlers once, then wait until it is healthy. Raises on failure."""
+        lines = []
+        for server, names in wanted.items():
+            for name in names:
+                kind = HANDLER_KINDS[handlers[name]["kind"]]
+                settings = kind.spec.model_validate(handlers[name]["settings"])
+                self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
+                self.with_reconnect(server, functools.partial(kind.run, settings, self.changer(server)))
+                self.journal.event(self.run_id, server, f"ran handler {name}")
+                self.wait_healthy(server, kind, settings, name)
+                lines.append(f"{server}: {name} ran; healthy")
+        return lines
+
+    def wait_healthy(self, server: str, kind: Any, settings: Any, name: str) -> None:
+        deadline = time.monotonic() + self.health_timeout
+        while True:
+            problem = self.with_reconnect(server, lambda: kind.health(settings, self.changer(server)))
+            if problem is None:
+                self.journal.event(self.run_id, server, f"healthy after {name}")
+                return
+            if time.monotonic() >= deadline:
+                raise RemediateError(
+                    "health-check-failed",
+                    f"{server}: not healthy {self.health_timeout:g}s after {name}: {problem}",
+                    "check the services and app pools on the server (Get-Service, IIS Manager)",
+                )
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    # -- undo ---------------------------------------------------------------------------------------
+
+    def undo(self, item: Item, *, strategy: str = "exact", force: bool = False) -> StepReport:
+        """Put one target back as it was before `item`; never raises."""
+        resource, spec = item.resource, item.spec
+        report = lambda status, message: StepReport(
+            item.seq, item.server, item.step, item.target, status, message, item.backup
+        )  # noqa: E731
+        try:
+            current = self.with_reconnect(
+                item.server, lambda: resource.state(spec, item.target, self.reader(item.server))
+            )
+            resource.cleanup(spec, item.target, self.changer(item.server), self.run_id)
+            if resource.same(spec, current, item.before):
+                self.step_status(item, "rolled-back", finished=now())
+                return report("rolled-back", "already as before")
+            if resource.same(spec, current, item.after) or force:
+                wanted, how = item.before, "restored the snapshot"
+            elif strategy == "inverse":
+                wanted, how = (
+                    resource.inverse(spec, item.before, item.after, current),
+                    "undid only this change",
+                )
+            else:
+                self.step_status(
+                    item, "rollback-conflict", error="changed since this run wrote it", finished=now()
+                )
+                return report(
+                    "conflict",
+                    "changed since this run wrote it; not overwritten: use --strategy inverse (undo only this "
+                    "change) or --force (restore the exact snapshot)",
+                )
+            self.step_status(item, "rolling-back")
+            self.with_reconnect(
+                item.server,
+                lambda: resource.write(spec, item.target, wanted, self.changer(item.server), self.run_id),
+            )
+            check = self.with_reconnect(
+                item.server, lambda: resource.state(spec, item.target, self.reader(item.server))
+            )
+            if not resource.same(spec, check, wanted):
+                raise RemediateError(
+                    "verify-failed", f"{item.target} does not hold what was restored", "restore it by hand"
+                )
+            self.step_status(item, "rolled-back", finished=now())
+            self.progress(item.server, f"rolled back {item.target}")
+            return report("rolled-back", how)
+        except RemediateError as error:
+            self.step_status(item, "rollback-failed", error=error.message, finished=now())
+            by_hand = f"; restore by hand: copy {item.backup} over {item.target}" if item.backup else ""
+            return report("rollback-failed", f"{error.message}{by_hand}")
+
+    def undo_all(
+        self, items: list[Item], *, strategy: str = "exact", force: bool = False
+    ) -> list[StepReport]:
+        return [self.undo(item, strategy=strategy, force=force) for item in reversed(items)]
+
+
+def handlers_for(items: Iterable[Item], servers: Iterable[str]) -> dict[str, list[str]]:
+    """Which handlers each server runs: those its own changes notified, and those organization
+    changes notified (organization settings are cached by every server)."""
+    wanted: dict[str, list[str]] = {server: [] for server in servers}
+    for item in items:
+        where = wanted if item.scope == "organization" else {item.server: wanted.setdefault(item.server, [])}
+        for names in where.values():
+            names.extend(name for name in item.notify if name not in names)
+    return {server: names for server, names in wanted.items() if names}
+
+
+# -- apply ---------------------------------------------------------------------------------------------
+
+
+def _items(plan: Plan, loaded: LoadedPlaybook) -> list[Item]:
+    """The plan's changes in playbook order: a server step on each server, an organization step once."""
+    by_name = {step.name: step for step in loaded.playbook.steps}
+    ordered: list[Item] = []
+    for step in loaded.playbook.steps:
+        sources = (
+            [(server.server, change) for server in plan.servers for change in server.changes]
+            if step.effective_scope == "server"
+            else [(plan.organization_via or "", change) for change in plan.organization]
+        )
+        for server, change in sources:
+            if change.step == step.name and change.action == "change":
+                ordered.append(
+                    Item(
+                        seq=len(ordered) + 1,
+                        server=server,
+                        step=change.step,
+                        kind=change.kind,
+                        spec=by_name[change.step].settings,
+                        target=change.target or "",
+                        before=change.before_state,
+                        after=change.after_state,
+                        notify=list(change.notify),
+                        scope=change.scope,
+                    )
+                )
+    return ordered
+
+
+class Apply(Runner):
+    def precheck(self, items: list[Item]) -> None:
+        """Before anything is written: every target still holds what the plan was made from."""
+        first: dict[tuple[str, str], Item] = {}
+        for item in items:
+            first.setdefault((item.server, item.target.lower()), item)
+        moved = []
+        for item in first.values():
+            current = item.resource.state(item.spec, item.target, self.reader(item.server))
+            if not item.resource.same(item.spec, current, item.before):
+                moved.append(item)
+                self.step_status(item, "moved", error="changed since the plan was made")
+        if moved:
+            where = "; ".join(f"{item.server}: {item.target}" for item in moved)
+            raise RemediateError(
+                "state-moved",
+                f"changed since the plan was made, so nothing was changed: {where}",
+                "run again: the new plan shows the current state",
+            )
+
+    def apply_one(self, item: Item) -> None:
+        resource, spec, changer = item.resource, item.spec, self.changer(item.server)
+        self.journal.update_step(self.run_id, item.seq, started=now())
+        self.step_status(item, "snapshotted", before_state=item.before, before_digest=sha256(item.before))
+        backup = resource.backup(spec, item.target, item.before, changer, self.run_id)
+        if backup:
+            item.backup = backup
+            self.journal.update_step(self.run_id, item.seq, backup=backup)
+        self.progress(
+            item.server, f"snapshot taken: {item.target}" + (f" (backup {backup})" if backup else "")
+        )
+        self.step_status(item, "writing", after_state=item.after, after_digest=sha256(item.after))
+        resource.write(spec, item.target, item.after, changer, self.run_id)
+        self.step_status(item, "written")
+        current = resource.state(spec, item.target, self.reader(item.server))
+        if not resource.same(spec, current, item.after):
+            raise RemediateError(
+                "verify-failed",
+                f"{item.server}: {item.target} does not hold what was written (read back {sha256(current)[:12]}, "
+                f"wrote {sha256(item.after)[:12]})",
+                "something else changed it at the same moment; the run is rolled back",
+            )
+        self.step_status(item, "verified", finished=now())
+        self.progress(item.server, f"written and verified: {item.target}")
+
+
+def apply_plan(
+    plan: Plan,
+    loaded: LoadedPlaybook,
+    sessions: dict[str, Session],
+    journal: Journal,
+    *,
+    operator: str,
+    change_id: str | None,
+    hosts: dict[str, Any],
+    connection: dict[str, Any],
+    progress: Progress,
+    health_timeout: float = 120.0,
+    break_lock: bool = False,
+) -> Outcome:
+    items = _items(plan, loaded)
+    handler_specs = {
+        h.name: {"kind": h.kind, "settings": h.settings.model_dump(exclude_unset=True)}
+        for h in loaded.playbook.handlers
+    }
+    all_servers = [server.server for server in plan.servers]
+    run_id = journal.start_run(
+        kind="apply",
+        playbook=loaded.name,
+        source=loaded.source,
+        digest=loaded.digest,
+        operator=operator,
+        change_id=change_id,
+        hosts={**hosts, "handlers": handler_specs},
+        connection=connection,
+    )
+    if not items:
+        journal.finish_run(run_id, "no-change", {"message": "already in the desired state"})
+        return Outcome(run_id, "apply", "no-change")
+    for item in items:
+        journal.add_step(
+            run_id,
+            item.seq,
+            server=item.server,
+            step=item.step,
+            kind=item.kind,
+            scope=item.scope,
+            spec=item.spec.model_dump(exclude_unset=True),
+            target=item.target,
+            summary=next(
+                c.summary
+                for c in plan.all_changes()
+                if c.step == item.step and (c.target or "") == item.target
+            ),
+            diff=next(
+                (
+                    c.diff
+                    for c in plan.all_changes()
+                    if c.step == item.step and (c.target or "") == item.target
+                ),
+                None,
+            ),
+            notify=item.notify,
+        )
+    runner = Apply(journal, sessions, run_id, progress, health_timeout)
+    wanted = handlers_for(items, all_servers)
+    involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))
+    outcome = Outcome(run_id, "apply", "running")
+    try:
+        runner.lock(involved, operator, frozenset(), break_lock)
+    except RemediateError as error:
+        runner.unlock()
+        journal.finish_run(run_id, "refused", {"failure": error.message})
+        outcome.status, outcome.failure = "refused", error
+        return outcome
+    done: list[Item] = []
+    handlers_ran = False
+    try:
+        runner.precheck(items)
+        for item in items:
+            done.append(item)
+            runner.apply_one(item)
+        handlers_ran = True
+        outcome.handlers = runner.run_handlers(wanted, handler_specs)
+        outcome.steps = [
+            StepReport(i.seq, i.server, i.step, i.target, "applied", "written and verified", i.backup)
+            for i in items
+        ]
+        outcome.status = "succeeded"
+    except (RemediateError, KeyboardInterrupt) as failure:
+        problem = (
+            failure
+            if isinstance(failure, RemediateError)
+            else RemediateError("interrupted", "interrupted by the operator")
+        )
+        outcome.failure = problem
+        journal.event(run_id, None, f"failed: {problem.reference}: {problem.message}")
+        written = [item for item in done if item.status in MAY_HAVE_WRITTEN]
+        journal.set_run_status(run_id, "rolling-back")
+        if problem.reference in CONNECTION_ERRORS:
+            for session in sessions.values():
+                session.reset()  # a pool that lost its connection is not trusted again
+        outcome.steps = runner.undo_all(written, force=True)
+        outcome.steps += [
+            StepReport(i.seq, i.server, i.step, i.target, "not-applied", "not changed")
+            for i in items
+            if i not in written
+        ]
+        if written or handlers_ran:
+            touched = handlers_for(written, all_servers) if written else wanted
+            try:
+                outcome.handlers = runner.run_handlers(touched, handler_specs)
+            except RemediateError as handler_error:
+                outcome.handlers = [f"handlers after rollback failed: {handler_error.message}"]
+        complete = all(step.status == "rolled-back" for step in outcome.steps if step.status != "not-applied")
+        outcome.status = "rolled-back" if complete else "rollback-incomplete"
+        if isinstance(failure, KeyboardInterrupt):
+            journal.finish_run(run_id, outcome.status, outcome.to_dict())
+            raise
+    finally:
+        runner.unlock()
+    journal.finish_run(run_id, outcome.status, outcome.to_dict())
+    return outcome
+
+
+# -- rollback -----------------------------------------------------------------------------------------
+
+
+def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
+    if run.kind == "rollback":
+        return RemediateError(
+            "rollback-of-rollback",
+            f"run {run.id} is itself a rollback (of {run.rolls_back}); it cannot be rolled back",
+            "to make the change again, apply the playbook again",
+        )
+    if run.rolled_back_by:
+        return RemediateError(
+            "already-rolled-back",
+            f"run {run.id} was already rolled back by run {run.rolled_back_by}",
+            "nothing to do",
+        )
+    if run.status in ("running", "rolling-back"):
+        return RemediateError(
+            "run-in-progress",
+            f"run {run.id} is still in progress (process {run.pid})",
+            "wait for it to finish",
+        )
+    if run.status in ("rolled-back", "no-change", "refused"):
+        reason = {
+            "rolled-back": "rolled itself back when it failed",
+            "no-change": "changed nothing",
+            "refused": "changed nothing",
+        }
+        return RemediateError("nothing-to-roll-back", f"run {run.id} {reason[run.status]}", "nothing to do")
+    if not [step for step in journal.steps(run.id) if step.status in MAY_HAVE_WRITTEN]:
+        return RemediateError("nothing-to-roll-back", f"run {run.id} wrote nothing", "nothing to do")
+    return None
+
+
+def _item(step: StepRow) -> Item:
+    spec = REGISTRY[step.kind].spec.model_validate(step.spec)
+    return Item(
+        seq=step.seq,
+        server=step.server,
+        step=step.step,
+        kind=step.kind,
+        spec=spec,
+        target=step.target,
+        before=step.before_state or b"",
+        after=step.after_state or b"",
+        notify=step.notify,
+        scope=step.scope,
+        backup=step.backup,
+        status=step.status,
+    )
+
+
+def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
+    return [
+        _item(step)
+        for step in journal.steps(run.id)
+        if step.status in MAY_HAVE_WRITTEN and step.before_state is not None
+    ]
+
+
+def preview_rollback(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[StepReport]:
+    """What a rollback would do, step by step, without writing anything."""
+    reports = []
+    for item in reversed(rollback_items(journal, run)):
+        try:
+            current = item.resource.state(item.spec, item.target, Remote(sessions[item.server]))
+        except RemediateError as error:
+            reports.append(
+                StepReport(item.seq, item.server, item.step, item.target, "error", error.message, item.backup)
+            )
+            continue
+        if item.resource.same(item.spec, current, item.before):
+            status, message = "nothing", "already as before"
+        elif item.resource.same(item.spec, current, item.after):
+            status, message = "restore", "would restore the snapshot"
+        else:
+            status, message = (
+                "conflict",
+                "changed since this run wrote it: needs --strategy inverse or --force",
+            )
+        reports.append(
+            StepReport(item.seq, item.server, item.step, item.target, status, message, item.backup)
+        )
+    return reports
+
+
+def rollback_run(
+    journal: Journal,
+    run: RunRow,
+    sessions: dict[str, Session],
+    *,
+    operator: str,
+    progress: Progress,
+    strategy: str = "exact",
+    force: bool = False,
+    health_timeout: float = 120.0,
+    break_lock: bool = False,
+) -> Outcome:
+    refusal = rollback_refusal(journal, run)
+    if refusal is not None:
+        raise refusal
+    items = rollback_items(journal, run)
+    rollback_id = journal.start_run(
+        kind="rollback",
+        playbook=run.playbook,
+        source=run.playbook_source,
+        digest=run.playbook_digest,
+        operator=operator,
+        change_id=run.change_id,
+        hosts=run.hosts,
+        connection=run.connection,
+        rolls_back=run.id,
+    )
+    for item in items:
+        journal.add_step(
+            rollback_id,
+            item.seq,
+            server=item.server,
+            step=item.step,
+            kind=item.kind,
+            scope=item.scope,
+            spec=item.spec.model_dump(exclude_unset=True),
+            target=item.target,
+            summary=f"roll back run {run.id}",
+            diff=None,
+            notify=item.notify,
+        )
+        journal.update_step(
+            rollback_id,
+            item.seq,
+            before_state=item.before,
+            after_state=item.after,
+            before_digest=sha256(item.before),
+            after_digest=sha256(item.after),
+            backup=item.backup,
+        )
+    runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
+    outcome = Outcome(rollback_id, "rollback", "running")
+    servers = list(dict.fromkeys(item.server for item in items))
+    try:
+        runner.lock(servers, operator, frozenset({run.id}), break_lock)
+    except RemediateError as error:
+        runner.unlock()
+        journal.finish_run(rollback_id, "refused", {"failure": error.message})
+        outcome.status, outcome.failure = "refused", error
+        return outcome
+    try:
+        outcome.steps = runner.undo_all(items, strategy=strategy, force=force)
+        changed = [
+            item
+            for item, report in zip(reversed(items), outcome.steps, strict=True)
+            if report.message != "already as before"
+        ]
+        all_servers = list(run.hosts.get("servers", {})) or servers
+        wanted = handlers_for(changed, all_servers)
+        try:
+            outcome.handlers = runner.run_handlers(wanted, run.hosts.get("handlers", {}))
+        except RemediateError as error:
+            outcome.failure = error
+            outcome.handlers = [f"handlers failed: {error.message}"]
+        complete = all(step.status == "rolled-back" for step in outcome.steps) and outcome.failure is None
+        outcome.status = "succeeded" if complete else "incomplete"
+    finally:
+        runner.unlock()
+    journal.finish_run(rollback_id, outcome.status, outcome.to_dict())
+    if outcome.status == "succeeded":
+        journal.mark_rolled_back(run.id, rollback_id)
+    return outcome
