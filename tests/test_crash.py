@@ -1,0 +1,131 @@
+"""Crash safety: an apply killed (SIGKILL) right after a snapshot or right after a write.
+
+The apply runs in its own process against the embedded simulator (`--host sim`), so the
+kill takes the simulated server down with it, mid-command, as a power cut would. A slow
+cmdlet (the simulator's cmdlet-delay fault) is where the process is caught; the fault's
+fired count says it got there. Then `remediate runs` must show the run as interrupted and
+`remediate rollback` must restore the original state exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from remediate.cli import main
+from remediate.sim import CmdletDelay, Simulator
+from remediate.sim.faults import FaultBook
+from remediate.sim.store import Store
+
+WEB_CONFIG = "c:\\program files\\microsoft\\exchange server\\v15\\frontend\\httpproxy\\rest\\web.config"
+
+
+def state_of(sim_state: Path) -> dict[str, Any]:
+    org, servers = Store(sim_state).load()
+    server = servers["ex01"]
+    content = (sim_state / "blobs" / "ex01" / server.data["files"][WEB_CONFIG]["blob"]).read_bytes()
+    graph = next(a for a in org.partner_applications() if a["Name"] == "Microsoft Graph")
+    temporary = [p for p in server.data["files"] if p.endswith(".tmp")]
+    return {
+        "web.config": hashlib.sha256(content).hexdigest(),
+        "app_only": graph["AppOnlyPermissions"],
+        "tmp": temporary,
+    }
+
+
+CRASH_POINTS = {
+    # step 1 (web.config): snapshot committed and backup taken; the temporary file is being written
+    "after the web.config snapshot": CmdletDelay(cmdlet="Set-Content", when="before", seconds=60),
+    # step 1: the new web.config has replaced the old one; its result is not yet reported
+    "after the web.config write": CmdletDelay(cmdlet="Move-Item", when="after", seconds=60),
+    # step 2 (partner application): snapshot committed; Set-PartnerApplication not run yet
+    "after the partner application snapshot": CmdletDelay(
+        cmdlet="Set-PartnerApplication", when="before", seconds=60
+    ),
+    # step 2: Set-PartnerApplication has run; its result is not yet reported
+    "after the partner application write": CmdletDelay(
+        cmdlet="Set-PartnerApplication", when="after", seconds=60
+    ),
+}
+
+
+# What has changed on the server when the process is killed: proof it was killed where meant.
+CHANGED_AT_KILL = {
+    "after the web.config snapshot": set(),
+    "after the web.config write": {"web.config"},
+    "after the partner application snapshot": {"web.config"},
+    "after the partner application write": {"web.config", "app_only"},
+}
+
+
+def delay_name(delay: CmdletDelay) -> str:
+    return next(name for name, value in CRASH_POINTS.items() if value is delay)
+
+
+@pytest.mark.parametrize("delay", list(CRASH_POINTS.values()), ids=list(CRASH_POINTS))
+def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: CmdletDelay) -> None:
+    state = tmp_path / "state"
+    sim_state = state / "sim"
+    with Simulator(sim_state, restart_seconds=0):  # seed the embedded organization, with fast restarts
+        pass
+    original = state_of(sim_state)
+    FaultBook(sim_state / "faults.json").add(delay)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "--state-dir",
+            str(state),
+            "apply",
+            "app-only-graph",
+            "--host",
+            "sim",
+            "--yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(fault.fired for fault in FaultBook(sim_state / "faults.json").active()):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the apply ended before reaching the crash point"
+        time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    killed = state_of(sim_state)
+    changed = {key for key in ("web.config", "app_only") if killed[key] != original[key]}
+    assert changed == CHANGED_AT_KILL[delay_name(delay)], killed
+
+    runner = CliRunner()
+    [run] = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)
+    assert run["status"] == "interrupted"
+    listed = runner.invoke(main, ["--state-dir", str(state), "runs"]).output
+    assert "interrupted" in listed
+
+    result = runner.invoke(
+        main, ["--state-dir", str(state), "rollback", run["id"], "--yes", "--health-timeout", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert state_of(sim_state) == original
+    runs = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)
+    assert runs[0]["kind"] == "rollback" and runs[0]["status"] == "succeeded"
+    assert runs[1]["rolled_back_by"] == runs[0]["id"]
