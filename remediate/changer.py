@@ -7,7 +7,6 @@ its target, its SHA-256 read back, and only then moved over the target in one st
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from remediate.errors import RemediateError
@@ -171,10 +170,3 @@ class Changer:
             key = names[index] if names and index < len(names) else str(properties.get("ItemXPath", index))
             states[key] = str(properties.get("Value"))
         return states
-
-
-def describe_state(state: bytes) -> str:
-    try:
-        return json.dumps(json.loads(state))
-    except (ValueError, UnicodeDecodeError):
-        return f"{len(state)} bytes, sha256 {sha256(state)[:12]}"

@@ -49,10 +49,30 @@ class Item:
     scope: str
     backup: str | None = None
     status: str = "planned"
+    summary: str = ""
+    diff: str | None = None
 
     @property
     def resource(self) -> Resource:
         return REGISTRY[self.kind]
+
+
+def record(journal: Journal, run_id: str, items: list[Item]) -> None:
+    """Put a run's steps in the journal (status planned) before any of them is acted on."""
+    for item in items:
+        journal.add_step(
+            run_id,
+            item.seq,
+            server=item.server,
+            step=item.step,
+            kind=item.kind,
+            scope=item.scope,
+            spec=item.spec.model_dump(exclude_unset=True),
+            target=item.target,
+            summary=item.summary,
+            diff=item.diff,
+            notify=item.notify,
+        )
 
 
 @dataclass(frozen=True)
@@ -290,6 +310,8 @@ def _items(plan: Plan, loaded: LoadedPlaybook) -> list[Item]:
                         after=change.after_state,
                         notify=list(change.notify),
                         scope=change.scope,
+                        summary=change.summary,
+                        diff=change.diff,
                     )
                 )
     return ordered
@@ -374,31 +396,7 @@ def apply_plan(
     if not items:
         journal.finish_run(run_id, "no-change", {"message": "already in the desired state"})
         return Outcome(run_id, "apply", "no-change")
-    for item in items:
-        journal.add_step(
-            run_id,
-            item.seq,
-            server=item.server,
-            step=item.step,
-            kind=item.kind,
-            scope=item.scope,
-            spec=item.spec.model_dump(exclude_unset=True),
-            target=item.target,
-            summary=next(
-                c.summary
-                for c in plan.all_changes()
-                if c.step == item.step and (c.target or "") == item.target
-            ),
-            diff=next(
-                (
-                    c.diff
-                    for c in plan.all_changes()
-                    if c.step == item.step and (c.target or "") == item.target
-                ),
-                None,
-            ),
-            notify=item.notify,
-        )
+    record(journal, run_id, items)
     runner = Apply(journal, sessions, run_id, progress, health_timeout)
     wanted = handlers_for(items, all_servers)
     involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))
@@ -574,19 +572,9 @@ def rollback_run(
         rolls_back=run.id,
     )
     for item in items:
-        journal.add_step(
-            rollback_id,
-            item.seq,
-            server=item.server,
-            step=item.step,
-            kind=item.kind,
-            scope=item.scope,
-            spec=item.spec.model_dump(exclude_unset=True),
-            target=item.target,
-            summary=f"roll back run {run.id}",
-            diff=None,
-            notify=item.notify,
-        )
+        item.summary, item.diff = f"roll back run {run.id}", None
+    record(journal, rollback_id, items)
+    for item in items:
         journal.update_step(
             rollback_id,
             item.seq,

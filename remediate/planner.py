@@ -16,7 +16,6 @@ from remediate.plan import Change, HandlerRun, Plan, Problem, ServerPlan
 from remediate.playbook import LoadedPlaybook, Playbook
 from remediate.remote import Remote
 from remediate.resources import Overlay
-from remediate.transport import Connection, Credentials, Server, Session
 
 
 def decide_step(step: Any, reader: Overlay) -> Change:
@@ -133,15 +132,3 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
         organization_via=via.name if via is not None and organization_steps else None,
         organization_problem=organization_problem,
     )
-
-
-def plan_targets(
-    loaded: LoadedPlaybook, servers: Sequence[Server], connection: Connection, credentials: Credentials
-) -> Plan:
-    """Plan on live servers: one session per server, closed at the end."""
-    sessions = [Session(server, connection, credentials) for server in servers]
-    try:
-        return make_plan(loaded, [Remote(session) for session in sessions])
-    finally:
-        for session in sessions:
-            session.close()

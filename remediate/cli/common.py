@@ -116,10 +116,25 @@ def _password() -> str:
     return password
 
 
+def _credentials(username: str | None) -> Any:
+    """The username given (or asked for) and the password from the environment or a prompt."""
+    from remediate.transport import Credentials, Secret
+
+    if not username:
+        if not sys.stdin.isatty():
+            raise RemediateError(
+                "username-missing",
+                "no username given",
+                f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
+            )
+        username = click.prompt("Username (DOMAIN\\user)", err=True)
+    return Credentials(username, Secret(_password()))
+
+
 def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
     """The servers, connection and credentials the options describe."""
     from remediate.hosts import SIM, Targets, embedded_simulator_targets, parse_host
-    from remediate.transport import Connection, Credentials, Secret
+    from remediate.transport import Connection
 
     connection = Connection(
         transport=options["transport"],
@@ -142,16 +157,7 @@ def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
         from dataclasses import replace
 
         servers = [replace(server, exchange_port=options["exchange_port"]) for server in servers]
-    username = options["username"]
-    if not username:
-        if not sys.stdin.isatty():
-            raise RemediateError(
-                "username-missing",
-                "no username given",
-                f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
-            )
-        username = click.prompt("Username (DOMAIN\\user)", err=True)
-    return Targets(servers, connection, Credentials(username, Secret(_password())))
+    return Targets(servers, connection, _credentials(options["username"]))
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -175,7 +181,7 @@ def journal_for(ctx: click.Context) -> Any:
 def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file: Path | None) -> Any:
     """Reach the servers a recorded run used, as it reached them (credentials asked afresh)."""
     from remediate.hosts import SIM, Targets, embedded_simulator_targets
-    from remediate.transport import Connection, Credentials, Secret, Server
+    from remediate.transport import Connection, Server
 
     recorded = run.connection
     connection = Connection(
@@ -190,12 +196,4 @@ def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file:
             connection = Connection(**{**connection.__dict__, "ca_file": None})
         return embedded_simulator_targets(ctx.find_object(Context).state_dir(), connection)  # type: ignore[union-attr]
     servers = [Server(name=name, **details) for name, details in run.hosts.get("servers", {}).items()]
-    if not username:
-        if not sys.stdin.isatty():
-            raise RemediateError(
-                "username-missing",
-                "no username given",
-                f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
-            )
-        username = click.prompt("Username (DOMAIN\\user)", err=True)
-    return Targets(servers, connection, Credentials(username, Secret(_password())))
+    return Targets(servers, connection, _credentials(username))
