@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from remediate.errors import RemediateError
-from remediate.transport import Connection, Credentials, Secret, Server
+from remediate.transport import Connection, Credentials, Secret, Server, Session
 
 SIM = "sim"
 _HOSTNAME = re.compile(
@@ -54,16 +54,61 @@ def parse_host(text: str) -> Server:
 
 @dataclass
 class Targets:
-    """The servers of a run, how to reach them, and as whom."""
+    """The servers of a run, how to reach them (per server, from an inventory), and as whom."""
 
     servers: list[Server]
-    connection: Connection
+    connection: Connection  # for servers without their own
     credentials: Credentials
     simulator: Any = None  # the embedded simulator, when --host sim
+    connections: dict[str, Connection] = field(default_factory=dict)
+
+    def connection_for(self, name: str) -> Connection:
+        return self.connections.get(name, self.connection)
+
+    def sessions(self) -> dict[str, Session]:
+        return {s.name: Session(s, self.connection_for(s.name), self.credentials) for s in self.servers}
+
+    def meta(self, given: list[str]) -> dict[str, Any]:
+        """What the journal and saved plans keep to reach these servers again (no credentials)."""
+        return {
+            "given": given,
+            "servers": {
+                s.name: {
+                    "address": s.address,
+                    "port": s.port,
+                    "path": s.path,
+                    "exchange_port": s.exchange_port,
+                    "exchange_path": s.exchange_path,
+                    "connection": connection_meta(self.connection_for(s.name)),
+                }
+                for s in self.servers
+            },
+        }
 
     def close(self) -> None:
         if self.simulator is not None:
             self.simulator.stop()
+
+
+def connection_meta(connection: Connection) -> dict[str, Any]:
+    return {
+        "transport": connection.transport,
+        "auth": connection.auth,
+        "exchange": connection.exchange,
+        "ca_file": str(connection.ca_file) if connection.ca_file else None,
+        "operation_timeout": connection.operation_timeout,
+    }
+
+
+def connection_from_meta(meta: dict[str, Any], ca_file: Path | None = None) -> Connection:
+    recorded = meta.get("ca_file")
+    return Connection(
+        transport=meta["transport"],
+        auth=meta["auth"],
+        exchange=meta["exchange"],
+        ca_file=ca_file or (Path(recorded) if recorded else None),
+        operation_timeout=meta.get("operation_timeout", 60),
+    )
 
 
 def embedded_simulator_targets(state_dir: Path, connection: Connection) -> Targets:

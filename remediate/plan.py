@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from remediate.errors import RemediateError
+from remediate.preconditions import Check
 from remediate.resources import Scope
 
 Action = Literal["change", "none", "error"]
@@ -59,6 +60,7 @@ class ServerPlan:
     handlers: tuple[HandlerRun, ...] = ()
     problem: Problem | None = None  # the server could not be planned at all
     build: str | None = None
+    checks: tuple[Check, ...] = ()  # preflight: the playbook's preconditions on this server
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Plan:
                     "server": s.server,
                     "endpoint": s.endpoint,
                     "build": s.build,
+                    "preflight": [{"check": c.label, "problem": c.problem} for c in s.checks],
                     "problem": problem(s.problem),
                     "changes": [change(c) for c in s.changes],
                     "handlers": [

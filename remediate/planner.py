@@ -7,13 +7,17 @@ or when an organization-scope step did (Exchange caches organization settings pe
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
 from remediate.plan import Change, HandlerRun, Plan, Problem, ServerPlan
 from remediate.playbook import LoadedPlaybook, Playbook
+from remediate.preconditions import Check
 from remediate.remote import Remote
 from remediate.resources import Overlay
 
@@ -41,18 +45,31 @@ def decide_step(step: Any, reader: Overlay) -> Change:
     )
 
 
-def _preflight(playbook: Playbook, remote: Remote) -> str | None:
-    build = None
-    for precondition in playbook.preconditions:
-        failure = precondition.failure(remote)
-        if failure:
-            raise RemediateError(
-                "precondition-failed",
-                f"{remote.name} {failure}",
-                "upgrade the server, or leave it out of this run",
-            )
-        build = remote.exchange_build()
-    return build
+def _preflight(playbook: Playbook, remote: Remote) -> tuple[str | None, tuple[Check, ...], Problem | None]:
+    """Every precondition on this server: the build, the checks, and the problem if one failed."""
+    if not playbook.preconditions:
+        return None, (), None
+    build = remote.exchange_build()
+    checks = tuple(precondition.check(remote) for precondition in playbook.preconditions)
+    failed = [(c, p) for c, p in zip(checks, playbook.preconditions, strict=True) if c.problem]
+    if not failed:
+        return build, checks, None
+    problems = "; ".join(check.problem or "" for check, _ in failed)
+    return build, checks, Problem("precondition-failed", f"{remote.name} {problems}", failed[0][1].hint)
+
+
+def _plan_server(playbook: Playbook, remote: Remote, server_steps: list[Any]) -> ServerPlan:
+    endpoint = remote.session.endpoint
+    try:
+        remote.session.connect()
+        build, checks, problem = _preflight(playbook, remote)
+    except RemediateError as error:
+        return ServerPlan(remote.name, endpoint, problem=Problem.of(error))
+    if problem is not None:
+        return ServerPlan(remote.name, endpoint, problem=problem, build=build, checks=checks)
+    overlay = Overlay(remote)
+    changes = tuple(decide_step(step, overlay) for step in server_steps)
+    return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks)
 
 
 def _handlers(playbook: Playbook, notified: dict[str, list[str]]) -> tuple[HandlerRun, ...]:
@@ -77,22 +94,18 @@ def _notified(changes: Sequence[Change]) -> dict[str, list[str]]:
     return notified
 
 
-def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
+def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int = 16) -> Plan:
     playbook = loaded.playbook
     server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
     organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]
-    drafts: list[tuple[Remote, ServerPlan]] = []
-    for remote in remotes:
-        endpoint = remote.session.endpoint
-        try:
-            remote.session.connect()
-            build = _preflight(playbook, remote)
-        except RemediateError as error:
-            drafts.append((remote, ServerPlan(remote.name, endpoint, problem=Problem.of(error))))
-            continue
-        overlay = Overlay(remote)
-        changes = tuple(decide_step(step, overlay) for step in server_steps)
-        drafts.append((remote, ServerPlan(remote.name, endpoint, changes, build=build)))
+    # Servers are read concurrently (a bounded pool); results keep the servers' order.
+    workers = max(1, min(parallel, len(remotes)))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="plan") as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, _plan_server, playbook, remote, server_steps)
+            for remote in remotes
+        ]
+        drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]
 
     organization: tuple[Change, ...] = ()
     via = next((remote for remote, draft in drafts if draft.problem is None), None)
@@ -101,7 +114,7 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
         if via is None:
             organization_problem = Problem(
                 "no-server-for-organization",
-                "no server could be read, so organization-wide steps were not planned",
+                "no server could be read or passed preflight, so organization-wide steps were not planned",
                 "fix the server errors above",
             )
         else:
@@ -117,11 +130,7 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote]) -> Plan:
         notified = _notified(draft.changes)
         for name, steps in from_organization.items():
             notified.setdefault(name, []).extend(steps)
-        servers.append(
-            ServerPlan(
-                draft.server, draft.endpoint, draft.changes, _handlers(playbook, notified), build=draft.build
-            )
-        )
+        servers.append(replace(draft, handlers=_handlers(playbook, notified)))
     return Plan(
         playbook=playbook.name,
         source=loaded.source,

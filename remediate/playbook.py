@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from remediate import yamlsource
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
-from remediate.preconditions import PRECONDITION_KINDS
+from remediate.preconditions import HINTS, PRECONDITION_KINDS, Check
 from remediate.resources import REGISTRY, Resource, Scope
 
 INVALID = "playbook-invalid"
@@ -87,8 +87,12 @@ class HandlerBase(_OneKind):
 
 
 class PreconditionBase(_OneKind):
-    def failure(self, reader: Any) -> str | None:
-        return self.settings.failure(reader)  # type: ignore[no-any-return]
+    def check(self, reader: Any) -> Check:
+        return self.settings.check(reader)  # type: ignore[no-any-return]
+
+    @property
+    def hint(self) -> str:
+        return HINTS[self.kind]
 
 
 def _one_kind_model(name: str, base: type[_OneKind], kinds: dict[str, type[BaseModel]]) -> type[_OneKind]:

@@ -1,14 +1,25 @@
-"""Preconditions: what must hold on a server before a playbook may change it.
+"""Preconditions: what must hold on a server before a playbook may change any server.
 
-preconditions:
-  - exchange_build: {minimum: 15.1.544.27}   # Exchange 2016 CU3, where the REST endpoint appeared
+    preconditions:
+      - exchange_build: {minimum: 15.1.544.27}     # Exchange 2016 CU3, where the REST endpoint appeared
+      - exchange_parameter: {cmdlet: Set-PartnerApplication, parameter: AppOnlyPermissions}
+      - intact_web_config: {path: '%ExchangeInstallPath%FrontEnd\\HttpProxy\\rest\\web.config'}
+
+All of them are checked on every server before anything is written anywhere; the plan shows
+a table of the results.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from remediate.builds import product
+
+UNEXPANDED = "%ExchangeInstallDir%"
+BACKSLASH = "\\"
 
 
 def parse_build(text: str) -> tuple[int, int, int, int]:
@@ -19,8 +30,17 @@ def parse_build(text: str) -> tuple[int, int, int, int]:
     return major, minor, build, revision
 
 
-class BuildReader(Protocol):
+class PreflightReader(Protocol):
     def exchange_build(self) -> str: ...
+    def expand(self, path: str) -> str: ...
+    def read_file(self, path: str) -> bytes | None: ...
+    def parameter_available(self, cmdlet: str, parameter: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str  # a column heading: "build >= 15.1.544.27"
+    problem: str | None  # None: passed
 
 
 class ExchangeBuild(BaseModel):
@@ -35,12 +55,63 @@ class ExchangeBuild(BaseModel):
         parse_build(value)
         return value
 
-    def failure(self, reader: BuildReader) -> str | None:
-        """Why the server fails this precondition, or None."""
+    def check(self, reader: PreflightReader) -> Check:
         build = reader.exchange_build()
+        problem = None
         if parse_build(build) < parse_build(self.minimum):
-            return f"runs Exchange {build}; this playbook needs {self.minimum} or later"
-        return None
+            problem = (
+                f"runs {product(build)} ({build}); this playbook needs {product(self.minimum)} "
+                f"({self.minimum}) or later"
+            )
+        return Check(f"build >= {self.minimum}", problem)
 
 
-PRECONDITION_KINDS: dict[str, type[ExchangeBuild]] = {"exchange_build": ExchangeBuild}
+class ExchangeParameter(BaseModel):
+    """A cmdlet parameter is available through the Exchange session remediate uses (RBAC)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cmdlet: str = Field(pattern=r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]*$")
+    parameter: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+
+    def check(self, reader: PreflightReader) -> Check:
+        problem = None
+        if not reader.parameter_available(self.cmdlet, self.parameter):
+            problem = (
+                f"{self.cmdlet} -{self.parameter} is not granted by RBAC on the Exchange endpoint "
+                f"(Get-ManagementRoleEntry '*\\{self.cmdlet}' -Parameters {self.parameter} finds nothing)"
+            )
+        return Check(f"-{self.parameter}", problem)
+
+
+class IntactWebConfig(BaseModel):
+    """The file does not contain the literal %ExchangeInstallDir% a failed update leaves behind."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+
+    def check(self, reader: PreflightReader) -> Check:
+        path = reader.expand(self.path)
+        content = reader.read_file(path)
+        problem = None
+        if content is not None and UNEXPANDED.encode() in content:
+            problem = (
+                f"{path} contains the literal {UNEXPANDED} that a failed update leaves behind; remediate does "
+                "not edit around it"
+            )
+        short = BACKSLASH.join(self.path.split(BACKSLASH)[-3:])
+        return Check(f"{short} intact", problem)
+
+
+PRECONDITION_KINDS: dict[str, type[BaseModel]] = {
+    "exchange_build": ExchangeBuild,
+    "exchange_parameter": ExchangeParameter,
+    "intact_web_config": IntactWebConfig,
+}
+
+HINTS = {
+    "exchange_build": "update the server, or leave it out of this run (--limit)",
+    "exchange_parameter": "use --exchange snapin (the snap-in is not RBAC-filtered), or grant the parameter with a "
+    "management role entry",
+    "intact_web_config": "finish or repair the cumulative update (run its Setup again) or restore the file from a "
+    "backup, then plan again",
+}

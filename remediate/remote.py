@@ -166,23 +166,28 @@ class Remote:
         return self._cached(("exchange", noun.lower(), identity.lower()), read)  # type: ignore[no-any-return]
 
     def can_set(self, noun: str, parameter: str) -> bool:
+        return self.parameter_available(f"Set-{noun}", parameter)
+
+    def parameter_available(self, cmdlet: str, parameter: str) -> bool:
+        """Whether the Exchange session has `cmdlet -parameter`: always through the snap-in (no
+        RBAC); on the Exchange endpoint, only when a management role entry grants it."""
         if self.session.connection.exchange == "snapin":
-            return True  # the snap-in is not RBAC-filtered: every parameter exists
+            return True
 
         def read() -> bool:
             result = self.session.run(
-                "exchange", "Get-ManagementRoleEntry", {"Identity": f"*\\Set-{noun}", "Parameters": parameter}
+                "exchange", "Get-ManagementRoleEntry", {"Identity": f"*\\{cmdlet}", "Parameters": parameter}
             )
             if result.failed and not _not_found(result):
                 raise self._fail(
                     "exchange-read-failed",
                     result,
-                    f"cannot check whether Set-{noun} -{parameter} is granted",
+                    f"cannot check whether {cmdlet} -{parameter} is granted",
                     "the account needs a role that grants Get-ManagementRoleEntry, or use --exchange snapin",
                 )
             return bool(result.output)
 
-        return self._cached(("can-set", noun.lower(), parameter.lower()), read)  # type: ignore[no-any-return]
+        return self._cached(("parameter", cmdlet.lower(), parameter.lower()), read)  # type: ignore[no-any-return]
 
     def exchange_build(self) -> str:
         def read() -> str:
@@ -198,3 +203,26 @@ class Remote:
             return ".".join(str(values.get(part, 0)) for part in parts)
 
         return self._cached(("build",), read)  # type: ignore[no-any-return]
+
+    def exchange_servers(self) -> list[dict[str, str]]:
+        """The organization's Exchange servers (Get-ExchangeServer)."""
+        result = self.session.run("exchange", "Get-ExchangeServer", {})
+        if result.failed or not result.output:
+            raise self._fail(
+                "exchange-read-failed",
+                result,
+                "cannot list the Exchange servers",
+                "the account needs a role that grants Get-ExchangeServer",
+            )
+        servers = []
+        for found in result.output:
+            values = properties(found)
+            servers.append(
+                {
+                    "name": str(values.get("Name")),
+                    "fqdn": str(values.get("Fqdn") or values.get("Name")),
+                    "version": str(values.get("AdminDisplayVersion") or ""),
+                    "role": str(values.get("ServerRole") or ""),
+                }
+            )
+        return servers

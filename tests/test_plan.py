@@ -141,7 +141,7 @@ def test_two_servers_one_organization(start_sim: Any) -> None:
 
 
 def test_one_pool_per_server_and_no_repeated_reads(start_sim: Any) -> None:
-    sim = start_sim()
+    sim = start_sim(Scenario(rbac=Rbac(app_only_permissions=True)))
     sim.counters.reset()
     against(sim, "plan", "app-only-graph", "--exchange", "remote")
     counts = sim.counters_for("ex01")["actions"]
@@ -177,10 +177,18 @@ def _one_screen_error(result: Result, reference: str, hint: str) -> None:
 def test_missing_app_only_permissions_parameter_on_the_remote_endpoint(start_sim: Any) -> None:
     sim = start_sim()
     result = against(sim, "plan", "app-only-graph", "--exchange", "remote")
+    _one_screen_error(result, "precondition-failed", "use --exchange snapin")
+    assert "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions finds nothing" in result.output
+
+
+def test_a_playbook_without_the_precondition_meets_it_at_the_step(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim()
+    text = (Path(__file__).resolve().parents[1] / "playbooks" / "graph-app-only-permissions.yaml").read_text()
+    book = tmp_path / "no-preflight.yaml"
+    book.write_text(text.replace("preconditions:\n  - exchange_parameter:", "# - exchange_parameter:"), encoding="utf-8")
+    result = against(sim, "plan", str(book), "--exchange", "remote")
     _one_screen_error(result, "exchange-parameter-unavailable", "use --exchange snapin")
-    assert (
-        "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions" in result.output
-    )
+    assert "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions" in result.output
 
 
 def test_remote_endpoint_with_the_role_entry_granted(start_sim: Any) -> None:
@@ -260,8 +268,8 @@ def test_malformed_web_config(start_sim: Any) -> None:
 def test_precondition_refuses_an_old_build(start_sim: Any) -> None:
     sim = start_sim(Scenario(server_defaults=ServerDefaults(build="15.1.466.34")))
     result = against(sim, "plan", "app-only-graph")
-    _one_screen_error(result, "precondition-failed", "upgrade the server")
-    assert "runs Exchange 15.1.466.34; this playbook needs 15.1.544.27 or later" in result.output
+    _one_screen_error(result, "precondition-failed", "update the server")
+    assert "runs Exchange 2016 CU2 (15.1.466.34); this playbook needs Exchange 2016 CU3 (15.1.544.27) or later" in result.output
 
 
 def test_unknown_playbook_suggests_the_nearest() -> None:

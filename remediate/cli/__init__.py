@@ -104,9 +104,9 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import playbooks, run, runs, sim
+    from remediate.cli import inventory, playbooks, run, runs, sim
 
-    for command in (*playbooks.COMMANDS, *run.COMMANDS, *runs.COMMANDS, sim.sim):
+    for command in (*playbooks.COMMANDS, *run.COMMANDS, *runs.COMMANDS, *inventory.COMMANDS, sim.sim):
         main.add_command(command)
 
 

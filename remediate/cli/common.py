@@ -46,8 +46,16 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--host",
             "hosts",
             multiple=True,
-            required=True,
             help="A server: host[:port][/path]. Repeat for more. 'sim': the embedded simulated organization.",
+        ),
+        click.option(
+            "-i",
+            "--inventory",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="An inventory file: servers, groups, and how to reach them (instead of --host).",
+        ),
+        click.option(
+            "--limit", "limits", multiple=True, help="With -i: only these servers or groups (a,b or repeat)."
         ),
         click.option(
             "--transport",
@@ -131,8 +139,15 @@ def _credentials(username: str | None) -> Any:
     return Credentials(username, Secret(_password()))
 
 
+def given_hosts(options: dict[str, Any]) -> list[str]:
+    """How the servers were named on the command line, for the journal."""
+    if options.get("inventory"):
+        return [f"-i {options['inventory']}", *(f"--limit {limit}" for limit in options.get("limits") or ())]
+    return list(options["hosts"])
+
+
 def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
-    """The servers, connection and credentials the options describe."""
+    """The servers, connections and credentials the options describe."""
     from remediate.hosts import SIM, Targets, embedded_simulator_targets, parse_host
     from remediate.transport import Connection
 
@@ -144,6 +159,22 @@ def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
         operation_timeout=options["timeout"],
     )
     hosts: tuple[str, ...] = options["hosts"]
+    if options.get("inventory"):
+        if hosts:
+            raise RemediateError(
+                "host-invalid", "give either --host or -i, not both", "an inventory names its servers"
+            )
+        return _inventory_targets(options, connection)
+    if not hosts:
+        raise RemediateError(
+            "host-missing",
+            "no servers: give --host (repeat it) or -i INVENTORY",
+            "--host sim tries the simulator",
+        )
+    if options.get("limits"):
+        raise RemediateError(
+            "host-invalid", "--limit selects from an inventory (-i)", "drop --limit, or use -i"
+        )
     if SIM in hosts:
         if len(hosts) > 1:
             raise RemediateError(
@@ -158,6 +189,23 @@ def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
 
         servers = [replace(server, exchange_port=options["exchange_port"]) for server in servers]
     return Targets(servers, connection, _credentials(options["username"]))
+
+
+def _inventory_targets(options: dict[str, Any], base: Any) -> Any:
+    from remediate import inventory
+    from remediate.hosts import Targets
+
+    loaded = inventory.load(options["inventory"])
+    entries = [loaded.entry(name, base) for name in loaded.select(list(options.get("limits") or ()))]
+    if not entries:
+        raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
+    username = options["username"] or loaded.username
+    return Targets(
+        [entry.server for entry in entries],
+        base,
+        _credentials(username),
+        connections={entry.server.name: entry.connection for entry in entries},
+    )
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -179,21 +227,20 @@ def journal_for(ctx: click.Context) -> Any:
 
 
 def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file: Path | None) -> Any:
-    """Reach the servers a recorded run used, as it reached them (credentials asked afresh)."""
-    from remediate.hosts import SIM, Targets, embedded_simulator_targets
-    from remediate.transport import Connection, Server
+    """Reach the servers a recorded run (or saved plan) used, as it reached them (credentials asked afresh)."""
+    from remediate.hosts import SIM, Targets, connection_from_meta, embedded_simulator_targets
+    from remediate.transport import Server
 
-    recorded = run.connection
-    connection = Connection(
-        transport=recorded["transport"],
-        auth=recorded["auth"],
-        ca_file=ca_file or (Path(recorded["ca_file"]) if recorded.get("ca_file") else None),
-        exchange=recorded["exchange"],
-        operation_timeout=recorded.get("operation_timeout", 60),
-    )
+    default = connection_from_meta(run.connection, ca_file)
     if run.hosts.get("given") == [SIM]:
         if ca_file is None:
-            connection = Connection(**{**connection.__dict__, "ca_file": None})
-        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), connection)  # type: ignore[union-attr]
-    servers = [Server(name=name, **details) for name, details in run.hosts.get("servers", {}).items()]
-    return Targets(servers, connection, _credentials(username))
+            default = connection_from_meta({**run.connection, "ca_file": None})
+        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), default)  # type: ignore[union-attr]
+    servers, connections = [], {}
+    for name, details in run.hosts.get("servers", {}).items():
+        details = dict(details)
+        recorded = details.pop("connection", None)
+        servers.append(Server(name=name, **details))
+        if recorded:
+            connections[name] = connection_from_meta(recorded, ca_file)
+    return Targets(servers, default, _credentials(username), connections=connections)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from remediate.builds import product
 from remediate.plan import Change, Plan, Problem
 
 MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
@@ -67,10 +68,11 @@ def plan_text(plan: Plan) -> str:
             _styled(f"  note: {wrapped[0]}", "yellow"),
             *(_styled(f"        {w}", "yellow") for w in wrapped[1:]),
         ]
+    lines += _preflight(plan)
     for server in plan.servers:
         if not (server.changes or server.handlers or server.problem):
             continue
-        build = f"  Exchange {server.build}" if server.build else ""
+        build = f"  {product(server.build)} ({server.build})" if server.build else ""
         endpoint = f"  {server.endpoint}" if server.endpoint != server.server else ""
         lines += ["", _styled(server.server, None, True) + f"{endpoint}{build}"]
         if server.problem is not None:
@@ -90,6 +92,31 @@ def plan_text(plan: Plan) -> str:
             lines += _change(change)
     lines += ["", summary(plan)]
     return "\n".join(lines)
+
+
+def _preflight(plan: Plan) -> list[str]:
+    """A table: each server's Exchange build and each precondition's result."""
+    rows = [server for server in plan.servers if server.checks or server.build]
+    if not rows:
+        return []
+    labels = [check.label for check in next((s.checks for s in rows if s.checks), ())]
+    name_width = max(len("SERVER"), *(len(s.server) for s in rows))
+    header = f"  {'SERVER':<{name_width}}  {'EXCHANGE':<34}" + "".join(
+        f"  {label:<{len(label)}}" for label in labels
+    )
+    lines = ["", _styled("Preflight", None, True), header]
+    for server in rows:
+        build = f"{product(server.build)} ({server.build})" if server.build else "-"
+        cells = ""
+        for label, check in zip(labels, server.checks, strict=False):
+            mark = (
+                _styled(f"{'ok':<{len(label)}}", "green")
+                if not check.problem
+                else _styled(f"{'FAILED':<{len(label)}}", "red", True)
+            )
+            cells += f"  {mark}"
+        lines.append(f"  {server.server:<{name_width}}  {build:<34}{cells}")
+    return lines
 
 
 def summary(plan: Plan) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from remediate.cli.common import confirm, connection_options, journal_for, targets
+from remediate.cli.common import confirm, connection_options, given_hosts, journal_for, targets
 from remediate.errors import ExitCode, RemediateError
 
 OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -16,32 +16,6 @@ OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="
 
 def progress(server: str, message: str) -> None:
     click.echo(f"  {server}: {message}", err=True)
-
-
-def _hosts_meta(run_targets: Any, given: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "given": list(given),
-        "servers": {
-            s.name: {
-                "address": s.address,
-                "port": s.port,
-                "path": s.path,
-                "exchange_port": s.exchange_port,
-                "exchange_path": s.exchange_path,
-            }
-            for s in run_targets.servers
-        },
-    }
-
-
-def _connection_meta(connection: Any) -> dict[str, Any]:
-    return {
-        "transport": connection.transport,
-        "auth": connection.auth,
-        "exchange": connection.exchange,
-        "ca_file": str(connection.ca_file) if connection.ca_file else None,
-        "operation_timeout": connection.operation_timeout,
-    }
 
 
 def _show(plan: Any, output: str) -> None:
@@ -88,14 +62,11 @@ def _run(
     from remediate import playbook
     from remediate.planner import make_plan
     from remediate.remote import Remote
-    from remediate.transport import Session
 
     settings = {key: options.pop(key, None) for key in ("yes", "change_id", "break_lock", "health_timeout")}
     loaded = playbook.load(playbook_name)
     run_targets = targets(ctx, options)
-    sessions = {
-        s.name: Session(s, run_targets.connection, run_targets.credentials) for s in run_targets.servers
-    }
+    sessions = run_targets.sessions()
     try:
         the_plan = make_plan(loaded, [Remote(session) for session in sessions.values()])
         _show(the_plan, output)
@@ -127,6 +98,7 @@ def _apply(
 ) -> None:
     from remediate.cli.render import outcome_text
     from remediate.executor import apply_plan
+    from remediate.hosts import connection_meta
     from remediate.journal import operator
 
     if the_plan.to_change:
@@ -143,8 +115,8 @@ def _apply(
             journal,
             operator=operator(run_targets.credentials.username),
             change_id=settings["change_id"],
-            hosts=_hosts_meta(run_targets, options["hosts"]),
-            connection=_connection_meta(run_targets.connection),
+            hosts=run_targets.meta(given_hosts(options)),
+            connection=connection_meta(run_targets.connection),
             progress=progress,
             health_timeout=settings["health_timeout"],
             break_lock=settings["break_lock"],

@@ -121,9 +121,7 @@ def rollback(
         if refusal is not None:
             raise refusal
         run_targets = targets_for_run(ctx, run, username, ca_file)
-        sessions = {
-            s.name: Session(s, run_targets.connection, run_targets.credentials) for s in run_targets.servers
-        }
+        sessions = run_targets.sessions()
         preview = preview_rollback(journal, run, sessions)
         click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
         for step in preview:
