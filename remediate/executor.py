@@ -17,17 +17,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from remediate.changer import Changer, sha256
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
 from remediate.journal import Journal, RunRow, StepRow, now
 from remediate.locks import acquire, release
+from remediate.logs import get_logger
 from remediate.plan import Plan
 from remediate.playbook import LoadedPlaybook
 from remediate.remote import Remote
 from remediate.resources import REGISTRY, Resource
 from remediate.transport import CONNECTION_ERRORS, Session
 
+log = get_logger(__name__)
 Progress = Callable[[str, str], None]  # (server, what is happening)
 # Step statuses after which the target may differ from its snapshot.
 MAY_HAVE_WRITTEN = ("writing", "written", "verified", "rollback-failed", "rollback-conflict")
@@ -94,6 +98,9 @@ class Outcome:
     steps: list[StepReport] = field(default_factory=list)
     handlers: list[str] = field(default_factory=list)
     failure: RemediateError | None = None
+    servers: dict[str, str] = field(
+        default_factory=dict
+    )  # server -> applied, rolled back, untouched, unchanged
 
     @property
     def ok(self) -> bool:
@@ -113,6 +120,7 @@ class Outcome:
             },
             "steps": [s.__dict__ for s in self.steps],
             "handlers": self.handlers,
+            "servers": self.servers,
         }
 
 
@@ -130,9 +138,15 @@ class Runner:
         self.journal = journal
         self.sessions = sessions
         self.run_id = run_id
-        self.progress = progress
         self.health_timeout = health_timeout
         self.locks: dict[str, str] = {}
+        structlog.contextvars.bind_contextvars(run=run_id)  # every log line of the run carries it
+
+        def logged(server: str, message: str) -> None:
+            log.info(message, server=server or None)
+            progress(server, message)
+
+        self.progress = logged
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -363,6 +377,87 @@ class Apply(Runner):
         self.progress(item.server, f"written and verified: {item.target}")
 
 
+def batches_of(servers: list[str], serial: int) -> list[list[str]]:
+    """Servers in batches of `serial` (0: all at once), in order."""
+    size = serial if serial > 0 else max(1, len(servers))
+    return [servers[index : index + size] for index in range(0, len(servers), size)]
+
+
+@dataclass
+class BatchResult:
+    steps: list[StepReport]
+    handlers: list[str]
+    failure: RemediateError | None = None
+    complete: bool = True  # when it failed: whether everything written was rolled back
+
+
+class RollingApply(Apply):
+    def __init__(self, *args: Any, handler_specs: dict[str, dict[str, Any]], all_servers: list[str]) -> None:
+        super().__init__(*args)
+        self.handler_specs = handler_specs
+        self.all_servers = all_servers
+
+    def batch(self, items: list[Item], handlers: dict[str, list[str]]) -> BatchResult:
+        """Apply one batch; on any failure roll back what it wrote and run its handlers again."""
+        done: list[Item] = []
+        handlers_ran = False
+        try:
+            for item in items:
+                done.append(item)
+                self.apply_one(item)
+            handlers_ran = True
+            lines = self.run_handlers(handlers, self.handler_specs)
+            applied = [
+                StepReport(i.seq, i.server, i.step, i.target, "applied", "written and verified", i.backup)
+                for i in items
+            ]
+            return BatchResult(applied, lines)
+        except (RemediateError, KeyboardInterrupt) as failure:
+            problem = (
+                failure
+                if isinstance(failure, RemediateError)
+                else RemediateError("interrupted", "interrupted by the operator")
+            )
+            result = self.roll_back_batch(items, done, handlers, handlers_ran, problem)
+            if isinstance(failure, KeyboardInterrupt):
+                raise
+            return result
+
+    def roll_back_batch(
+        self,
+        items: list[Item],
+        done: list[Item],
+        handlers: dict[str, list[str]],
+        handlers_ran: bool,
+        problem: RemediateError,
+    ) -> BatchResult:
+        self.journal.event(self.run_id, None, f"failed: {problem.reference}: {problem.message}")
+        if problem.reference in CONNECTION_ERRORS:
+            for session in self.sessions.values():
+                session.reset()  # a pool that lost its connection is not trusted again
+        written = [item for item in done if item.status in MAY_HAVE_WRITTEN]
+        steps = self.undo_all(written, force=True)
+        steps += [
+            StepReport(i.seq, i.server, i.step, i.target, "not-applied", "not changed")
+            for i in items
+            if i not in written
+        ]
+        lines: list[str] = []
+        if written or handlers_ran:
+            batch_servers = set(handlers) | {item.server for item in items}
+            touched = (
+                {s: n for s, n in handlers_for(written, self.all_servers).items() if s in batch_servers}
+                if written
+                else handlers
+            )
+            try:
+                lines = self.run_handlers(touched, self.handler_specs)
+            except RemediateError as handler_error:
+                lines = [f"handlers after rollback failed: {handler_error.message}"]
+        complete = all(step.status == "rolled-back" for step in steps if step.status != "not-applied")
+        return BatchResult(steps, lines, problem, complete)
+
+
 def apply_plan(
     plan: Plan,
     loaded: LoadedPlaybook,
@@ -376,7 +471,11 @@ def apply_plan(
     progress: Progress,
     health_timeout: float = 120.0,
     break_lock: bool = False,
+    serial: int = 1,
+    max_failures: int = 0,
 ) -> Outcome:
+    """Apply `plan` in batches of `serial` servers. A failing batch is rolled back; more than
+    `max_failures` failed batches stop the run, leaving the remaining servers untouched."""
     items = _items(plan, loaded)
     handler_specs = {
         h.name: {"kind": h.kind, "settings": h.settings.model_dump(exclude_unset=True)}
@@ -397,10 +496,18 @@ def apply_plan(
         journal.finish_run(run_id, "no-change", {"message": "already in the desired state"})
         return Outcome(run_id, "apply", "no-change")
     record(journal, run_id, items)
-    runner = Apply(journal, sessions, run_id, progress, health_timeout)
+    runner = RollingApply(
+        journal,
+        sessions,
+        run_id,
+        progress,
+        health_timeout,
+        handler_specs=handler_specs,
+        all_servers=all_servers,
+    )
     wanted = handlers_for(items, all_servers)
     involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))
-    outcome = Outcome(run_id, "apply", "running")
+    outcome = Outcome(run_id, "apply", "running", servers={s: "unchanged" for s in all_servers})
     try:
         runner.lock(involved, operator, frozenset(), break_lock)
     except RemediateError as error:
@@ -408,52 +515,57 @@ def apply_plan(
         journal.finish_run(run_id, "refused", {"failure": error.message})
         outcome.status, outcome.failure = "refused", error
         return outcome
-    done: list[Item] = []
-    handlers_ran = False
+    failures, applied_batches, complete = 0, 0, True
     try:
         runner.precheck(items)
-        for item in items:
-            done.append(item)
-            runner.apply_one(item)
-        handlers_ran = True
-        outcome.handlers = runner.run_handlers(wanted, handler_specs)
+        batches = [b for b in batches_of(all_servers, serial) if any(s in involved for s in b)]
+        for number, batch in enumerate(batches, start=1):
+            batch_items = [i for i in items if (i.server in batch if i.scope == "server" else number == 1)]
+            batch_handlers = {server: names for server, names in wanted.items() if server in batch}
+            progress("", f"batch {number}/{len(batches)}: {', '.join(batch)}")
+            result = runner.batch(batch_items, batch_handlers)
+            outcome.steps += result.steps
+            outcome.handlers += result.handlers
+            touched = set(batch_handlers) | {item.server for item in batch_items}
+            if result.failure is None:
+                applied_batches += 1
+                outcome.servers.update({s: "applied" for s in touched})
+                continue
+            failures += 1
+            complete = complete and result.complete
+            outcome.failure = outcome.failure or result.failure
+            outcome.servers.update(
+                {s: "rolled back" if result.complete else "rollback incomplete" for s in touched}
+            )
+            if failures > max_failures:
+                for later in batches[number:]:
+                    outcome.servers.update({s: "untouched" for s in later if s in involved})
+                outcome.steps += [
+                    StepReport(
+                        i.seq, i.server, i.step, i.target, "not-applied", "not changed: the run stopped"
+                    )
+                    for i in items
+                    if i.scope == "server" and any(i.server in later for later in batches[number:])
+                ]
+                break
+    except RemediateError as error:  # the plan moved before anything was written
+        outcome.failure = error
         outcome.steps = [
-            StepReport(i.seq, i.server, i.step, i.target, "applied", "written and verified", i.backup)
-            for i in items
+            StepReport(i.seq, i.server, i.step, i.target, "not-applied", "not changed") for i in items
         ]
-        outcome.status = "succeeded"
-    except (RemediateError, KeyboardInterrupt) as failure:
-        problem = (
-            failure
-            if isinstance(failure, RemediateError)
-            else RemediateError("interrupted", "interrupted by the operator")
-        )
-        outcome.failure = problem
-        journal.event(run_id, None, f"failed: {problem.reference}: {problem.message}")
-        written = [item for item in done if item.status in MAY_HAVE_WRITTEN]
-        journal.set_run_status(run_id, "rolling-back")
-        if problem.reference in CONNECTION_ERRORS:
-            for session in sessions.values():
-                session.reset()  # a pool that lost its connection is not trusted again
-        outcome.steps = runner.undo_all(written, force=True)
-        outcome.steps += [
-            StepReport(i.seq, i.server, i.step, i.target, "not-applied", "not changed")
-            for i in items
-            if i not in written
-        ]
-        if written or handlers_ran:
-            touched = handlers_for(written, all_servers) if written else wanted
-            try:
-                outcome.handlers = runner.run_handlers(touched, handler_specs)
-            except RemediateError as handler_error:
-                outcome.handlers = [f"handlers after rollback failed: {handler_error.message}"]
-        complete = all(step.status == "rolled-back" for step in outcome.steps if step.status != "not-applied")
-        outcome.status = "rolled-back" if complete else "rollback-incomplete"
-        if isinstance(failure, KeyboardInterrupt):
-            journal.finish_run(run_id, outcome.status, outcome.to_dict())
-            raise
+        outcome.status = "refused"
+    except KeyboardInterrupt:
+        journal.finish_run(run_id, "interrupted", outcome.to_dict())
+        raise
     finally:
         runner.unlock()
+    if outcome.status != "refused":
+        if not failures:
+            outcome.status = "succeeded"
+        elif not complete:
+            outcome.status = "rollback-incomplete"
+        else:
+            outcome.status = "partial" if applied_batches else "rolled-back"
     journal.finish_run(run_id, outcome.status, outcome.to_dict())
     return outcome
 

@@ -135,6 +135,7 @@ class LoadedPlaybook:
     playbook: Playbook
     source: str  # the file, or `built-in:<name>`
     digest: str  # SHA-256 of the file's bytes
+    text: bytes = b""  # the file's bytes, which saved plans carry
 
     @property
     def name(self) -> str:
@@ -185,7 +186,7 @@ def parse(text: bytes, source: str) -> LoadedPlaybook:
             error, document, Playbook, INVALID, "see `remediate schema`"
         ) from None
     _check_references(playbook, document)
-    return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest())
+    return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text)
 
 
 # -- built-in playbooks -------------------------------------------------------------------------

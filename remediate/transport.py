@@ -251,7 +251,12 @@ class Session:
             try:
                 output = shell.invoke()
             except Exception as error:
-                raise self._mapped(error, endpoint) from None
+                mapped = self._mapped(error, endpoint)
+                if mapped.reference in CONNECTION_ERRORS:
+                    # The pool's connection is gone, and pypsrp cannot resume it (NTLM is bound
+                    # to the TCP connection): the next call opens a new pool.
+                    self._forget_pools()
+                raise mapped from None
         errors = [PSErrorInfo(str(e.fq_error or ""), str(e)) for e in shell.streams.error]
         warnings = [str(w.message) for w in shell.streams.warning]
         return Result(list(output), errors, bool(shell.had_errors), warnings)
@@ -277,8 +282,11 @@ class Session:
     def reset(self) -> None:
         """Forget the pools without closing them (their connection is gone); the next call opens new ones."""
         with self._lock:
-            self._pools = {}
-            self._snapin_loaded = False
+            self._forget_pools()
+
+    def _forget_pools(self) -> None:
+        self._pools = {}
+        self._snapin_loaded = False
 
     def close(self) -> None:
         with self._lock:

@@ -178,17 +178,24 @@ def test_missing_app_only_permissions_parameter_on_the_remote_endpoint(start_sim
     sim = start_sim()
     result = against(sim, "plan", "app-only-graph", "--exchange", "remote")
     _one_screen_error(result, "precondition-failed", "use --exchange snapin")
-    assert "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions finds nothing" in result.output
+    assert (
+        "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions finds nothing"
+        in result.output
+    )
 
 
 def test_a_playbook_without_the_precondition_meets_it_at_the_step(start_sim: Any, tmp_path: Path) -> None:
     sim = start_sim()
     text = (Path(__file__).resolve().parents[1] / "playbooks" / "graph-app-only-permissions.yaml").read_text()
     book = tmp_path / "no-preflight.yaml"
-    book.write_text(text.replace("preconditions:\n  - exchange_parameter:", "# - exchange_parameter:"), encoding="utf-8")
+    book.write_text(
+        text.replace("preconditions:\n  - exchange_parameter:", "# - exchange_parameter:"), encoding="utf-8"
+    )
     result = against(sim, "plan", str(book), "--exchange", "remote")
     _one_screen_error(result, "exchange-parameter-unavailable", "use --exchange snapin")
-    assert "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions" in result.output
+    assert (
+        "Get-ManagementRoleEntry '*\\Set-PartnerApplication' -Parameters AppOnlyPermissions" in result.output
+    )
 
 
 def test_remote_endpoint_with_the_role_entry_granted(start_sim: Any) -> None:
@@ -269,7 +276,10 @@ def test_precondition_refuses_an_old_build(start_sim: Any) -> None:
     sim = start_sim(Scenario(server_defaults=ServerDefaults(build="15.1.466.34")))
     result = against(sim, "plan", "app-only-graph")
     _one_screen_error(result, "precondition-failed", "update the server")
-    assert "runs Exchange 2016 CU2 (15.1.466.34); this playbook needs Exchange 2016 CU3 (15.1.544.27) or later" in result.output
+    assert (
+        "runs Exchange 2016 CU2 (15.1.466.34); this playbook needs Exchange 2016 CU3 (15.1.544.27) or later"
+        in result.output
+    )
 
 
 def test_unknown_playbook_suggests_the_nearest() -> None:

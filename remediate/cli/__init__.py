@@ -104,9 +104,17 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import inventory, playbooks, run, runs, sim
+    from remediate.cli import diagnose, inventory, playbooks, run, runs, sim
 
-    for command in (*playbooks.COMMANDS, *run.COMMANDS, *runs.COMMANDS, *inventory.COMMANDS, sim.sim):
+    groups = (
+        playbooks.COMMANDS,
+        run.COMMANDS,
+        runs.COMMANDS,
+        inventory.COMMANDS,
+        diagnose.COMMANDS,
+        (sim.sim,),
+    )
+    for command in (command for group in groups for command in group):
         main.add_command(command)
 
 

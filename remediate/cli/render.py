@@ -158,10 +158,28 @@ def outcome_text(outcome: Any) -> str:
         if step.backup and step.status in ("rollback-failed", "conflict"):
             lines.append(f"                  backup on the server: {step.backup}")
     lines += [f"  {line}" for line in outcome.handlers]
+    if outcome.servers and len(outcome.servers) > 1:
+        width = max(len("SERVER"), *(len(name) for name in outcome.servers))
+        lines += ["", f"  {'SERVER':<{width}}  RESULT"]
+        colors = {
+            "applied": "green",
+            "rolled back": "yellow",
+            "rollback incomplete": "red",
+            "untouched": None,
+        }
+        lines += [
+            f"  {name:<{width}}  {_styled(state, colors.get(state))}"
+            for name, state in outcome.servers.items()
+        ]
     verdicts = {
         "succeeded": ("green", "done"),
         "no-change": ("green", "nothing to change: already in the desired state"),
         "rolled-back": ("yellow", "the run failed and was rolled back: the servers are as they were"),
+        "partial": (
+            "yellow",
+            "the run stopped: the failing batch was rolled back, earlier batches stay applied, "
+            "later servers were not touched",
+        ),
         "rollback-incomplete": (
             "red",
             "the run failed and could NOT be fully rolled back: see the steps above",

@@ -1,9 +1,11 @@
-"""`remediate plan`, `remediate apply`: what a playbook would change, and changing it."""
+"""`remediate plan`, `check`, `apply`: what a playbook would change, and changing it."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,10 +14,28 @@ from remediate.cli.common import confirm, connection_options, given_hosts, journ
 from remediate.errors import ExitCode, RemediateError
 
 OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+CHANGE_ID = click.option(
+    "--change-id", help="Your change ticket (e.g. CHG123): in the journal and every log line."
+)
+CHANGES_PENDING = 2  # --detailed-exitcode: the plan has changes
 
 
-def progress(server: str, message: str) -> None:
-    click.echo(f"  {server}: {message}", err=True)
+def progress_printer() -> Any:
+    """Progress lines on standard error, with the time since the run started."""
+    started = time.monotonic()
+
+    def progress(server: str, message: str) -> None:
+        where = f"{server}: " if server else ""
+        click.echo(f"  [{time.monotonic() - started:6.1f}s] {where}{message}", err=True)
+
+    return progress
+
+
+def _bind_change_id(change_id: str | None) -> None:
+    if change_id:
+        import structlog
+
+        structlog.contextvars.bind_contextvars(change_id=change_id)
 
 
 def _show(plan: Any, output: str) -> None:
@@ -24,23 +44,117 @@ def _show(plan: Any, output: str) -> None:
     click.echo(json.dumps(plan.to_dict(), indent=2) if output == "json" else plan_text(plan))
 
 
+def _exit(plan: Any, detailed: bool) -> None:
+    if plan.errors:
+        sys.exit(ExitCode.ERROR)
+    if detailed and plan.to_change:
+        sys.exit(CHANGES_PENDING)
+
+
+@click.command()
+@click.argument("playbook_name", metavar="PLAYBOOK")
+@connection_options
+@OUTPUT
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan for review; `remediate apply FILE` then applies exactly it.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes pending, 1 on errors."
+)
+@CHANGE_ID
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    playbook_name: str,
+    output: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    change_id: str | None,
+    **options: Any,
+) -> None:
+    """Show what PLAYBOOK would change on the servers. Reads only; changes nothing."""
+    _bind_change_id(change_id)
+    with _planned(ctx, playbook_name, options) as (the_plan, loaded, _sessions, run_targets):
+        _show(the_plan, output)
+        if out is not None:
+            from remediate import plan_file
+            from remediate.hosts import connection_meta
+
+            plan_file.save(
+                out,
+                the_plan,
+                loaded,
+                run_targets.meta(given_hosts(options)),
+                connection_meta(run_targets.connection),
+            )
+            click.echo(f"plan saved to {out}: apply it with `remediate apply {out}`", err=True)
+        _exit(the_plan, detailed_exitcode)
+
+
 @click.command()
 @click.argument("playbook_name", metavar="PLAYBOOK")
 @connection_options
 @OUTPUT
 @click.pass_context
-def plan(ctx: click.Context, playbook_name: str, output: str, **options: Any) -> None:
-    """Show what PLAYBOOK would change on the servers. Reads only; changes nothing."""
-    _run(ctx, playbook_name, output, options, apply=False)
+def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -> None:
+    """`plan --detailed-exitcode`: exit 0 if nothing would change, 2 if something would
+    (drift, e.g. a cumulative update replaced web.config), 1 on errors. For cron and CI."""
+    with _planned(ctx, playbook_name, options) as (the_plan, _loaded, _sessions, _targets):
+        _show(the_plan, output)
+        _exit(the_plan, True)
+
+
+class _planned:
+    """Load, connect, plan; close the sessions (and the embedded simulator) at the end."""
+
+    def __init__(self, ctx: click.Context, playbook_name: str, options: dict[str, Any]) -> None:
+        self.ctx, self.playbook_name, self.options = ctx, playbook_name, options
+
+    def __enter__(self) -> tuple[Any, Any, Any, Any]:
+        from remediate import playbook
+        from remediate.planner import make_plan
+        from remediate.remote import Remote
+
+        loaded = playbook.load(self.playbook_name)
+        self.targets = targets(self.ctx, self.options)
+        self.sessions = self.targets.sessions()
+        try:
+            the_plan = make_plan(loaded, [Remote(session) for session in self.sessions.values()])
+        except BaseException:
+            self.__exit__()
+            raise
+        return the_plan, loaded, self.sessions, self.targets
+
+    def __exit__(self, *exc: Any) -> None:
+        for session in getattr(self, "sessions", {}).values():
+            session.close()
+        if hasattr(self, "targets"):
+            self.targets.close()
 
 
 @click.command()
-@click.argument("playbook_name", metavar="PLAYBOOK")
+@click.argument("playbook_name", metavar="PLAYBOOK|PLAN-FILE")
 @connection_options
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop: nothing is changed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--change-id", help="Your change ticket (e.g. CHG123), recorded in the journal.")
+@CHANGE_ID
 @click.option("--break-lock", is_flag=True, help="Take over a server lock left by a dead run (asks first).")
+@click.option(
+    "--serial",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Servers changed at a time; the next batch starts once this one is healthy (0: all at once).",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Failed batches (each rolled back) to tolerate before stopping the run.",
+)
 @click.option(
     "--health-timeout",
     type=click.FloatRange(min=0),
@@ -51,36 +165,51 @@ def plan(ctx: click.Context, playbook_name: str, output: str, **options: Any) ->
 @OUTPUT
 @click.pass_context
 def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **options: Any) -> None:
-    """Apply PLAYBOOK: show the plan, ask, then snapshot, write, verify, restart and check,
-    rolling everything back if any of it fails. With --dry-run: the plan only."""
-    _run(ctx, playbook_name, output, options, apply=not dry_run)
+    """Apply PLAYBOOK (or a saved plan): show the plan, ask, then snapshot, write, verify,
+    restart and check, batch by batch, rolling back what fails. With --dry-run: the plan only."""
+    from remediate import plan_file
+
+    keys = ("yes", "change_id", "break_lock", "health_timeout", "serial", "max_failures")
+    settings = {key: options.pop(key) for key in keys}
+    _bind_change_id(settings["change_id"])
+    if plan_file.is_plan_file(playbook_name):
+        _apply_saved(ctx, Path(playbook_name), dry_run, output, options, settings)
+        return
+    with _planned(ctx, playbook_name, options) as (the_plan, loaded, sessions, run_targets):
+        _show(the_plan, output)
+        if dry_run:
+            _exit(the_plan, False)
+            return
+        _apply(ctx, the_plan, loaded, sessions, run_targets, run_targets.meta(given_hosts(options)), settings)
 
 
-def _run(
-    ctx: click.Context, playbook_name: str, output: str, options: dict[str, Any], *, apply: bool
+def _apply_saved(
+    ctx: click.Context,
+    path: Path,
+    dry_run: bool,
+    output: str,
+    options: dict[str, Any],
+    settings: dict[str, Any],
 ) -> None:
-    from remediate import playbook
-    from remediate.planner import make_plan
+    from remediate import plan_file
+    from remediate.cli.common import targets_for_run
     from remediate.remote import Remote
 
-    settings = {key: options.pop(key, None) for key in ("yes", "change_id", "break_lock", "health_timeout")}
-    loaded = playbook.load(playbook_name)
-    run_targets = targets(ctx, options)
+    if options["hosts"] or options["inventory"]:
+        raise RemediateError(
+            "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
+        )
+    saved = plan_file.load(path)
+    run_targets = targets_for_run(ctx, saved, options["username"], options["ca_file"])
     sessions = run_targets.sessions()
     try:
-        the_plan = make_plan(loaded, [Remote(session) for session in sessions.values()])
+        the_plan = plan_file.fresh(saved, {name: Remote(session) for name, session in sessions.items()})
+        click.echo(
+            f"Saved plan {path} (made {saved.created}), checked against the servers: still current.", err=True
+        )
         _show(the_plan, output)
-        if not apply:
-            if the_plan.errors:
-                sys.exit(ExitCode.ERROR)
-            return
-        if the_plan.errors:
-            raise RemediateError(
-                "plan-has-errors",
-                "the plan has errors, so nothing was applied",
-                "fix the errors above and run again",
-            )
-        _apply(ctx, the_plan, loaded, sessions, run_targets, options, settings)
+        if not dry_run:
+            _apply(ctx, the_plan, saved.playbook, sessions, run_targets, saved.hosts, settings)
     finally:
         for session in sessions.values():
             session.close()
@@ -93,14 +222,20 @@ def _apply(
     loaded: Any,
     sessions: Any,
     run_targets: Any,
-    options: Any,
-    settings: Any,
+    hosts: dict[str, Any],
+    settings: dict[str, Any],
 ) -> None:
     from remediate.cli.render import outcome_text
     from remediate.executor import apply_plan
     from remediate.hosts import connection_meta
     from remediate.journal import operator
 
+    if the_plan.errors:
+        raise RemediateError(
+            "plan-has-errors",
+            "the plan has errors, so nothing was applied",
+            "fix the errors above and run again",
+        )
     if the_plan.to_change:
         where = ", ".join(server.server for server in the_plan.servers)
         confirm(f"Apply {the_plan.to_change} change(s) to {where}?", settings["yes"])
@@ -115,11 +250,13 @@ def _apply(
             journal,
             operator=operator(run_targets.credentials.username),
             change_id=settings["change_id"],
-            hosts=run_targets.meta(given_hosts(options)),
+            hosts=hosts,
             connection=connection_meta(run_targets.connection),
-            progress=progress,
+            progress=progress_printer(),
             health_timeout=settings["health_timeout"],
             break_lock=settings["break_lock"],
+            serial=settings["serial"],
+            max_failures=settings["max_failures"],
         )
     finally:
         journal.close()
@@ -128,4 +265,4 @@ def _apply(
         sys.exit(ExitCode.ERROR)
 
 
-COMMANDS = (plan, apply)
+COMMANDS = (plan, check, apply)

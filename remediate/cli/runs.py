@@ -137,14 +137,14 @@ def rollback(
         confirm(f"Roll back run {run.id}?", yes)
         if break_lock:
             confirm("Break the remediate lock on these servers, even if another run holds it?", yes)
-        from remediate.cli.run import progress
+        from remediate.cli.run import progress_printer
 
         outcome = rollback_run(
             journal,
             run,
             sessions,
             operator=operator(run_targets.credentials.username),
-            progress=progress,
+            progress=progress_printer(),
             strategy=strategy,
             force=force,
             health_timeout=health_timeout,

@@ -289,6 +289,30 @@ class Simulator:
     def counters_for(self, server: str) -> dict[str, Any]:
         return self.counters.snapshot(server)
 
+    def cumulative_update(self, server: str, build: str | None = None) -> None:
+        """What installing a CU does to what remediate manages: web.config files are written
+        afresh from the product's defaults (and the build changes, if given)."""
+        from remediate.sim.scenario import Server, WebConfig
+        from remediate.sim.seed import REST_FRONTEND, rest_frontend_web_config
+
+        state = self.state(server)
+        with state.lock:
+            if build is not None:
+                state.data["build"] = build
+                major, minor, number, revision = (int(part) for part in build.split("."))
+                key = state.data["registry"]["hklm:\\software\\microsoft\\exchangeserver\\v15\\setup"][
+                    "values"
+                ]
+                for name, value in zip(
+                    ("MsiProductMajor", "MsiProductMinor", "MsiBuildMajor", "MsiBuildMinor"),
+                    (major, minor, number, revision),
+                    strict=True,
+                ):
+                    key[name]["value"] = value
+            spec = Server(name=state.name, build=state.build, install_path=state.data["install_path"])
+            path = self.machine(server).path(state.data["install_path"] + REST_FRONTEND, "C:\\")
+            state.write(path, rest_frontend_web_config(spec, WebConfig()))
+
     def inject(self, fault: Fault) -> Fault:
         return self.faults.add(fault)
 

@@ -1,0 +1,214 @@
+"""Saved plans: the plan a change board reviewed, applied exactly, or not at all.
+
+A plan file is JSON: the plan as people review it, the playbook it was made from (its text
+and digest), the servers and how to reach them (no credentials), the tool version, and for
+every target a fingerprint of its state when planned plus the exact state applying writes.
+`remediate apply FILE` refuses the file if it was edited (its digest), if it was made by
+another version, or if any target's state no longer matches its fingerprint: a stale plan.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from remediate import __version__
+from remediate.errors import RemediateError
+from remediate.journal import now
+from remediate.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.playbook import LoadedPlaybook, parse
+from remediate.preconditions import Check
+
+FORMAT = "remediate-plan/1"
+REPLAN = "make a new plan (`remediate plan ... --out`), have it reviewed, and apply that"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {k: v for k, v in data.items() if k != "digest"}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _states(plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    for server, changes in [(s.server, s.changes) for s in plan.servers] + [
+        (plan.organization_via, plan.organization)
+    ]:
+        for change in changes:
+            rows.append(
+                {
+                    "server": server,
+                    "step": change.step,
+                    "target": change.target,
+                    "action": change.action,
+                    "fingerprint": change.fingerprint,
+                    "after_state": base64.b64encode(change.after_state).decode()
+                    if change.action == "change"
+                    else None,
+                }
+            )
+    return rows
+
+
+def save(
+    path: Path, plan: Plan, loaded: LoadedPlaybook, hosts: dict[str, Any], connection: dict[str, Any]
+) -> None:
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "tool_version": __version__,
+        "created": now(),
+        "playbook": {
+            "name": loaded.name,
+            "source": loaded.source,
+            "digest": loaded.digest,
+            "text": loaded.text.decode("utf-8"),
+        },
+        "hosts": hosts,
+        "connection": connection,
+        "plan": plan.to_dict(),
+        "states": _states(plan),
+    }
+    data["digest"] = _digest(data)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    path: Path
+    plan: Plan
+    playbook: LoadedPlaybook
+    hosts: dict[str, Any]
+    connection: dict[str, Any]
+    created: str
+
+
+def is_plan_file(argument: str) -> bool:
+    path = Path(argument)
+    if path.suffix == ".plan":
+        return True
+    if not path.is_file() or path.suffix in (".yaml", ".yml"):
+        return False
+    with path.open("rb") as handle:
+        return handle.read(64).lstrip().startswith(b"{")
+
+
+def load(path: Path) -> SavedPlan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RemediateError(
+            "plan-unreadable", f"cannot read {path}: {error.strerror}", "check the path"
+        ) from None
+    except ValueError as error:
+        raise RemediateError(
+            "plan-invalid", f"{path} is not a remediate plan (not JSON: {error})", REPLAN
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RemediateError("plan-invalid", f"{path} is not a remediate plan ({FORMAT})", REPLAN)
+    if data.get("digest") != _digest(data):
+        raise RemediateError(
+            "plan-tampered",
+            f"{path} was changed after it was made: its digest does not match its content",
+            REPLAN,
+        )
+    if data.get("tool_version") != __version__:
+        raise RemediateError(
+            "plan-version",
+            f"{path} was made by remediate {data.get('tool_version')}; this is remediate {__version__}",
+            REPLAN,
+        )
+    recorded = data["playbook"]
+    playbook = parse(recorded["text"].encode("utf-8"), recorded["source"])
+    if playbook.digest != recorded["digest"]:
+        raise RemediateError(
+            "plan-tampered", f"{path}: the playbook it carries does not match its digest", REPLAN
+        )
+    plan = plan_from_dict(data["plan"], data["states"])
+    return SavedPlan(path, plan, playbook, data["hosts"], data["connection"], data.get("created", "?"))
+
+
+def _problem(data: dict[str, Any] | None) -> Problem | None:
+    return None if data is None else Problem(data["reference"], data["message"], data.get("hint"))
+
+
+def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
+    written = {
+        (row["server"], row["step"], row["target"]): base64.b64decode(row["after_state"])
+        for row in states
+        if row["after_state"] is not None
+    }
+
+    def change(server: str | None, raw: dict[str, Any]) -> Change:
+        return Change(
+            step=raw["step"],
+            kind=raw["kind"],
+            scope=raw["scope"],
+            action=raw["action"],
+            summary=raw["summary"],
+            target=raw["target"],
+            before=raw["before"],
+            after=raw["after"],
+            diff=raw["diff"],
+            fingerprint=raw["fingerprint"],
+            notify=tuple(raw["notify"]),
+            problem=_problem(raw["problem"]),
+            after_state=written.get((server, raw["step"], raw["target"]), b""),
+        )
+
+    servers = tuple(
+        ServerPlan(
+            server=s["server"],
+            endpoint=s["endpoint"],
+            changes=tuple(change(s["server"], c) for c in s["changes"]),
+            handlers=tuple(
+                HandlerRun(h["name"], tuple(h["commands"]), tuple(h["because"])) for h in s["handlers"]
+            ),
+            problem=_problem(s["problem"]),
+            build=s["build"],
+            checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
+        )
+        for s in data["servers"]
+    )
+    organization = data["organization"]
+    return Plan(
+        playbook=data["playbook"],
+        source=data["source"],
+        digest=data["digest"],
+        notice=data["notice"],
+        servers=servers,
+        organization=tuple(change(organization["via"], c) for c in organization["changes"]),
+        organization_via=organization["via"],
+        organization_problem=_problem(organization["problem"]),
+    )
+
+
+def fresh(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
+    """The saved plan with each target's current state, if every target still matches its
+    fingerprint; otherwise a `stale-plan` error naming the servers and targets that moved."""
+    steps = {step.name: step for step in saved.playbook.playbook.steps}
+    moved: list[str] = []
+
+    def current(server: str | None, change: Change) -> Change:
+        if change.fingerprint is None or server is None or change.target is None:
+            return change
+        step = steps[change.step]
+        state = step.resource.state(step.settings, change.target, readers[server])
+        if hashlib.sha256(state).hexdigest() != change.fingerprint:
+            moved.append(f"{server}: {change.target}")
+        return replace(change, before_state=state)
+
+    plan = saved.plan
+    servers = tuple(replace(s, changes=tuple(current(s.server, c) for c in s.changes)) for s in plan.servers)
+    organization = tuple(current(plan.organization_via, c) for c in plan.organization)
+    if moved:
+        raise RemediateError(
+            "stale-plan",
+            f"stale plan: changed since {saved.path} was made ({saved.created}): {'; '.join(moved)}",
+            "re-plan and re-review: " + REPLAN,
+        )
+    return replace(plan, servers=servers, organization=organization)
