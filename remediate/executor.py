@@ -141,6 +141,7 @@ class Runner:
         self.health_timeout = health_timeout
         self.locks: dict[str, str] = {}
         structlog.contextvars.bind_contextvars(run=run_id)  # every log line of the run carries it
+        log.info("run started", servers=sorted(sessions))
 
         def logged(server: str, message: str) -> None:
             log.info(message, server=server or None)
@@ -567,6 +568,7 @@ def apply_plan(
         else:
             outcome.status = "partial" if applied_batches else "rolled-back"
     journal.finish_run(run_id, outcome.status, outcome.to_dict())
+    log.info("run finished", status=outcome.status, servers=outcome.servers)
     return outcome
 
 

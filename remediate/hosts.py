@@ -72,6 +72,7 @@ class Targets:
         """What the journal and saved plans keep to reach these servers again (no credentials)."""
         return {
             "given": given,
+            "username": self.credentials.username,  # who connected (asked again for the password)
             "servers": {
                 s.name: {
                     "address": s.address,

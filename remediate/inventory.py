@@ -20,6 +20,8 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -157,11 +159,24 @@ def discovered(servers: list[dict[str, str]], connection: Connection, username: 
     lines.append(f"  auth: {connection.auth}")
     lines.append(f"  exchange: {connection.exchange}")
     if connection.ca_file:
-        lines.append(f"  ca_file: {connection.ca_file}")
+        lines.append(f"  ca_file: {_quoted(str(connection.ca_file))}")
     if username:
-        lines.append(f"  username: '{username}'")
+        lines.append(f"  username: {_quoted(username)}")
     lines.append("servers:")
     for server in servers:
-        lines.append(f"  {server['name'].lower()}:  # {server['version']}, {server['role']}")
-        lines.append(f"    host: {server['fqdn']}")
+        comment = f"{server['version']}, {server['role']}".replace("\n", " ")
+        lines.append(f"  {_quoted(server['name'].lower())}:  # {comment}")
+        lines.append(f"    host: {_quoted(server['fqdn'])}")
     return "\n".join(lines) + "\n"
+
+
+_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def _quoted(value: str) -> str:
+    """A YAML scalar for any string: plain when it is safely plain (a host name), else a JSON
+    string (which YAML reads as a double-quoted scalar)."""
+    if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return json.dumps(value)

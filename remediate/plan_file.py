@@ -1,8 +1,8 @@
 """Saved plans: the plan a change board reviewed, applied exactly, or not at all.
 
 A plan file is JSON: the plan as people review it, the playbook it was made from (its text
-and digest), the servers and how to reach them (no credentials), the tool version, and for
-every target a fingerprint of its state when planned plus the exact state applying writes.
+and digest), the servers and how to reach them (the username, never a password), the change
+id, the tool version, and for every target a fingerprint of its state when planned plus the exact state applying writes.
 `remediate apply FILE` refuses the file if it was edited (its digest), if it was made by
 another version, or if any target's state no longer matches its fingerprint: a stale plan.
 """
@@ -56,12 +56,18 @@ def _states(plan: Plan) -> list[dict[str, Any]]:
 
 
 def save(
-    path: Path, plan: Plan, loaded: LoadedPlaybook, hosts: dict[str, Any], connection: dict[str, Any]
+    path: Path,
+    plan: Plan,
+    loaded: LoadedPlaybook,
+    hosts: dict[str, Any],
+    connection: dict[str, Any],
+    change_id: str | None = None,
 ) -> None:
     data: dict[str, Any] = {
         "format": FORMAT,
         "tool_version": __version__,
         "created": now(),
+        "change_id": change_id,
         "playbook": {
             "name": loaded.name,
             "source": loaded.source,
@@ -85,6 +91,7 @@ class SavedPlan:
     hosts: dict[str, Any]
     connection: dict[str, Any]
     created: str
+    change_id: str | None = None
 
 
 def is_plan_file(argument: str) -> bool:
@@ -129,7 +136,15 @@ def load(path: Path) -> SavedPlan:
             "plan-tampered", f"{path}: the playbook it carries does not match its digest", REPLAN
         )
     plan = plan_from_dict(data["plan"], data["states"])
-    return SavedPlan(path, plan, playbook, data["hosts"], data["connection"], data.get("created", "?"))
+    return SavedPlan(
+        path,
+        plan,
+        playbook,
+        data["hosts"],
+        data["connection"],
+        data.get("created", "?"),
+        data.get("change_id"),
+    )
 
 
 def _problem(data: dict[str, Any] | None) -> Problem | None:

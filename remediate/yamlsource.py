@@ -146,16 +146,28 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
+def _is_mapping(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return True
+    if origin in (typing.Annotated, typing.Union, types.UnionType):
+        return any(_is_mapping(argument) for argument in typing.get_args(annotation))
+    return False
+
+
 def _models_at(model: type[BaseModel], location: Location) -> list[type[BaseModel]]:
     models: list[type[BaseModel]] = [model]
+    key_follows = False  # the part after a mapping field is one of its keys (a server's name), not a field
     for part in location:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_follows:
+            key_follows = False
             continue
         following: list[type[BaseModel]] = []
         for current in models:
             info = current.model_fields.get(str(part))
             if info is None:
                 continue
+            key_follows = key_follows or _is_mapping(info.annotation)
             following.extend(
                 c for c in _unwrap(info.annotation) if isinstance(c, type) and issubclass(c, BaseModel)
             )

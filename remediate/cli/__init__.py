@@ -97,8 +97,11 @@ def main(
     will touch, applies the change, restarts what must be restarted, checks the result, and
     can roll everything back.
     """
+    import structlog
+
     from remediate import logs
 
+    structlog.contextvars.clear_contextvars()  # nothing bound by an earlier invocation in this process
     logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose)  # type: ignore[arg-type]
     ctx.obj = Context(state_dir)
 

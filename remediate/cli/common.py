@@ -243,4 +243,6 @@ def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file:
         servers.append(Server(name=name, **details))
         if recorded:
             connections[name] = connection_from_meta(recorded, ca_file)
-    return Targets(servers, default, _credentials(username), connections=connections)
+    return Targets(
+        servers, default, _credentials(username or run.hosts.get("username")), connections=connections
+    )

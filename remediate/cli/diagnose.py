@@ -17,7 +17,7 @@ from remediate.errors import RemediateError
     "-f",
     "--file",
     "path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
     help="Read a file: an IIS failed-request log, or saved response headers ('-' for standard input).",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -30,9 +30,9 @@ def diagnose(text: str | None, path: Path | None, output: str) -> None:
     """
     from remediate.diagnose import diagnose as explain
 
-    if path is not None:
+    if path is not None and str(path) != "-":
         source = path.read_text(encoding="utf-8", errors="replace")
-    elif text is None or text == "-":
+    elif path is not None or text is None or text == "-":
         source = sys.stdin.read()
     else:
         source = text

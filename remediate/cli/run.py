@@ -88,6 +88,7 @@ def plan(
                 loaded,
                 run_targets.meta(given_hosts(options)),
                 connection_meta(run_targets.connection),
+                change_id,
             )
             click.echo(f"plan saved to {out}: apply it with `remediate apply {out}`", err=True)
         _exit(the_plan, detailed_exitcode)
@@ -200,6 +201,14 @@ def _apply_saved(
             "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
         )
     saved = plan_file.load(path)
+    if settings["change_id"] and saved.change_id and settings["change_id"] != saved.change_id:
+        raise RemediateError(
+            "plan-change-id",
+            f"{path} was made for change {saved.change_id}, not {settings['change_id']}",
+            "apply it under the change it was reviewed for (or drop --change-id)",
+        )
+    settings["change_id"] = settings["change_id"] or saved.change_id
+    _bind_change_id(settings["change_id"])
     run_targets = targets_for_run(ctx, saved, options["username"], options["ca_file"])
     sessions = run_targets.sessions()
     try:

@@ -1,0 +1,361 @@
+"""A three-server organization: inventories, rolling apply, saved plans, drift checks and
+preflight, end to end through pypsrp against the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import Result
+
+from remediate import inventory as inventories
+from remediate.sim import Simulator
+from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS, Scenario, Server
+from tests.test_apply import app_only, cli, fingerprint, set_web_config, web_config, writes
+
+FIXED = b"|V1S2SAppOnly"
+EXCHANGE_2016_CU2 = "15.1.466.34"
+
+
+def write_inventory(sim: Simulator, path: Path, **servers: dict[str, Any]) -> Path:
+    """An inventory naming the simulated servers ex01..exNN, with per-server overrides."""
+    entries = {
+        name: {"host": endpoint.host, "port": endpoint.port, **servers.get(name, {})}
+        for name, endpoint in sim.servers.items()
+    }
+    names = list(entries)
+    document = {
+        "defaults": {"ca_file": str(sim.ca_file), "username": sim.username},
+        "servers": entries,
+        "groups": {"first": names[:1], "others": names[1:]},
+    }
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def run(sim: Simulator, state: Path, *args: str) -> Result:
+    return cli(state, *args, env={"REMEDIATE_PASSWORD": sim.password})
+
+
+@pytest.fixture
+def sim(start_sim: Any) -> Simulator:
+    return start_sim(servers=3)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fleet(sim: Simulator, tmp_path: Path) -> Path:
+    return write_inventory(sim, tmp_path / "inventory.yaml")
+
+
+def apply(sim: Simulator, state: Path, fleet: Path, *extra: str) -> Result:
+    return run(
+        sim, state, "apply", "app-only-graph", "-i", str(fleet), "--yes", "--health-timeout", "2", *extra
+    )
+
+
+def set_partner_application_calls(sim: Simulator) -> list[str]:
+    return [r.server for r in sim.audit_records() if r.command == "Set-PartnerApplication"]
+
+
+# -- the whole organization --------------------------------------------------------------------------------
+
+
+def test_three_servers_one_partner_application(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    result = apply(sim, tmp_path, fleet)
+    assert result.exit_code == 0, result.output
+    assert set_partner_application_calls(sim) == ["ex01"]  # once, through the first server
+    assert sorted(app_only(sim)) == sorted(GRAPH_ACT_AS_PERMISSIONS)
+    for server in ("ex01", "ex02", "ex03"):
+        assert FIXED in web_config(sim, server)
+    # one batch per server, in order, and a per-server summary at the end
+    assert result.output.index("batch 1/3: ex01") < result.output.index("batch 2/3: ex02")
+    assert result.output.index("batch 2/3: ex02") < result.output.index("batch 3/3: ex03")
+    table = result.output[result.output.rindex("SERVER") :]
+    assert [_row(table, s) for s in ("ex01", "ex02", "ex03")] == ["applied"] * 3
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    assert report["status"] == "succeeded"
+
+
+def test_a_health_failure_on_the_second_server_stops_the_run_there(
+    sim: Simulator, fleet: Path, tmp_path: Path
+) -> None:
+    before = fingerprint(sim)
+    with sim.state("ex02").lock:
+        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"  # will not come back
+        sim.state("ex02").save()
+    result = apply(sim, tmp_path, fleet, "--serial", "1")
+    assert result.exit_code == 1, result.output
+    after = fingerprint(sim)
+    assert after["files"]["ex01"] != before["files"]["ex01"]  # the first batch stays applied
+    assert after["files"]["ex02"] == before["files"]["ex02"]  # the failing batch was rolled back
+    assert after["files"]["ex03"] == before["files"]["ex03"]
+    assert after["temporary_files"] == []
+    assert [r for r in sim.audit_records("ex01") if _writes(r)]
+    assert not [r for r in sim.audit_records("ex03") if _writes(r)]  # beyond taking remediate's lock
+    assert "health-check-failed" in result.output and "ex02: not healthy" in result.output
+    table = result.output[result.output.rindex("SERVER") :]
+    assert _row(table, "ex01") == "applied"
+    assert _row(table, "ex02") == "rolled back"
+    assert _row(table, "ex03") == "untouched"
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    assert report["status"] == "partial"
+
+
+def test_max_failures_lets_the_run_go_on(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    with sim.state("ex02").lock:
+        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
+        sim.state("ex02").save()
+    result = apply(sim, tmp_path, fleet, "--serial", "1", "--max-failures", "1")
+    assert result.exit_code == 1, result.output
+    table = result.output[result.output.rindex("SERVER") :]
+    assert [_row(table, s) for s in ("ex01", "ex02", "ex03")] == ["applied", "rolled back", "applied"]
+    assert FIXED in web_config(sim, "ex03") and FIXED not in web_config(sim, "ex02")
+
+
+def test_serial_two_makes_two_batches(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    result = apply(sim, tmp_path, fleet, "--serial", "2")
+    assert result.exit_code == 0, result.output
+    assert "batch 1/2: ex01, ex02" in result.output and "batch 2/2: ex03" in result.output
+
+
+# -- inventories ---------------------------------------------------------------------------------------------
+
+
+def test_limit_selects_a_group_or_servers(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    result = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--limit", "others")
+    assert result.exit_code == 0, result.output
+    assert "\nex02 " in result.output and "\nex03 " in result.output and "\nex01 " not in result.output
+    # the organization step still runs once, through the first selected server
+    assert "organization (through ex02)" in result.output
+    result = run(
+        sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--limit", "ex03", "--limit", "ex01"
+    )
+    assert "\nex01 " in result.output and "\nex03 " in result.output and "\nex02 " not in result.output
+
+
+def test_unknown_limit_is_named(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    result = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--limit", "ex4")
+    assert result.exit_code == 1
+    assert "ex4" in result.output and "inventory" in result.output
+    assert writes(sim) == []
+
+
+def test_per_server_overrides(sim: Simulator, start_sim: Any, tmp_path: Path) -> None:
+    # ex03 reaches Exchange through the /PowerShell endpoint, whose RBAC hides -AppOnlyPermissions:
+    # only ex03 fails the parameter precondition.
+    path = write_inventory(
+        sim,
+        tmp_path / "inventory.yaml",
+        ex03={"exchange": "remote", "exchange_port": sim.servers["ex03"].port},
+    )
+    result = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(path))
+    assert result.exit_code == 1, result.output
+    start = result.output.index("Preflight")
+    preflight = result.output[start : result.output.index("\n\n", start)]
+    ex01 = next(line for line in preflight.splitlines() if line.strip().startswith("ex01"))
+    ex03 = next(line for line in preflight.splitlines() if line.strip().startswith("ex03"))
+    assert "ok" in ex01 and ex01.count("ok") == 3
+    assert ex03.count("ok") < 3
+    assert writes(sim) == []
+
+
+def test_a_bad_inventory_names_file_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text("servers:\n  ex01:\n    trnasport: https\n", encoding="utf-8")
+    result = cli(tmp_path, "plan", "app-only-graph", "-i", str(path))
+    assert result.exit_code == 1
+    assert (
+        "inventory.yaml:3" in result.output and "trnasport" in result.output and "transport" in result.output
+    )
+
+
+def test_discover_lists_the_organization_as_an_inventory(sim: Simulator, tmp_path: Path) -> None:
+    first = sim.servers["ex01"]
+    result = run(
+        sim,
+        tmp_path,
+        "inventory",
+        "discover",
+        "--host",
+        f"{first.host}:{first.port}",
+        "--ca-file",
+        str(sim.ca_file),
+        "-u",
+        sim.username,
+    )
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "discovered.yaml"
+    saved.write_text(result.output, encoding="utf-8")
+    loaded = inventories.load(saved)
+    assert loaded.select([]) == ["ex01", "ex02", "ex03"]
+    assert sim.password not in result.output
+
+
+# -- saved plans ------------------------------------------------------------------------------------------
+
+
+def test_a_saved_plan_is_applied_exactly(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "change.plan"
+    result = run(
+        sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan), "--change-id", "CHG42"
+    )
+    assert result.exit_code == 0, result.output and plan.exists()
+    assert writes(sim) == []
+    result = run(sim, tmp_path, "apply", str(plan), "--yes", "--health-timeout", "2")
+    assert result.exit_code == 0, result.output
+    assert all(FIXED in web_config(sim, s) for s in ("ex01", "ex02", "ex03"))
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    assert report["change_id"] == "CHG42" and report["status"] == "succeeded"
+
+
+def test_a_saved_plan_is_refused_when_a_server_changed(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "change.plan"
+    assert run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan)).exit_code == 0
+    set_web_config(
+        sim,
+        web_config(sim, "ex02").replace(b"<appSettings>", b"<appSettings>\r\n    <!-- edited -->"),
+        "ex02",
+    )
+    before = fingerprint(sim)
+    result = run(sim, tmp_path, "apply", str(plan), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "stale plan" in result.output and "ex02" in result.output and "web.config" in result.output
+    assert "re-plan" in result.output
+    assert fingerprint(sim) == before and writes(sim) == []
+
+
+def test_a_tampered_plan_is_refused(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "change.plan"
+    assert run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan)).exit_code == 0
+    document = json.loads(plan.read_text(encoding="utf-8"))
+    text = json.dumps(document)
+    assert "V1S2SAppOnly" in text
+    plan.write_text(text.replace("|V1S2SAppOnly", "|V1S2SAppOnly|Evil", 1), encoding="utf-8")
+    result = run(sim, tmp_path, "apply", str(plan), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "plan" in result.output.lower() and writes(sim) == []
+
+
+def test_an_unchanged_plan_says_so(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    assert apply(sim, tmp_path, fleet, "--serial", "0").exit_code == 0
+    plan = tmp_path / "change.plan"
+    result = run(
+        sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan), "--detailed-exitcode"
+    )
+    assert result.exit_code == 0, result.output
+
+
+# -- drift ---------------------------------------------------------------------------------------------------
+
+
+def test_check_finds_drift_after_a_cumulative_update(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    check = ("check", "app-only-graph", "-i", str(fleet))
+    assert run(sim, tmp_path, *check).exit_code == 2  # nothing applied yet
+    assert apply(sim, tmp_path, fleet, "--serial", "0").exit_code == 0
+    result = run(sim, tmp_path, *check)
+    assert result.exit_code == 0, result.output
+    sim.cumulative_update("ex02", "15.2.1748.24")
+    assert FIXED not in web_config(sim, "ex02")
+    result = run(sim, tmp_path, *check)
+    assert result.exit_code == 2, result.output
+    assert "ex02" in result.output
+    assert apply(sim, tmp_path, fleet, "--serial", "0").exit_code == 0
+    assert run(sim, tmp_path, *check).exit_code == 0
+
+
+def test_check_exits_1_on_errors(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    result = cli(tmp_path, "check", "app-only-graph", "-i", str(fleet), env={"REMEDIATE_PASSWORD": "wrong"})
+    assert result.exit_code == 1
+
+
+# -- preflight -------------------------------------------------------------------------------------------
+
+
+def test_preflight_refuses_an_exchange_2016_cu2_server_before_anything_is_written(
+    start_sim: Any, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        servers=[Server(name="ex01"), Server(name="ex02", build=EXCHANGE_2016_CU2), Server(name="ex03")]
+    )
+    sim = start_sim(scenario)
+    fleet = write_inventory(sim, tmp_path / "inventory.yaml")
+    before = fingerprint(sim)
+    result = apply(sim, tmp_path, fleet, "--serial", "0")
+    assert result.exit_code == 1, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("  ex02"))
+    assert "Exchange 2016 CU2" in row and EXCHANGE_2016_CU2 in row
+    assert "precondition" in result.output.lower()
+    assert fingerprint(sim) == before and writes(sim) == []
+
+
+def test_preflight_reports_an_unexpanded_install_dir(start_sim: Any, tmp_path: Path) -> None:
+    from remediate.sim.scenario import WebConfig
+
+    scenario = Scenario(
+        servers=[
+            Server(name="ex01"),
+            Server(name="ex02", rest_web_config=WebConfig(state="unexpanded-install-dir")),
+        ]
+    )
+    sim = start_sim(scenario)
+    fleet = write_inventory(sim, tmp_path / "inventory.yaml")
+    before = fingerprint(sim)
+    result = apply(sim, tmp_path, fleet, "--serial", "0")
+    assert result.exit_code == 1, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("  ex02"))
+    assert "%ExchangeInstallDir%" in result.output and "ok" in row
+    assert fingerprint(sim) == before and writes(sim) == []
+
+
+# -- change ids ------------------------------------------------------------------------------------------
+
+
+def test_the_change_id_is_on_every_log_line_of_the_run(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    log_file = tmp_path / "run.log"
+    password = {"REMEDIATE_PASSWORD": sim.password}
+    result = cli(
+        tmp_path,
+        "--log-file",
+        str(log_file),
+        "apply",
+        "app-only-graph",
+        "-i",
+        str(fleet),
+        "--yes",
+        "--change-id",
+        "CHG0042",
+        env=password,
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(records) >= 3
+    assert all(record.get("change_id") == "CHG0042" for record in records), records
+    events = [record["event"] for record in records]
+    assert "run started" in events and events[-1] == "run finished"
+    assert sim.password not in log_file.read_text(encoding="utf-8")
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    assert report["change_id"] == "CHG0042"
+    # the next invocation in the same process does not inherit it
+    later = tmp_path / "later.log"
+    assert (
+        cli(
+            tmp_path, "--log-file", str(later), "plan", "app-only-graph", "-i", str(fleet), env=password
+        ).exit_code
+        == 0
+    )
+    assert later.read_text(encoding="utf-8") and "CHG0042" not in later.read_text(encoding="utf-8")
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _writes(record: Any) -> bool:
+    return bool(record.writes) and not any(str(v).endswith("remediate.lock") for _, v in record.parameters)
+
+
+def _row(table: str, server: str) -> str:
+    line = next(line for line in table.splitlines() if line.strip().startswith(server + " "))
+    return line.strip()[len(server) :].strip()
