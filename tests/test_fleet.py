@@ -13,7 +13,7 @@ from click.testing import Result
 
 from remediate import inventory as inventories
 from remediate.sim import Simulator
-from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS, Scenario, Server
+from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS, Scenario, Server, WebConfig
 from tests.test_apply import app_only, cli, fingerprint, set_web_config, web_config, writes
 
 FIXED = b"|V1S2SAppOnly"
@@ -274,39 +274,30 @@ def test_check_exits_1_on_errors(sim: Simulator, fleet: Path, tmp_path: Path) ->
 # -- preflight -------------------------------------------------------------------------------------------
 
 
-def test_preflight_refuses_an_exchange_2016_cu2_server_before_anything_is_written(
-    start_sim: Any, tmp_path: Path
-) -> None:
-    scenario = Scenario(
-        servers=[Server(name="ex01"), Server(name="ex02", build=EXCHANGE_2016_CU2), Server(name="ex03")]
-    )
-    sim = start_sim(scenario)
-    fleet = write_inventory(sim, tmp_path / "inventory.yaml")
-    before = fingerprint(sim)
-    result = apply(sim, tmp_path, fleet, "--serial", "0")
-    assert result.exit_code == 1, result.output
-    row = next(line for line in result.output.splitlines() if line.startswith("  ex02"))
-    assert "Exchange 2016 CU2" in row and EXCHANGE_2016_CU2 in row
-    assert "precondition" in result.output.lower()
-    assert fingerprint(sim) == before and writes(sim) == []
-
-
-def test_preflight_reports_an_unexpanded_install_dir(start_sim: Any, tmp_path: Path) -> None:
-    from remediate.sim.scenario import WebConfig
-
-    scenario = Scenario(
-        servers=[
-            Server(name="ex01"),
+@pytest.mark.parametrize(
+    ("ex02", "in_row", "in_output"),
+    [
+        (Server(name="ex02", build=EXCHANGE_2016_CU2), ["Exchange 2016 CU2", EXCHANGE_2016_CU2], []),
+        (
             Server(name="ex02", rest_web_config=WebConfig(state="unexpanded-install-dir")),
-        ]
-    )
-    sim = start_sim(scenario)
+            [],
+            ["%ExchangeInstallDir%"],
+        ),
+    ],
+    ids=["exchange-2016-cu2", "unexpanded-install-dir"],
+)
+def test_preflight_refuses_one_bad_server_before_anything_is_written(
+    start_sim: Any, tmp_path: Path, ex02: Server, in_row: list[str], in_output: list[str]
+) -> None:
+    sim = start_sim(Scenario(servers=[Server(name="ex01"), ex02, Server(name="ex03")]))
     fleet = write_inventory(sim, tmp_path / "inventory.yaml")
     before = fingerprint(sim)
     result = apply(sim, tmp_path, fleet, "--serial", "0")
     assert result.exit_code == 1, result.output
-    row = next(line for line in result.output.splitlines() if line.startswith("  ex02"))
-    assert "%ExchangeInstallDir%" in result.output and "ok" in row
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ex0")}
+    assert "FAILED" in rows["ex02"] and "FAILED" not in rows["ex01"] + rows["ex03"]
+    assert all(text in rows["ex02"] for text in in_row)
+    assert all(text in result.output for text in in_output)
     assert fingerprint(sim) == before and writes(sim) == []
 
 
