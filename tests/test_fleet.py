@@ -104,6 +104,22 @@ def test_a_health_failure_on_the_second_server_stops_the_run_there(
     assert report["status"] == "partial"
 
 
+def test_a_partial_run_can_be_rolled_back(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    before = fingerprint(sim)
+    with sim.state("ex02").lock:
+        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
+        sim.state("ex02").save()
+    assert apply(sim, tmp_path, fleet, "--serial", "1").exit_code == 1
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    assert report["status"] == "partial" and fingerprint(sim) != before
+    with sim.state("ex02").lock:
+        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Started"
+        sim.state("ex02").save()
+    result = run(sim, tmp_path, "rollback", report["id"], "--yes", "--health-timeout", "2")
+    assert result.exit_code == 0, result.output
+    assert fingerprint(sim) == before  # ex01's file and the partner application, exactly
+
+
 def test_max_failures_lets_the_run_go_on(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
     with sim.state("ex02").lock:
         sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
