@@ -25,12 +25,26 @@ class Changer:
     def name(self) -> str:
         return self.session.server.name
 
-    def _run(self, endpoint: str, cmdlet: str, parameters: dict[str, Any], what: str, hint: str) -> Result:
-        result = self.session.run(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
+    def _run(
+        self,
+        endpoint: str,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        what: str,
+        hint: str,
+        timeout: float | None = None,
+    ) -> Result:
+        result = self.session.run(endpoint, cmdlet, parameters, timeout=timeout)  # type: ignore[arg-type]
         if result.failed or result.errors:
             detail = result.errors[0].message if result.errors else "the command failed"
             raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
         return result
+
+    def _failure(self, cmdlet: str, result: Result) -> RemediateError:
+        detail = result.errors[0].message if result.errors else "the command failed"
+        return RemediateError(
+            "health-read-failed", f"{self.name}: {cmdlet} failed: {detail}", "run with -vv for details"
+        )
 
     # -- files -------------------------------------------------------------------------------
 
@@ -141,6 +155,7 @@ class Changer:
             {"Name": names, "Force": None},
             f"Restart-Service {','.join(names)} failed",
             "check the services on the server (Get-Service); they may need starting by hand",
+            timeout=self.session.connection.restart_timeout,
         )
 
     def recycle(self, pool: str) -> None:
@@ -150,10 +165,13 @@ class Changer:
             {"Name": pool},
             f"Restart-WebAppPool {pool} failed",
             "is the app pool started? Check IIS Manager",
+            timeout=self.session.connection.restart_timeout,
         )
 
     def service_states(self, names: list[str]) -> dict[str, str]:
         result = self.session.run("server", "Get-Service", {"Name": names})
+        if result.failed:  # a missing service is a non-terminating error: it shows as missing
+            raise self._failure("Get-Service", result)
         states = {}
         for service in result.output:
             properties = {**service.adapted_properties, **service.extended_properties}
@@ -164,6 +182,8 @@ class Changer:
 
     def pool_states(self, names: list[str] | None) -> dict[str, str]:
         result = self.session.run("server", "Get-WebAppPoolState", {"Name": names} if names else {})
+        if result.failed:
+            raise self._failure("Get-WebAppPoolState", result)
         states = {}
         for index, state in enumerate(result.output):
             properties = {**state.adapted_properties, **state.extended_properties}

@@ -35,6 +35,7 @@ log = get_logger(__name__)
 Progress = Callable[[str, str], None]  # (server, what is happening)
 # Step statuses after which the target may differ from its snapshot.
 MAY_HAVE_WRITTEN = ("writing", "written", "verified", "rollback-failed", "rollback-conflict")
+LOCKING = "taking the lock"
 
 
 @dataclass
@@ -174,6 +175,8 @@ class Runner:
 
     def lock(self, servers: Iterable[str], operator: str, takeover: frozenset[str], force: bool) -> None:
         for server in servers:
+            # journaled first: a run killed right after New-Item is known to hold the lock
+            self.journal.event(self.run_id, server, LOCKING)
             path = acquire(
                 self.reader(server),
                 self.changer(server),
@@ -217,7 +220,10 @@ class Runner:
     def wait_healthy(self, server: str, kind: Any, settings: Any, name: str) -> None:
         deadline = time.monotonic() + self.health_timeout
         while True:
-            problem = self.with_reconnect(server, lambda: kind.health(settings, self.changer(server)))
+            try:
+                problem = self.with_reconnect(server, lambda: kind.health(settings, self.changer(server)))
+            except RemediateError as error:  # right after a restart a read may fail: ask again
+                problem = f"cannot check: {error.message}"
             if problem is None:
                 self.journal.event(self.run_id, server, f"healthy after {name}")
                 return
@@ -340,7 +346,10 @@ class Apply(Runner):
             first.setdefault((item.server, item.target.lower()), item)
         moved = []
         for item in first.values():
-            current = item.resource.state(item.spec, item.target, self.reader(item.server))
+            current = self.with_reconnect(
+                item.server,
+                functools.partial(item.resource.state, item.spec, item.target, self.reader(item.server)),
+            )
             if not item.resource.same(item.spec, current, item.before):
                 moved.append(item)
                 self.step_status(item, "moved", error="changed since the plan was made")
@@ -602,8 +611,21 @@ def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
         }
         return RemediateError("nothing-to-roll-back", f"run {run.id} {reason[run.status]}", "nothing to do")
     if not [step for step in journal.steps(run.id) if step.status in MAY_HAVE_WRITTEN]:
+        if unreleased_locks(journal, run):
+            return None  # the rollback releases the locks it left
         return RemediateError("nothing-to-roll-back", f"run {run.id} wrote nothing", "nothing to do")
     return None
+
+
+def unreleased_locks(journal: Journal, run: RunRow) -> list[str]:
+    """Servers where `run` may still hold remediate's lock: it was taking it, and never released it."""
+    held: dict[str, None] = {}
+    for _, server, message in journal.events(run.id):
+        if server is not None and message == LOCKING:
+            held[server] = None
+        elif server is not None and message == "unlocked":
+            held.pop(server, None)
+    return list(held)
 
 
 def _item(step: StepRow) -> Item:
@@ -700,7 +722,8 @@ def rollback_run(
         )
     runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
     outcome = Outcome(rollback_id, "rollback", "running")
-    servers = list(dict.fromkeys(item.server for item in items))
+    # the servers it changes, and those where the run left its lock (a killed run): released at the end
+    servers = list(dict.fromkeys([item.server for item in items] + unreleased_locks(journal, run)))
     try:
         runner.lock(servers, operator, frozenset({run.id}), break_lock)
     except RemediateError as error:

@@ -97,7 +97,10 @@ def connection_meta(connection: Connection) -> dict[str, Any]:
         "auth": connection.auth,
         "exchange": connection.exchange,
         "ca_file": str(connection.ca_file) if connection.ca_file else None,
+        "insecure": connection.insecure,
         "operation_timeout": connection.operation_timeout,
+        "connect_timeout": connection.connect_timeout,
+        "restart_timeout": connection.restart_timeout,
     }
 
 
@@ -109,6 +112,9 @@ def connection_from_meta(meta: dict[str, Any], ca_file: Path | None = None) -> C
         exchange=meta["exchange"],
         ca_file=ca_file or (Path(recorded) if recorded else None),
         operation_timeout=meta.get("operation_timeout", 60),
+        connect_timeout=meta.get("connect_timeout", 15),
+        restart_timeout=meta.get("restart_timeout", 300),
+        insecure=bool(meta.get("insecure", False)),
     )
 
 

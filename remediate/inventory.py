@@ -47,7 +47,12 @@ class Settings(BaseModel):
     path: str | None = None
     exchange_port: int | None = Field(default=None, ge=1, le=65535)
     exchange_path: str | None = None
-    timeout: int | None = Field(default=None, ge=5, le=3600)
+    timeout: int | None = Field(default=None, ge=1, le=3600)
+    connect_timeout: int | None = Field(default=None, ge=1, le=600)
+    restart_timeout: int | None = Field(default=None, ge=1, le=3600)
+    insecure: bool | None = Field(
+        default=None, description="Do not verify the certificate (https): labs only; recorded in the journal."
+    )
 
 
 class Defaults(Settings):
@@ -129,6 +134,9 @@ class LoadedInventory:
             exchange=pick("exchange") or base.exchange,  # type: ignore[arg-type]
             ca_file=(self.source.parent / str(ca_file)) if ca_file else base.ca_file,
             operation_timeout=pick("timeout") or base.operation_timeout,  # type: ignore[arg-type]
+            connect_timeout=pick("connect_timeout") or base.connect_timeout,  # type: ignore[arg-type]
+            restart_timeout=pick("restart_timeout") or base.restart_timeout,  # type: ignore[arg-type]
+            insecure=bool(pick("insecure") or base.insecure),
         )
         server = Server(
             name=name,

@@ -121,9 +121,15 @@ class Remote:
         return _VARIABLE.sub(value, path)
 
     def read_file(self, path: str) -> bytes | None:
+        """A file's bytes (None if it does not exist). Files remediate edits are small: at most
+        MAX_XML_BYTES are read (-TotalCount), and a larger file is refused, not truncated."""
+        from remediate.xmledit import MAX_XML_BYTES
+
         def read() -> bytes | None:
             result = self.session.run(
-                "server", "Get-Content", {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0}
+                "server",
+                "Get-Content",
+                {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0, "TotalCount": MAX_XML_BYTES + 1},
             )
             if _not_found(result):
                 return None
@@ -140,7 +146,15 @@ class Remote:
             if not result.output:
                 return b""
             content = result.output[0]
-            return content if isinstance(content, bytes) else bytes(int(b) for b in result.output)
+            data = content if isinstance(content, bytes) else bytes(int(b) for b in result.output)
+            if len(data) > MAX_XML_BYTES:
+                raise RemediateError(
+                    "file-too-large",
+                    f"{self.name}: {path} is larger than {MAX_XML_BYTES} bytes; remediate edits files up to "
+                    "that size and read no further",
+                    "this is not a usual web.config: check the path, and the file on the server",
+                )
+            return data
 
         return self._cached(("file", path.lower()), read)  # type: ignore[no-any-return]
 

@@ -7,7 +7,9 @@ mapped here, at the boundary, to RemediateErrors that say what failed and what t
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -52,8 +54,10 @@ class Connection:
     auth: Auth = "negotiate"
     ca_file: Path | None = None
     exchange: ExchangeAccess = "snapin"
-    operation_timeout: int = 60
-    connect_timeout: int = 15
+    operation_timeout: int = 60  # one cmdlet call, start to end (and one HTTP request)
+    connect_timeout: int = 15  # opening a TCP connection
+    restart_timeout: int = 300  # one Restart-Service or Restart-WebAppPool call
+    insecure: bool = False  # do not verify the server certificate (https)
 
     def __post_init__(self) -> None:
         if self.auth == "basic" and self.transport != "https":
@@ -61,6 +65,12 @@ class Connection:
                 "basic-over-http",
                 "Basic authentication sends the password in the clear; remediate uses it over HTTPS only",
                 "use --transport https, or --auth negotiate (HTTP is then encrypted with the session key)",
+            )
+        if self.insecure and self.transport != "https":
+            raise RemediateError(
+                "insecure-over-http",
+                "--insecure turns off certificate checks, which only https has",
+                "drop --insecure (http is always encrypted with the logon session key)",
             )
 
 
@@ -190,6 +200,13 @@ class Session:
             else self.server.port_for(self.connection)
         )
         cert_validation: bool | str = str(self.connection.ca_file) if self.connection.ca_file else True
+        if self.connection.insecure:
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
+            warnings.simplefilter("ignore", InsecureRequestWarning)  # the CLI has said it, loudly, once
+            cert_validation = False
         return WSMan(
             self.server.address,
             port=port,
@@ -199,7 +216,9 @@ class Session:
             username=self._credentials.username,
             password=str(self._credentials.password),
             cert_validation=cert_validation,  # type: ignore[arg-type]  # a CA path, as requests' verify takes
-            encryption="auto",
+            # over http every message is sealed with the logon session key (never plain text);
+            # over https, TLS protects it
+            encryption="always" if self.connection.transport == "http" else "auto",
             operation_timeout=self.connection.operation_timeout,
             read_timeout=self.connection.operation_timeout + 10,
             connection_timeout=self.connection.connect_timeout,
@@ -235,10 +254,20 @@ class Session:
         with self._lock:
             self._pool("server")
 
-    def run(self, endpoint: Endpoint, cmdlet: str, parameters: dict[str, Any] | None = None) -> Result:
-        """Run one cmdlet with bound parameters (None as a value means a switch)."""
+    def run(
+        self,
+        endpoint: Endpoint,
+        cmdlet: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run one cmdlet with bound parameters (None as a value means a switch). It must end
+        within `timeout` seconds (default: the connection's operation timeout), or it is
+        stopped and the call fails with `call-timeout`."""
         from pypsrp.powershell import PowerShell
 
+        limit = timeout or self.connection.operation_timeout
         with self._lock:
             pool = self._pool(endpoint)
             if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
@@ -249,7 +278,9 @@ class Session:
                 shell.add_parameter(name, value)
             log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters or {}))
             try:
-                output = shell.invoke()
+                output = self._invoke(shell, cmdlet, limit)
+            except RemediateError:
+                raise
             except Exception as error:
                 mapped = self._mapped(error, endpoint)
                 if mapped.reference in CONNECTION_ERRORS:
@@ -260,6 +291,34 @@ class Session:
         errors = [PSErrorInfo(str(e.fq_error or ""), str(e)) for e in shell.streams.error]
         warnings = [str(w.message) for w in shell.streams.warning]
         return Result(list(output), errors, bool(shell.had_errors), warnings)
+
+    def _invoke(self, shell: Any, cmdlet: str, limit: float) -> list[Any]:
+        """pypsrp's invoke, with a deadline: each Receive waits at most the time left."""
+        from pypsrp.powershell import PSInvocationState
+
+        deadline = time.monotonic() + limit
+        shell.begin_invoke()
+        while shell.state == PSInvocationState.RUNNING:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._stop(shell)
+                raise RemediateError(
+                    "call-timeout",
+                    f"{self.server.name}: {cmdlet} did not finish within {limit:g}s; it was stopped",
+                    "the server may be overloaded or the command stuck; check it, then raise --timeout "
+                    "(or --restart-timeout for restarts) if it is only slow",
+                )
+            wait = max(1, min(math.ceil(remaining), self.connection.operation_timeout))
+            shell.poll_invoke(timeout=wait)
+        return list(shell.output)
+
+    def _stop(self, shell: Any) -> None:
+        """Ask the server to stop a pipeline (ctrl-c); if even that fails, drop the pools."""
+        try:
+            shell.stop()
+        except Exception as error:
+            log.info("stopping a timed-out pipeline failed", server=self.server.name, error=str(error))
+            self._forget_pools()
 
     def _load_snapin(self, pool: Any) -> None:
         from pypsrp.powershell import PowerShell

@@ -198,9 +198,6 @@ FAULTS = {
     ),
     # Get-Content on ex01: the plan's read, the re-check before writing, then the verify.
     "connection drops on the verify read": DropConnection(server="ex01", cmdlet="Get-Content", nth=3),
-    "connection drops on the re-check before writing": DropConnection(
-        server="ex01", cmdlet="Get-Content", nth=2
-    ),
     "connection drops after the partner application write": DropConnection(
         cmdlet="Set-PartnerApplication", when="after"
     ),

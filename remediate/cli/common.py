@@ -98,11 +98,31 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="DOMAIN\\user or user@domain. The password comes from REMEDIATE_PASSWORD or a prompt.",
         ),
         click.option(
+            "--insecure",
+            is_flag=True,
+            help="Do not verify the servers' certificates (https). Anyone on the path can then "
+            "impersonate a server. Recorded in the journal; prefer --ca-file.",
+        ),
+        click.option(
             "--timeout",
-            type=click.IntRange(5, 3600),
+            type=click.IntRange(1, 3600),
             default=60,
             show_default=True,
-            help="Seconds to wait for a server to answer one request.",
+            help="Seconds one remote command (or one request) may take before it is stopped.",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=click.IntRange(1, 600),
+            default=15,
+            show_default=True,
+            help="Seconds to wait for a connection to a server.",
+        ),
+        click.option(
+            "--restart-timeout",
+            type=click.IntRange(1, 3600),
+            default=300,
+            show_default=True,
+            help="Seconds one service or app pool restart may take before it is stopped.",
         ),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
@@ -147,7 +167,27 @@ def given_hosts(options: dict[str, Any]) -> list[str]:
 
 
 def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
-    """The servers, connections and credentials the options describe."""
+    """The servers, connections and credentials the options describe (warning if insecure)."""
+    return warn_if_insecure(_targets(ctx, options))
+
+
+def warn_if_insecure(found: Any) -> Any:
+    """Say loudly, once per command, which servers' certificates will not be checked."""
+    insecure = [s.name for s in found.servers if found.connection_for(s.name).insecure]
+    if insecure:
+        click.echo(
+            click.style(
+                f"WARNING: --insecure: the certificates of {', '.join(insecure)} are NOT verified; anyone "
+                "on the network path can impersonate them and take the credentials. The run records it.",
+                fg="red",
+                bold=True,
+            ),
+            err=True,
+        )
+    return found
+
+
+def _targets(ctx: click.Context, options: dict[str, Any]) -> Any:
     from remediate.hosts import SIM, Targets, embedded_simulator_targets, parse_host
     from remediate.transport import Connection
 
@@ -157,6 +197,9 @@ def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
         ca_file=options["ca_file"],
         exchange=options["exchange"],
         operation_timeout=options["timeout"],
+        connect_timeout=options["connect_timeout"],
+        restart_timeout=options["restart_timeout"],
+        insecure=options["insecure"],
     )
     hosts: tuple[str, ...] = options["hosts"]
     if options.get("inventory"):
@@ -235,7 +278,7 @@ def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file:
     if run.hosts.get("given") == [SIM]:
         if ca_file is None:
             default = connection_from_meta({**run.connection, "ca_file": None})
-        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), default)  # type: ignore[union-attr]
+        return warn_if_insecure(embedded_simulator_targets(ctx.find_object(Context).state_dir(), default))  # type: ignore[union-attr]
     servers, connections = [], {}
     for name, details in run.hosts.get("servers", {}).items():
         details = dict(details)
@@ -243,6 +286,8 @@ def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file:
         servers.append(Server(name=name, **details))
         if recorded:
             connections[name] = connection_from_meta(recorded, ca_file)
-    return Targets(
-        servers, default, _credentials(username or run.hosts.get("username")), connections=connections
+    return warn_if_insecure(
+        Targets(
+            servers, default, _credentials(username or run.hosts.get("username")), connections=connections
+        )
     )

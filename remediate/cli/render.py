@@ -215,6 +215,7 @@ def run_text(run: Any, steps: list[Any], events: list[Any]) -> str:
         f"  status: {run_status(run)}",
         f"  operator: {run.operator}" + (f"  change: {run.change_id}" if run.change_id else ""),
         f"  hosts: {', '.join(run.hosts.get('given', []))}",
+        f"  connection: {_connection_text(run)}",
         f"  started: {run.started}  finished: {run.finished or '-'}",
     ]
     if run.rolls_back:
@@ -236,3 +237,19 @@ def run_text(run: Any, steps: list[Any], events: list[Any]) -> str:
         lines.append("  events:")
         lines += [f"    {time} {server or '-'}: {message}" for time, server, message in events]
     return "\n".join(lines)
+
+
+def _connection_text(run: Any) -> str:
+    connection = run.connection or {}
+    servers = run.hosts.get("servers", {})
+    insecure = [name for name, meta in servers.items() if (meta.get("connection") or {}).get("insecure")]
+    if not servers and connection.get("insecure"):
+        insecure = ["all servers"]
+    text = f"{connection.get('transport', '?')}, {connection.get('auth', '?')}"
+    if insecure:
+        return (
+            text + ", " + _styled(f"certificates NOT verified (--insecure) for {', '.join(insecure)}", "red")
+        )
+    if connection.get("transport") == "https":
+        return text + ", certificates verified"
+    return text + ", messages encrypted with the logon session key"
