@@ -87,6 +87,8 @@ def parse(data: bytes, name: str) -> Any:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
+        if b"<!DOCTYPE" in data:  # say why first: an entity it declares is what broke the parse
+            raise _dtd_refused(name) from None
         line, column = error.position if error.position else (0, 0)
         raise _error(
             "xml-not-well-formed",
@@ -95,12 +97,16 @@ def parse(data: bytes, name: str) -> Any:
         ) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise _error(
-            "xml-dtd-refused",
-            f"{name} has a DOCTYPE; remediate refuses XML with a DTD (entities could expand or reach out)",
-            "a web.config has no DOCTYPE: check the file",
-        )
+        raise _dtd_refused(name)
     return tree
+
+
+def _dtd_refused(name: str) -> RemediateError:
+    return _error(
+        "xml-dtd-refused",
+        f"{name} has a DOCTYPE; remediate refuses XML with a DTD (entities could expand or reach out)",
+        "a web.config has no DOCTYPE: check the file",
+    )
 
 
 # -- locating an attribute's raw bytes --------------------------------------------------------------

@@ -72,7 +72,16 @@ def parse(text: bytes, source: str, reference: str) -> Document:
             reference, f"{source}: not UTF-8 text ({error.reason})", "save the file as UTF-8"
         ) from None
     document = Document(source, None, text)
-    loader = yaml.SafeLoader(decoded)
+    try:
+        loader = yaml.SafeLoader(decoded)
+    except yaml.reader.ReaderError as error:  # a control character YAML does not allow
+        line = decoded.count("\n", 0, error.position) + 1
+        column = error.position - (decoded.rfind("\n", 0, error.position) + 1) + 1
+        raise RemediateError(
+            reference,
+            f"{source}:{line}:{column}: not valid YAML: character {error.character!r} is not allowed",
+            "remove the control character (YAML allows tab, newline and printable text)",
+        ) from None
     try:
         node = loader.get_single_node()
         document.data = _build(loader, node, (), document, reference) if node is not None else None
@@ -190,8 +199,11 @@ def validation_error(
     """One readable error for the most specific problem pydantic found."""
     problems = error.errors()
     problem = max(problems, key=lambda item: len(_clean(item["loc"])))
-    location = _clean(problem["loc"])
-    unknown_key = problem["type"] == "extra_forbidden"
+    unknown_key = problem["type"] == "extra_forbidden" and bool(problem["loc"])
+    # an unknown key is the last part of its location, whatever it looks like ("list[x]")
+    location = (
+        _clean(problem["loc"][:-1]) + tuple(problem["loc"][-1:]) if unknown_key else _clean(problem["loc"])
+    )
     position = document.position(location, key=unknown_key)
     where = f"{document.source}:{position.line}:{position.column}" if position else document.source
     message = problem["msg"].removeprefix("Value error, ")
@@ -200,7 +212,7 @@ def validation_error(
         nearest = suggestion(model, location)
         if nearest:
             hint = f"did you mean '{nearest}'?"
-    elif problem["type"] == "missing":
+    elif problem["type"] == "missing" and location:
         message = f"'{location[-1]}' is required"
     at = path_text(location)
     # Problems on the way to this one are other shapes the value could have taken: not news.

@@ -250,8 +250,8 @@ def _get_content(call: Call) -> None:
         data = _readable(call, path, "GetContentReaderUnauthorizedAccessError")
         if data is None or not data:
             continue
-        if encoding == "Byte":
-            _emit_chunks(call, data, read_count, as_bytes=True)
+        if encoding == "Byte":  # -TotalCount and -Tail count bytes
+            _emit_chunks(call, _counted(call, data), read_count, as_bytes=True)
             continue
         text = decode_text(data, encoding)
         if call.get("Raw"):
@@ -260,13 +260,18 @@ def _get_content(call: Call) -> None:
         lines = _LINE.split(text)
         if lines and lines[-1] == "":
             lines.pop()
-        total = call.get("TotalCount")
-        if total is not None and total >= 0:
-            lines = lines[:total]
-        tail = call.get("Tail")
-        if tail is not None and tail >= 0:
-            lines = lines[len(lines) - tail :] if tail else []
-        _emit_chunks(call, lines, read_count, as_bytes=False)
+        _emit_chunks(call, _counted(call, lines), read_count, as_bytes=False)
+
+
+def _counted(call: Call, items: Any) -> Any:
+    """The first -TotalCount items, then the last -Tail of those."""
+    total = call.get("TotalCount")
+    if total is not None and total >= 0:
+        items = items[:total]
+    tail = call.get("Tail")
+    if tail is not None and tail >= 0:
+        items = items[len(items) - tail :] if tail else items[:0]
+    return items
 
 
 def _emit_chunks(call: Call, items: Any, read_count: int, *, as_bytes: bool) -> None:
