@@ -127,4 +127,5 @@ def test_unexpected_errors_exit_3_with_a_crash_report(tmp_path: Path, monkeypatc
     result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "sim", "fault", "list"])
     assert result.exit_code == 3
     assert "error: unexpected" in result.output and "RuntimeError: boom" in result.output
-    assert list(tmp_path.glob("crash-*.log"))
+    [report] = list(tmp_path.glob("crash-*.log"))
+    assert "RuntimeError: boom" in report.read_text() and report.stat().st_mode & 0o077 == 0

@@ -38,7 +38,9 @@ def _crash(exception: BaseException, state: Path | None) -> NoReturn:
     try:
         directory = state or Path(os.environ.get("TMPDIR", "/tmp"))
         path = directory / f"crash-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
-        path.write_text(report, encoding="utf-8")
+        from remediate.state import write_private
+
+        write_private(path, report.encode("utf-8"))  # owner-only, like all remediate state
         where = str(path)
     except OSError:
         click.echo(report, err=True)
