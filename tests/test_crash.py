@@ -80,36 +80,7 @@ def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: Cmdlet
         pass
     original = state_of(sim_state)
     FaultBook(sim_state / "faults.json").add(delay)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "remediate",
-            "--state-dir",
-            str(state),
-            "apply",
-            "app-only-graph",
-            "--host",
-            "sim",
-            "--yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            if any(fault.fired for fault in FaultBook(sim_state / "faults.json").active()):
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the apply ended before reaching the crash point"
-        time.sleep(0.2)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    run_and_kill(state, sim_state)
 
     killed = state_of(sim_state)
     changed = {key for key in ("web.config", "app_only") if killed[key] != original[key]}
@@ -129,3 +100,28 @@ def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: Cmdlet
     runs = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)
     assert runs[0]["kind"] == "rollback" and runs[0]["status"] == "succeeded"
     assert runs[1]["rolled_back_by"] == runs[0]["id"]
+
+
+def run_and_kill(state: Path, sim_state: Path) -> None:
+    """Apply in a process of its own (`--host sim`: the embedded simulator dies with it, as in a
+    power cut); SIGKILL it once a fault in the simulator's fault book has fired."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(state), "apply", "app-only-graph"]
+        + ["--host", "sim", "--yes"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(fault.fired for fault in FaultBook(sim_state / "faults.json").active()):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the apply ended before reaching the fault"
+        time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()

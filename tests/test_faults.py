@@ -15,11 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +27,7 @@ from remediate.sim import CmdletDelay, CmdletError, DropConnection, RestartFailu
 from remediate.sim.faults import FaultBook
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
 from remediate.sim.store import Store
+from tests.test_crash import run_and_kill
 from tests.test_fleet import write_inventory
 
 WEB_CONFIG = "c:\\program files\\microsoft\\exchange server\\v15\\frontend\\httpproxy\\rest\\web.config"
@@ -235,27 +231,3 @@ def test_fault_matrix(kind: str, boundary: Boundary, tmp_path: Path) -> None:
     assert (result.exit_code == 0) == (status == "succeeded"), result.output
     assert status == expected_status(kind, boundary), result.output
     assert observe(sim_state) in (original, desired)  # leftovers (temporary files, locks) included
-
-
-def run_and_kill(state: Path, sim_state: Path) -> None:
-    """Apply in a process of its own (the embedded simulator with it); kill it at the fault."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "--state-dir", str(state), "apply", "app-only-graph"]
-        + ["--host", "sim", "--yes"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            if any(fault.fired for fault in FaultBook(sim_state / "faults.json").active()):
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the apply ended before reaching the fault"
-        time.sleep(0.2)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
