@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from remediate.cli import main
+from remediate.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
+from remediate import logs
 from remediate.changer import Changer, sha256
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
@@ -141,7 +140,7 @@ class Runner:
         self.run_id = run_id
         self.health_timeout = health_timeout
         self.locks: dict[str, str] = {}
-        structlog.contextvars.bind_contextvars(run=run_id)  # every log line of the run carries it
+        logs.bind(run=run_id)  # every log line of the run carries it
         log.info("run started", servers=sorted(sessions))
 
         def logged(server: str, message: str) -> None:

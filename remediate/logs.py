@@ -8,19 +8,22 @@ Redaction has two halves:
 - any key that names a secret (password, token, authorization, ...) has its value replaced;
 - any value registered with `register_secret` is replaced wherever it appears inside a
   string, which catches a password that a library formats into a message.
+
+structlog is imported only when a line is actually written: a quiet run (the default) never
+pays for it. Values bound with `bind` (the change id, the run id) are on every line written
+in that context, threads started with `contextvars.copy_context()` included.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
-
-import structlog
 
 REDACTED = "***"
 SECRET_KEY = re.compile(
@@ -91,9 +94,33 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+_bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "remediate_log_context", default=None
+)
+
+
+def bind(**values: Any) -> None:
+    """Put `values` on every log line written from this context on (e.g. change_id, run)."""
+    _bound.set({**(_bound.get() or {}), **values})
+
+
+def clear() -> None:
+    _bound.set(None)
+
+
+def _merge_bound(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in (_bound.get() or {}).items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
+    import structlog
+
     return [
-        structlog.contextvars.merge_contextvars,
+        _merge_bound,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -103,21 +130,43 @@ def _shared_processors() -> list[Any]:
 
 
 def _renderer(log_format: LogFormat, stream: TextIO) -> Any:
+    import structlog
+
     use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
     if use_console:
         return structlog.dev.ConsoleRenderer(colors=stream.isatty())
     return structlog.processors.JSONRenderer(sort_keys=True)
 
 
-def _handler(handler: logging.Handler, renderer: Any, level: int) -> logging.Handler:
+class _Formatter(logging.Formatter):
+    """structlog's ProcessorFormatter, built when the first line is written."""
+
+    def __init__(self, renderer: Callable[[], Any]) -> None:
+        super().__init__()
+        self._renderer = renderer
+        self._real: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._real is None:
+            import structlog
+
+            self._real = structlog.stdlib.ProcessorFormatter(
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, self._renderer()],
+                foreign_pre_chain=_shared_processors(),
+            )
+        return self._real.format(record)
+
+
+def _handler(handler: logging.Handler, renderer: Callable[[], Any], level: int) -> logging.Handler:
     handler.setLevel(level)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=_shared_processors(),
-        )
-    )
+    handler.setFormatter(_Formatter(renderer))
     return handler
+
+
+def _json() -> Any:
+    import structlog
+
+    return structlog.processors.JSONRenderer(sort_keys=True)
 
 
 def configure(
@@ -130,7 +179,7 @@ def configure(
     stream = stream or sys.stderr
     console_level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handlers: list[logging.Handler] = [
-        _handler(logging.StreamHandler(stream), _renderer(log_format, stream), console_level)
+        _handler(logging.StreamHandler(stream), lambda: _renderer(log_format, stream), console_level)
     ]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +187,7 @@ def configure(
         handlers.append(
             _handler(
                 logging.FileHandler(log_file, encoding="utf-8"),
-                structlog.processors.JSONRenderer(sort_keys=True),
+                _json,
                 file_level,
             )
         )
@@ -152,26 +201,49 @@ def configure(
     library_level = logging.DEBUG if verbosity >= 3 else logging.WARNING
     for name in _noisy_libraries():
         logging.getLogger(name).setLevel(library_level)
-    structlog.configure(
-        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
 
 
 def _noisy_libraries() -> Iterable[str]:
     return ("pypsrp", "psrpcore", "spnego", "urllib3", "requests")
 
 
-def get_logger(name: str) -> Any:
+class Logger:
+    """A structlog logger over the standard library's, made on the first line that is written
+    (a line below the level in force costs one level check)."""
+
+    def __init__(self, name: str) -> None:
+        self._stdlib = logging.getLogger(name)
+        self._structlog: Any = None
+
+    def _write(self, level: int, method: str, event: str, values: dict[str, Any]) -> None:
+        if not self._stdlib.isEnabledFor(level):
+            return
+        if self._structlog is None:
+            import structlog
+
+            self._structlog = structlog.wrap_logger(
+                self._stdlib,
+                processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+                wrapper_class=structlog.stdlib.BoundLogger,
+            )
+        getattr(self._structlog, method)(event, **values)
+
+    def debug(self, event: str, **values: Any) -> None:
+        self._write(logging.DEBUG, "debug", event, values)
+
+    def info(self, event: str, **values: Any) -> None:
+        self._write(logging.INFO, "info", event, values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        self._write(logging.WARNING, "warning", event, values)
+
+    def error(self, event: str, **values: Any) -> None:
+        self._write(logging.ERROR, "error", event, values)
+
+    def exception(self, event: str, **values: Any) -> None:
+        self._write(logging.ERROR, "exception", event, values)
+
+
+def get_logger(name: str) -> Logger:
     """A logger that goes through the standard library: silent until `configure` sets handlers."""
-    return structlog.wrap_logger(
-        logging.getLogger(name),
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_shared_processors(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        wrapper_class=structlog.stdlib.BoundLogger,
-    )
+    return Logger(name)

@@ -203,11 +203,13 @@ def builtin_names() -> list[str]:
     return sorted(path.stem for path in builtin_directory().glob("*.yaml"))
 
 
-def load(name_or_path: str) -> LoadedPlaybook:
-    """A built-in playbook by name, or a playbook file by path."""
+def locate(name_or_path: str) -> tuple[Path, str]:
+    """Where a playbook is, and how errors name it: a file path, or a built-in name."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in name_or_path or "\\" in name_or_path:
-        return parse(yamlsource.read(path, INVALID), str(path))
+        if not path.is_file():
+            raise RemediateError(INVALID, f"cannot read {path}: no such file", "check the path")
+        return path, str(path)
     builtin = builtin_directory() / f"{name_or_path}.yaml"
     if not builtin.is_file():
         names = builtin_names()
@@ -218,7 +220,13 @@ def load(name_or_path: str) -> LoadedPlaybook:
             else f"built-in playbooks: {', '.join(names)}; or give a file path"
         )
         raise RemediateError("playbook-not-found", f"no playbook named {name_or_path!r}", hint)
-    return parse(builtin.read_bytes(), f"built-in:{name_or_path}")
+    return builtin, f"built-in:{name_or_path}"
+
+
+def load(name_or_path: str) -> LoadedPlaybook:
+    """A built-in playbook by name, or a playbook file by path."""
+    path, source = locate(name_or_path)
+    return parse(yamlsource.read(path, INVALID), source)
 
 
 def json_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ mapped here, at the boundary, to RemediateErrors that say what failed and what t
 
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 import time
@@ -189,6 +190,7 @@ class Session:
         self._pools: dict[str, Any] = {}
         self._snapin_loaded = False
         self._lock = threading.Lock()
+        self._open_failed: dict[str, RemediateError] = {}  # opening a pool failed: not tried again
 
     def _wsman(self, endpoint: Endpoint) -> Any:
         from pypsrp.wsman import WSMan
@@ -229,13 +231,16 @@ class Session:
 
         key = "exchange" if endpoint == "exchange" and self.connection.exchange == "remote" else "server"
         pool = self._pools.get(key)
+        if key in self._open_failed:
+            raise self._open_failed[key]
         if pool is None:
             configuration = "Microsoft.Exchange" if key == "exchange" else "Microsoft.PowerShell"
             try:
                 pool = RunspacePool(self._wsman(endpoint), configuration_name=configuration)
                 pool.open()
             except Exception as error:
-                raise self._mapped(error, endpoint) from None
+                self._open_failed[key] = self._mapped(error, endpoint)
+                raise self._open_failed[key] from None
             self._pools[key] = pool
             log.info("opened runspace pool", server=self.server.name, configuration=configuration)
         return pool
@@ -253,6 +258,28 @@ class Session:
         """Open the server endpoint's pool now, so connection problems surface before any step."""
         with self._lock:
             self._pool("server")
+
+    def connect_soon(self) -> None:
+        """Start opening the server endpoint's pool in the background: the network round trips
+        then overlap with the work done meanwhile. The first call waits for it; a failure is
+        raised there (and not tried again)."""
+        import pypsrp.powershell  # noqa: F401  # here: importing is work, the thread's part is waiting
+
+        ready = threading.Event()
+
+        def open_pool() -> None:
+            with self._lock:
+                ready.set()
+                try:
+                    self._pool("server")
+                except RemediateError:
+                    pass  # kept in _open_failed, raised by the next call
+
+        context = contextvars.copy_context()  # log lines from the thread keep the run's fields
+        threading.Thread(
+            target=context.run, args=(open_pool,), name=f"connect-{self.server.name}", daemon=True
+        ).start()
+        ready.wait()  # the lock is held: later calls queue behind the opening
 
     def run(
         self,
@@ -345,6 +372,7 @@ class Session:
 
     def _forget_pools(self) -> None:
         self._pools = {}
+        self._open_failed = {}
         self._snapin_loaded = False
 
     def close(self) -> None:

@@ -73,18 +73,14 @@ def parse(text: bytes, source: str, reference: str) -> Document:
         ) from None
     document = Document(source, None, text)
     try:
-        loader = yaml.SafeLoader(decoded)
-    except yaml.reader.ReaderError as error:  # a control character YAML does not allow
-        line = decoded.count("\n", 0, error.position) + 1
-        column = error.position - (decoded.rfind("\n", 0, error.position) + 1) + 1
-        raise RemediateError(
-            reference,
-            f"{source}:{line}:{column}: not valid YAML: character {error.character!r} is not allowed",
-            "remove the control character (YAML allows tab, newline and printable text)",
-        ) from None
+        loader = _LOADER(decoded)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, decoded, source, reference) from None
     try:
         node = loader.get_single_node()
         document.data = _build(loader, node, (), document, reference) if node is not None else None
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, decoded, source, reference) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -96,6 +92,23 @@ def parse(text: bytes, source: str, reference: str) -> Document:
     finally:
         loader.dispose()
     return document
+
+
+def _reader_error(error: yaml.reader.ReaderError, text: str, source: str, reference: str) -> RemediateError:
+    """A control character YAML does not allow, where it is."""
+    position = max(0, min(error.position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = chr(error.character) if isinstance(error.character, int) else error.character
+    return RemediateError(
+        reference,
+        f"{source}:{line}:{column}: not valid YAML: character {character!r} is not allowed",
+        "remove the control character (YAML allows tab, newline and printable text)",
+    )
+
+
+# libyaml's parser when PyYAML was built with it (several times faster), with the same marks.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _build(
@@ -198,7 +211,8 @@ def validation_error(
 ) -> RemediateError:
     """One readable error for the most specific problem pydantic found."""
     problems = error.errors()
-    problem = max(problems, key=lambda item: len(_clean(item["loc"])))
+    # the most specific problem; of equals, an unknown key (it is often a misspelt required one)
+    problem = max(problems, key=lambda item: (len(_clean(item["loc"])), item["type"] == "extra_forbidden"))
     unknown_key = problem["type"] == "extra_forbidden" and bool(problem["loc"])
     # an unknown key is the last part of its location, whatever it looks like ("list[x]")
     location = (

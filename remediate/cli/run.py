@@ -33,9 +33,9 @@ def progress_printer() -> Any:
 
 def _bind_change_id(change_id: str | None) -> None:
     if change_id:
-        import structlog
+        from remediate import logs
 
-        structlog.contextvars.bind_contextvars(change_id=change_id)
+        logs.bind(change_id=change_id)
 
 
 def _show(plan: Any, output: str) -> None:
@@ -107,6 +107,10 @@ def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -
         _exit(the_plan, True)
 
 
+# Servers whose connection is opened while the playbook is validated (the rest open as read).
+CONNECT_AHEAD = 16
+
+
 class _planned:
     """Load, connect, plan; close the sessions (and the embedded simulator) at the end."""
 
@@ -118,10 +122,17 @@ class _planned:
         from remediate.planner import make_plan
         from remediate.remote import Remote
 
-        loaded = playbook.load(self.playbook_name)
-        self.targets = targets(self.ctx, self.options)
+        playbook.locate(self.playbook_name)  # a mistyped name fails before anything else
+        try:
+            self.targets = targets(self.ctx, self.options)
+        except RemediateError:
+            playbook.load(self.playbook_name)  # a broken playbook is the first thing to fix
+            raise
         self.sessions = self.targets.sessions()
         try:
+            for session in list(self.sessions.values())[:CONNECT_AHEAD]:
+                session.connect_soon()  # while the playbook is validated
+            loaded = playbook.load(self.playbook_name)
             the_plan = make_plan(loaded, [Remote(session) for session in self.sessions.values()])
         except BaseException:
             self.__exit__()

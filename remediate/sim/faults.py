@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -140,6 +141,9 @@ FAULT_LIST: TypeAdapter[list[Fault]] = TypeAdapter(list[Fault])
 FAULT: TypeAdapter[Fault] = TypeAdapter(Fault)
 
 
+RECHECK_SECONDS = 0.02
+
+
 class FaultBook:
     """The active faults of one simulator, shared with other processes through a file."""
 
@@ -148,11 +152,18 @@ class FaultBook:
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
         self._mtime_ns = -1
-        self._reload()
+        self._checked = 0.0
+        self._reload(force=True)
 
     # -- persistence ---------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def _reload(self, force: bool = False) -> None:
+        """Pick up faults another process added. The running simulator asks on every request:
+        it looks at the file at most every RECHECK_SECONDS."""
+        now = time.monotonic()
+        if not force and now - self._checked < RECHECK_SECONDS:
+            return
+        self._checked = now
         try:
             stat = self._path.stat()
         except FileNotFoundError:
@@ -175,7 +186,7 @@ class FaultBook:
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
-            self._reload()
+            self._reload(force=True)
             fault = fault.model_copy(update={"id": max((f.id for f in self._faults), default=0) + 1})
             self._faults.append(fault)
             self._save()
@@ -183,13 +194,13 @@ class FaultBook:
 
     def clear(self, fault_id: int | None = None) -> None:
         with self._lock:
-            self._reload()
+            self._reload(force=True)
             self._faults = [f for f in self._faults if fault_id is not None and f.id != fault_id]
             self._save()
 
     def active(self) -> list[Fault]:
         with self._lock:
-            self._reload()
+            self._reload(force=True)
             return [fault.model_copy() for fault in self._faults]
 
     # -- queries from the running simulator -----------------------------------------
