@@ -152,7 +152,8 @@ class Runner:
     # -- plumbing ------------------------------------------------------------------------------
 
     def reader(self, server: str) -> Remote:
-        """A Remote with an empty cache: every read is made afresh."""
+        """A Remote with an empty cache: every read of state is made afresh (the environment
+        variables, which do not change during a run, are remembered by the session)."""
         return Remote(self.sessions[server])
 
     def changer(self, server: str) -> Changer:

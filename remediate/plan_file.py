@@ -94,16 +94,6 @@ class SavedPlan:
     change_id: str | None = None
 
 
-def is_plan_file(argument: str) -> bool:
-    path = Path(argument)
-    if path.suffix == ".plan":
-        return True
-    if not path.is_file() or path.suffix in (".yaml", ".yml"):
-        return False
-    with path.open("rb") as handle:
-        return handle.read(64).lstrip().startswith(b"{")
-
-
 def load(path: Path) -> SavedPlan:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -16,6 +16,9 @@ from remediate.errors import RemediateError
 from remediate.transport import Result, Session
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
+# Read along with the first environment variable, in the same call: the lock file's folder
+# (%ProgramData%), which every writing run needs. One round trip instead of two.
+ALSO_READ = ("ProgramData",)
 _VARIABLE = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
 _PSRP_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
@@ -58,13 +61,16 @@ def properties(obj: Any) -> dict[str, Any]:
     return {name: plain(value) for name, value in merged.items()}
 
 
-def _not_found(result: Result) -> bool:
-    return any(
-        e.is_kind("PathNotFound")
-        or "ManagementObjectNotFoundException" in e.error_id
-        or "couldn't be found" in e.message
-        for e in result.errors
+def _missing(error: Any) -> bool:
+    return (
+        error.is_kind("PathNotFound")
+        or "ManagementObjectNotFoundException" in error.error_id
+        or "couldn't be found" in error.message
     )
+
+
+def _not_found(result: Result) -> bool:
+    return any(_missing(e) for e in result.errors)
 
 
 class Remote:
@@ -95,17 +101,26 @@ class Remote:
     # -- environment and files ---------------------------------------------------------------
 
     def environment(self, name: str) -> str | None:
-        def read() -> str | None:
-            result = self.session.run("server", "Get-Item", {"LiteralPath": f"Env:\\{name}"})
-            if _not_found(result):
-                return None
-            if result.failed or result.errors or not result.output:
-                raise self._fail(
-                    "remote-read-failed", result, f"cannot read %{name}%", "run with -vv for details"
-                )
-            return str(properties(result.output[0]).get("Value") or "")
-
-        return self._cached(("env", name.lower()), read)  # type: ignore[no-any-return]
+        """An environment variable of the server (None if unset), read once per session. The
+        first read also fetches the variables every writing run needs (ALSO_READ), in the same call."""
+        known = self.session.environment
+        if name.lower() in known:
+            return known[name.lower()]
+        names = [name] + [
+            other for other in ALSO_READ if other.lower() != name.lower() and other.lower() not in known
+        ]
+        result = self.session.run("server", "Get-Item", {"LiteralPath": [f"Env:\\{n}" for n in names]})
+        if result.failed or any(not _missing(e) for e in result.errors):
+            raise self._fail(
+                "remote-read-failed", result, f"cannot read %{name}%", "run with -vv for details"
+            )
+        found = {}
+        for item in result.output:
+            entry = properties(item)
+            found[str(entry.get("Name") or entry.get("Key") or "").lower()] = str(entry.get("Value") or "")
+        for each in names:
+            known.setdefault(each.lower(), found.get(each.lower()))
+        return known[name.lower()]
 
     def expand(self, path: str) -> str:
         def value(match: re.Match[str]) -> str:
@@ -114,7 +129,9 @@ class Remote:
                 raise RemediateError(
                     "environment-variable-missing",
                     f"{self.name}: %{match.group(1)}% is not set",
-                    "ExchangeInstallPath is set by Exchange Setup: is Exchange installed on this server?",
+                    "ExchangeInstallPath is set by Exchange Setup: is Exchange installed on this server?"
+                    if match.group(1).lower() == "exchangeinstallpath"
+                    else f"check the server's system environment variables (%{match.group(1)}%)",
                 )
             return found
 

@@ -191,6 +191,8 @@ class Session:
         self._snapin_loaded = False
         self._lock = threading.Lock()
         self._open_failed: dict[str, RemediateError] = {}  # opening a pool failed: not tried again
+        # the server's environment variables as read during this run (they do not change in one)
+        self.environment: dict[str, str | None] = {}
 
     def _wsman(self, endpoint: Endpoint) -> Any:
         from pypsrp.wsman import WSMan

@@ -375,6 +375,18 @@ def test_the_lock_is_released(sim: Simulator, tmp_path: Path) -> None:
     )
 
 
+def test_each_server_environment_is_read_once(sim: Simulator, tmp_path: Path) -> None:
+    """%ExchangeInstallPath% (the plan) and %ProgramData% (the lock) come in one call."""
+    assert apply(sim, tmp_path).exit_code == 0
+    for name in sim.servers:
+        reads = [r for r in sim.audit_records(name) if r.command == "Get-Item"]
+        assert [r.parameters for r in reads] == [
+            [["LiteralPath", ["Env:\\ExchangeInstallPath", "Env:\\ProgramData"]]]
+        ]
+        created = [r for r in sim.audit_records(name) if r.command == "New-Item"]
+        assert [dict(r.parameters)["Path"] for r in created] == ["C:\\ProgramData\\remediate.lock"]
+
+
 def test_a_stale_lock_can_be_broken(sim: Simulator, tmp_path: Path) -> None:
     with sim.state("ex01").lock:
         lock = sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")

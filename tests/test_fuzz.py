@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from remediate import inventory, plan_file, xmledit
+from remediate.catalog import builtin_directory
 from remediate.errors import RemediateError
-from remediate.playbook import LoadedPlaybook, builtin_directory, parse
+from remediate.playbook import LoadedPlaybook, parse
 
 PROFILES = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -163,6 +163,17 @@ def test_near_miss_tokens_are_pointed_out(start_sim: Any) -> None:
     )
 
 
+def test_a_server_without_exchange_install_path_is_named(start_sim: Any) -> None:
+    sim = start_sim(servers=2)
+    with sim.state("ex02").lock:
+        del sim.state("ex02").data["environment"]["exchangeinstallpath"]
+    result = against(sim, "plan", "rest-v1s2s-profile")
+    second = f"{sim.servers['ex02'].host}:{sim.servers['ex02'].port}"
+    assert f"{second}: %ExchangeInstallPath% is not set" in result.output, result.output
+    assert "is Exchange installed on this server?" in result.output
+    assert "Plan: 1 to change, 0 unchanged, 1 error on 2 servers." in result.output
+
+
 # -- errors that explain themselves ---------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from remediate import playbook
+from remediate import catalog, playbook
 from remediate.cli import main
 from remediate.errors import RemediateError
 from remediate.resources.exchange_object import RESOURCE as EXCHANGE_OBJECT
@@ -44,8 +44,8 @@ def problem(tmp_path: Path, text: str) -> RemediateError:
 
 
 def test_built_in_playbooks_load() -> None:
-    assert playbook.builtin_names() == ["app-only-graph", "graph-app-only-permissions", "rest-v1s2s-profile"]
-    for name in playbook.builtin_names():
+    assert catalog.builtin_names() == ["app-only-graph", "graph-app-only-permissions", "rest-v1s2s-profile"]
+    for name in catalog.builtin_names():
         book = playbook.load(name).playbook
         assert "unsupported" in (book.notice or "").lower() and "2023" in (book.notice or "")
     graph = playbook.load("app-only-graph").playbook

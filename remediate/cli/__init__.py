@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +26,9 @@ def _fail(error: RemediateError) -> NoReturn:
 
 
 def _crash(exception: BaseException, state: Path | None) -> NoReturn:
+    import platform  # here: only a crash needs them (importing platform alone costs ~15 ms)
+    import traceback
+
     from remediate.logs import mask_secrets
 
     report = mask_secrets(

@@ -17,9 +17,9 @@ from remediate.errors import ExitCode, RemediateError
 @click.command("list")
 def list_playbooks() -> None:
     """List the built-in playbooks."""
-    from remediate import playbook
+    from remediate import catalog, playbook
 
-    for name in playbook.builtin_names():
+    for name in catalog.builtin_names():
         description = playbook.load(name).playbook.description
         first = description.split(". ")[0].rstrip(".")
         click.echo(f"{name:<28} {textwrap.shorten(first, 90)}")

@@ -118,20 +118,24 @@ class _planned:
         self.ctx, self.playbook_name, self.options = ctx, playbook_name, options
 
     def __enter__(self) -> tuple[Any, Any, Any, Any]:
-        from remediate import playbook
-        from remediate.planner import make_plan
-        from remediate.remote import Remote
+        from remediate import catalog
 
-        playbook.locate(self.playbook_name)  # a mistyped name fails before anything else
+        catalog.locate(self.playbook_name)  # a mistyped name fails before anything else
         try:
             self.targets = targets(self.ctx, self.options)
         except RemediateError:
+            from remediate import playbook
+
             playbook.load(self.playbook_name)  # a broken playbook is the first thing to fix
             raise
         self.sessions = self.targets.sessions()
         try:
             for session in list(self.sessions.values())[:CONNECT_AHEAD]:
-                session.connect_soon()  # while the playbook is validated
+                session.connect_soon()  # while the playbook model is imported and the playbook validated
+            from remediate import playbook
+            from remediate.planner import make_plan
+            from remediate.remote import Remote
+
             loaded = playbook.load(self.playbook_name)
             the_plan = make_plan(loaded, [Remote(session) for session in self.sessions.values()])
         except BaseException:
@@ -179,12 +183,10 @@ class _planned:
 def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **options: Any) -> None:
     """Apply PLAYBOOK (or a saved plan): show the plan, ask, then snapshot, write, verify,
     restart and check, batch by batch, rolling back what fails. With --dry-run: the plan only."""
-    from remediate import plan_file
-
     keys = ("yes", "change_id", "break_lock", "health_timeout", "serial", "max_failures")
     settings = {key: options.pop(key) for key in keys}
     _bind_change_id(settings["change_id"])
-    if plan_file.is_plan_file(playbook_name):
+    if _is_plan_file(playbook_name):
         _apply_saved(ctx, Path(playbook_name), dry_run, output, options, settings)
         return
     with _planned(ctx, playbook_name, options) as (the_plan, loaded, sessions, run_targets):
@@ -193,6 +195,17 @@ def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **
             _exit(the_plan, False)
             return
         _apply(ctx, the_plan, loaded, sessions, run_targets, run_targets.meta(given_hosts(options)), settings)
+
+
+def _is_plan_file(argument: str) -> bool:
+    """A saved plan (`.plan`, or JSON under another name) rather than a playbook."""
+    path = Path(argument)
+    if path.suffix == ".plan":
+        return True
+    if not path.is_file() or path.suffix in (".yaml", ".yml"):
+        return False
+    with path.open("rb") as handle:
+        return handle.read(64).lstrip().startswith(b"{")
 
 
 def _apply_saved(
