@@ -67,7 +67,7 @@ class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid", title="remediate inventory")
     defaults: Defaults = Field(default_factory=Defaults)
     servers: dict[str, ServerEntry] = Field(min_length=1)
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    groups: dict[str, list[str]] = Field(default={})
 
     @model_validator(mode="after")
     def _groups_name_servers(self) -> Inventory:

@@ -60,9 +60,7 @@ class StepBase(_OneKind):
     scope: Scope | None = Field(
         default=None, description="server: on every server; organization: once, through one server."
     )
-    notify: list[str] = Field(
-        default_factory=list, description="Handlers to run when this step changes something."
-    )
+    notify: list[str] = Field(default=[], description="Handlers to run when this step changes something.")
 
     @model_validator(mode="after")
     def _scope_allowed(self) -> StepBase:
@@ -120,9 +118,9 @@ class Playbook(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = Field(min_length=1)
     notice: str | None = Field(default=None, description="Shown above every plan (support status, risks).")
-    preconditions: list[Precondition] = Field(default_factory=list)
+    preconditions: list[Precondition] = Field(default=[])
     steps: list[Step] = Field(min_length=1)
-    handlers: list[Handler] = Field(default_factory=list)
+    handlers: list[Handler] = Field(default=[])
 
     def handler(self, name: str) -> HandlerBase:
         return next(handler for handler in self.handlers if handler.name == name)
