@@ -12,9 +12,9 @@ from remediate.cli import main
 from remediate.journal import Journal
 
 
-def test_journal_files_are_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path / "state")
-    journal.start_run(
+def start_apply(journal: Journal) -> str:
+    """A run with placeholder details: the tests here are about the journal itself."""
+    return journal.start_run(
         kind="apply",
         playbook="p",
         source="s",
@@ -24,6 +24,11 @@ def test_journal_files_are_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
         hosts={},
         connection={},
     )
+
+
+def test_journal_files_are_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "state")
+    start_apply(journal)
     path = tmp_path / "state" / "journal.sqlite3"
     assert path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
@@ -33,16 +38,7 @@ def test_journal_files_are_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
 
 def test_a_run_whose_process_died_is_interrupted(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
-    run = journal.start_run(
-        kind="apply",
-        playbook="p",
-        source="s",
-        digest="d",
-        operator="o",
-        change_id=None,
-        hosts={},
-        connection={},
-    )
+    run = start_apply(journal)
     assert journal.run(run).status == "running"  # this process is alive
     journal._write("UPDATE runs SET pid = ? WHERE id = ?", (2**22 + 12345, run))
     assert journal.run(run).status == "interrupted"
