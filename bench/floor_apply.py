@@ -47,17 +47,18 @@ def main() -> None:
         call(pool, "Get-ItemProperty", LiteralPath="HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup")
         root = properties(call(pool, "Get-Item", LiteralPath="Env:\\ExchangeInstallPath")[0])["Value"]
         path = f"{root}FrontEnd\\HttpProxy\\rest\\web.config"
-        before = call(pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)[0]
+        # 5.1 sends one object[] of boxed bytes: pypsrp hands back a list of ints
+        before = bytes(call(pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)[0])
         call(pool, "Add-PSSnapin", Name="Microsoft.Exchange.Management.PowerShell.SnapIn")
         graph = properties(call(pool, "Get-PartnerApplication", Identity="Microsoft Graph")[0])
-        after = before.replace(PROFILES, b'|CallbackV2|V1S2SAppOnly" />', 1)  # type: ignore[attr-defined]
+        after = before.replace(PROFILES, b'|CallbackV2|V1S2SAppOnly" />', 1)
         # back up, write a temporary file, check it, move it over the target, read it back
         call(pool, "Copy-Item", LiteralPath=path, Destination=f"{path}.bak", Force=True)
         call(pool, "Set-Content", LiteralPath=f"{path}.tmp", Value=after, Encoding="Byte")
         written = properties(call(pool, "Get-FileHash", LiteralPath=f"{path}.tmp", Algorithm="SHA256")[0])
         assert str(written["Hash"]).lower() == hashlib.sha256(after).hexdigest()
         call(pool, "Move-Item", LiteralPath=f"{path}.tmp", Destination=path, Force=True)
-        assert call(pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)[0] == after
+        assert bytes(call(pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)[0]) == after
         # the partner application, then read it back
         permissions = [str(p) for p in graph["ActAsPermissions"]]  # type: ignore[union-attr]
         call(pool, "Set-PartnerApplication", Identity="Microsoft Graph", AppOnlyPermissions=permissions)

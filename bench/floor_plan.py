@@ -39,8 +39,9 @@ def read(server: str, organization: bool) -> None:
         install = call(pool, "Get-Item", LiteralPath="Env:\\ExchangeInstallPath")[0]
         root = install.adapted_properties["Value"]  # type: ignore[attr-defined]
         web_config = f"{root}FrontEnd\\HttpProxy\\rest\\web.config"
-        content = call(pool, "Get-Content", LiteralPath=web_config, Encoding="Byte", ReadCount=0)[0]
-        assert b"OAuthHttpModule.Profiles" in content  # type: ignore[operator]
+        # 5.1 sends one object[] of boxed bytes: pypsrp hands back a list of ints
+        content = bytes(call(pool, "Get-Content", LiteralPath=web_config, Encoding="Byte", ReadCount=0)[0])
+        assert b"OAuthHttpModule.Profiles" in content
         if organization:
             call(pool, "Add-PSSnapin", Name="Microsoft.Exchange.Management.PowerShell.SnapIn")
             assert call(pool, "Get-PartnerApplication", Identity="Microsoft Graph")

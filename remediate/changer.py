@@ -11,6 +11,7 @@ from typing import Any
 
 from remediate.errors import RemediateError
 from remediate.transport import Result, Session
+from remediate.wire import properties, text
 
 
 def sha256(content: bytes) -> str:
@@ -52,8 +53,7 @@ class Changer:
         result = self.session.run("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
         if not result.output:
             return None
-        value = result.output[0]
-        found = {**value.adapted_properties, **value.extended_properties}.get("Hash")
+        found = properties(result.output[0]).get("Hash")
         return str(found).lower() if found else None
 
     def put(self, path: str, content: bytes) -> None:
@@ -131,9 +131,7 @@ class Changer:
 
     def read_text(self, path: str) -> str | None:
         result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
-        if not result.output:
-            return None
-        return str(result.output[0])
+        return text(result.output)
 
     # -- Exchange ----------------------------------------------------------------------------
 
@@ -174,19 +172,35 @@ class Changer:
             raise self._failure("Get-Service", result)
         states = {}
         for service in result.output:
-            properties = {**service.adapted_properties, **service.extended_properties}
-            states[str(properties.get("Name") or properties.get("ServiceName"))] = str(
-                properties.get("Status")
-            )
+            values = properties(service)
+            states[str(values.get("Name") or values.get("ServiceName"))] = str(values.get("Status"))
         return states
 
-    def pool_states(self, names: list[str] | None) -> dict[str, str]:
-        result = self.session.run("server", "Get-WebAppPoolState", {"Name": names} if names else {})
+    def pool_state(self, name: str) -> str | None:
+        """One app pool's run-time state (Started, Stopped, ...); None if there is no such pool.
+        -Name is a scalar String: one call per pool."""
+        result = self.session.run("server", "Get-WebAppPoolState", {"Name": name})
+        if result.failed:
+            raise self._failure("Get-WebAppPoolState", result)
+        if not result.output:
+            return None
+        return str(properties(result.output[0]).get("Value"))
+
+    def pool_states(self) -> dict[str, str]:
+        """Every app pool's run-time state, by name (from each object's ItemXPath)."""
+        result = self.session.run("server", "Get-WebAppPoolState", {})
         if result.failed:
             raise self._failure("Get-WebAppPoolState", result)
         states = {}
         for index, state in enumerate(result.output):
-            properties = {**state.adapted_properties, **state.extended_properties}
-            key = names[index] if names and index < len(names) else str(properties.get("ItemXPath", index))
-            states[key] = str(properties.get("Value"))
+            values = properties(state)
+            states[_pool_name(values.get("ItemXPath")) or f"#{index}"] = str(values.get("Value"))
         return states
+
+
+def _pool_name(xpath: Any) -> str | None:
+    """The pool an ItemXPath names: /system.applicationHost/applicationPools/add[@name='X']."""
+    import re
+
+    found = re.search(r"@name='((?:[^']|'')*)'", str(xpath or ""))
+    return found.group(1).replace("''", "'") if found else None

@@ -55,6 +55,7 @@ class Item:
     status: str = "planned"
     summary: str = ""
     diff: str | None = None
+    origin: str = ""  # the run that made the change (whose temporary files it may have left)
 
     @property
     def resource(self) -> Resource:
@@ -140,6 +141,9 @@ class Runner:
         self.run_id = run_id
         self.health_timeout = health_timeout
         self.locks: dict[str, str] = {}
+        # app pool states before a server's handler first ran in this run: health is judged
+        # against them, also when the handlers run again after a rollback
+        self.baselines: dict[tuple[str, str], dict[str, str]] = {}
         logs.bind(run=run_id)  # every log line of the run carries it
         log.info("run started", servers=sorted(sessions))
 
@@ -210,18 +214,30 @@ class Runner:
             for name in names:
                 kind = HANDLER_KINDS[handlers[name]["kind"]]
                 settings = kind.spec.model_validate(handlers[name]["settings"])
+                key = (server, name)
+                if key not in self.baselines:
+                    self.baselines[key] = self.with_reconnect(
+                        server, functools.partial(kind.baseline, settings, self.changer(server))
+                    )
+                before = self.baselines[key]
                 self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
-                self.with_reconnect(server, functools.partial(kind.run, settings, self.changer(server)))
+                notes = self.with_reconnect(
+                    server, functools.partial(kind.run, settings, self.changer(server), before)
+                )
                 self.journal.event(self.run_id, server, f"ran handler {name}")
-                self.wait_healthy(server, kind, settings, name)
-                lines.append(f"{server}: {name} ran; healthy")
+                self.wait_healthy(server, kind, settings, name, before)
+                kept = [pool for pool, state in before.items() if state != "Started"]
+                notes += [f"{', '.join(kept)} stayed as before ({before[kept[0]]})"] if kept else []
+                lines.append(f"{server}: {name} ran; healthy" + "".join(f"; {note}" for note in notes))
         return lines
 
-    def wait_healthy(self, server: str, kind: Any, settings: Any, name: str) -> None:
+    def wait_healthy(self, server: str, kind: Any, settings: Any, name: str, before: dict[str, str]) -> None:
         deadline = time.monotonic() + self.health_timeout
         while True:
             try:
-                problem = self.with_reconnect(server, lambda: kind.health(settings, self.changer(server)))
+                problem = self.with_reconnect(
+                    server, lambda: kind.health(settings, self.changer(server), before)
+                )
             except RemediateError as error:  # right after a restart a read may fail: ask again
                 problem = f"cannot check: {error.message}"
             if problem is None:
@@ -240,18 +256,21 @@ class Runner:
     def undo(self, item: Item, *, strategy: str = "exact", force: bool = False) -> StepReport:
         """Put one target back as it was before `item`; never raises."""
         resource, spec = item.resource, item.spec
-        report = lambda status, message: StepReport(
-            item.seq, item.server, item.step, item.target, status, message, item.backup
-        )  # noqa: E731
+
+        def report(status: str, message: str) -> StepReport:
+            return StepReport(item.seq, item.server, item.step, item.target, status, message, item.backup)
+
         try:
-            current = self.with_reconnect(
-                item.server, lambda: resource.state(spec, item.target, self.reader(item.server))
-            )
-            resource.cleanup(spec, item.target, self.changer(item.server), self.run_id)
-            if resource.same(spec, current, item.before):
+            current = self.current_state(item)
+            resource.cleanup(spec, item.target, self.changer(item.server), item.origin or self.run_id)
+            if current is not None and resource.same(spec, current, item.before):
                 self.step_status(item, "rolled-back", finished=now())
                 return report("rolled-back", "already as before")
-            if resource.same(spec, current, item.after) or force:
+            if current is None:
+                # Move-Item -Force deletes the target, then renames the new file: a run stopped
+                # between the two leaves no target. Nothing is there to overwrite.
+                wanted, how = item.before, "recreated from the snapshot (it was missing)"
+            elif resource.same(spec, current, item.after) or force:
                 wanted, how = item.before, "restored the snapshot"
             elif strategy == "inverse":
                 wanted, how = (
@@ -287,10 +306,24 @@ class Runner:
             by_hand = f"; restore by hand: copy {item.backup} over {item.target}" if item.backup else ""
             return report("rollback-failed", f"{error.message}{by_hand}")
 
+    def current_state(self, item: Item) -> bytes | None:
+        """The target's state now; None if the target is missing."""
+        return self.with_reconnect(item.server, lambda: observed_state(item, self.reader(item.server)))
+
     def undo_all(
         self, items: list[Item], *, strategy: str = "exact", force: bool = False
     ) -> list[StepReport]:
         return [self.undo(item, strategy=strategy, force=force) for item in reversed(items)]
+
+
+def observed_state(item: Item, reader: Remote) -> bytes | None:
+    """A target's state; None if it is missing (a file between Move-Item's two steps)."""
+    try:
+        return item.resource.state(item.spec, item.target, reader)  # type: ignore[no-any-return]
+    except RemediateError as error:
+        if error.reference == "file-missing":
+            return None
+        raise
 
 
 def handlers_for(items: Iterable[Item], servers: Iterable[str]) -> dict[str, list[str]]:
@@ -628,7 +661,7 @@ def unreleased_locks(journal: Journal, run: RunRow) -> list[str]:
     return list(held)
 
 
-def _item(step: StepRow) -> Item:
+def _item(step: StepRow, origin: str) -> Item:
     spec = REGISTRY[step.kind].spec.model_validate(step.spec)
     return Item(
         seq=step.seq,
@@ -643,12 +676,13 @@ def _item(step: StepRow) -> Item:
         scope=step.scope,
         backup=step.backup,
         status=step.status,
+        origin=origin,
     )
 
 
 def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
     return [
-        _item(step)
+        _item(step, run.id)
         for step in journal.steps(run.id)
         if step.status in MAY_HAVE_WRITTEN and step.before_state is not None
     ]
@@ -659,13 +693,15 @@ def preview_rollback(journal: Journal, run: RunRow, sessions: dict[str, Session]
     reports = []
     for item in reversed(rollback_items(journal, run)):
         try:
-            current = item.resource.state(item.spec, item.target, Remote(sessions[item.server]))
+            current = observed_state(item, Remote(sessions[item.server]))
         except RemediateError as error:
             reports.append(
                 StepReport(item.seq, item.server, item.step, item.target, "error", error.message, item.backup)
             )
             continue
-        if item.resource.same(item.spec, current, item.before):
+        if current is None:
+            status, message = "restore", "missing: would recreate it from the snapshot"
+        elif item.resource.same(item.spec, current, item.before):
             status, message = "nothing", "already as before"
         elif item.resource.same(item.spec, current, item.after):
             status, message = "restore", "would restore the snapshot"

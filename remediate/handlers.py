@@ -1,5 +1,10 @@
 """Restart handlers: what runs, once per server, after the steps that notified it changed something.
 
+Health is judged against the server as it was before the handler ran: the services it
+restarts must run, and every app pool that was started must be started again. An app pool an
+administrator stopped stays stopped (IIS does not start a pool whose autoStart is false) and
+is not held against the change.
+
 handlers:
   - name: restart-iis
     restart_iis: {}
@@ -44,15 +49,29 @@ class HandlerKind:
         assert isinstance(spec, RecycleAppPools)
         return [f"Restart-WebAppPool -Name {pool}" for pool in spec.pools]
 
-    def run(self, spec: Any, changer: Changer) -> None:
+    def baseline(self, spec: Any, changer: Changer) -> dict[str, str]:
+        """The app pools' states before the handler runs. Health is judged against it: a pool
+        that ran before must run after; one an administrator stopped may stay stopped."""
+        if isinstance(spec, RestartIis):
+            return changer.pool_states()
+        return {pool: changer.pool_state(pool) or "missing" for pool in spec.pools}
+
+    def run(self, spec: Any, changer: Changer, before: dict[str, str]) -> list[str]:
+        """Run it; what it left alone, and why."""
         if isinstance(spec, RestartIis):
             changer.restart_services(spec.services)
-            return
+            return []
+        skipped = []
         for pool in spec.pools:
-            changer.recycle(pool)
+            if before.get(pool) == "Started":
+                changer.recycle(pool)
+            else:  # IIS cannot recycle a stopped pool; started later, it reads the new settings
+                skipped.append(f"{pool} not recycled: it was {before.get(pool, 'missing')} before")
+        return skipped
 
-    def health(self, spec: Any, changer: Changer) -> str | None:
-        """What is not healthy yet after the handler ran (None: healthy)."""
+    def health(self, spec: Any, changer: Changer, before: dict[str, str]) -> str | None:
+        """What is not healthy yet after the handler ran (None: healthy): a service it restarted
+        that is not running, or an app pool that was started before and is not now."""
         if isinstance(spec, RestartIis):
             states = changer.service_states(spec.services)
             down = [
@@ -62,12 +81,13 @@ class HandlerKind:
             ]
             if down:
                 return ", ".join(down)
-            pools = changer.pool_states(None)
-            stopped = [name for name, state in pools.items() if state != "Started"]
-            return f"{len(stopped)} app pool(s) not started" if stopped else None
-        pools = changer.pool_states(list(spec.pools))
+            pools = changer.pool_states()
+        else:
+            pools = {pool: changer.pool_state(pool) or "missing" for pool in spec.pools if pool in before}
         stopped = [
-            f"{name} is {pools.get(name, 'missing')}" for name in spec.pools if pools.get(name) != "Started"
+            f"{name} is {pools.get(name, 'missing')} (it was Started before)"
+            for name, state in before.items()
+            if state == "Started" and pools.get(name) != "Started"
         ]
         return ", ".join(stopped) if stopped else None
 

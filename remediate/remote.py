@@ -1,64 +1,24 @@
 """One server as remediate reads it: each read a real cmdlet, each made at most once per run.
 
-`Remote` is the `Reader` the resources observe through. It turns what pypsrp hands back
-(Python lists, or Exchange's MultiValuedProperty as raw `<LST>` XML, enums and identities
-as objects with a ToString) into plain values: strings, lists of strings, booleans, numbers.
+`Remote` is the `Reader` the resources observe through. What pypsrp hands back becomes plain
+values in `remediate.wire`, the one place that knows its shapes.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import xml.etree.ElementTree as ET
 from typing import Any
 
 from remediate.errors import RemediateError
 from remediate.transport import Result, Session
+from remediate.wire import content_bytes, properties
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 # Read along with the first environment variable, in the same call: the lock file's folder
 # (%ProgramData%), which every writing run needs. One round trip instead of two.
 ALSO_READ = ("ProgramData",)
 _VARIABLE = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
-_PSRP_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def _psrp_string(text: str | None) -> str:
-    """Undo PSRP's _xHHHH_ escaping of control characters in serialized strings."""
-    return _PSRP_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text or "")
-
-
-def plain(value: Any) -> Any:
-    """A property value as plain data."""
-    from pypsrp.complex_objects import GenericComplexObject
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, list):
-        return [str(plain(item)) for item in value]
-    if isinstance(value, GenericComplexObject):
-        raw_lists = [
-            item for item in value.property_sets if isinstance(item, str) and item.lstrip().startswith("<LST")
-        ]
-        if raw_lists:  # Exchange's MultiValuedProperty<T>, which pypsrp 0.9 leaves as XML
-            return [_psrp_string(node.text) for node in ET.fromstring(raw_lists[0])]
-        if value.to_string is not None:
-            return str(value.to_string)
-        return {key: plain(item) for key, item in value.adapted_properties.items()}
-    return str(value)
-
-
-def properties(obj: Any) -> dict[str, Any]:
-    from pypsrp.complex_objects import GenericComplexObject
-
-    if not isinstance(obj, GenericComplexObject):
-        raise RemediateError(
-            "unexpected-output", f"expected an object, got {type(obj).__name__}", "please report this"
-        )
-    merged = {**obj.adapted_properties, **obj.extended_properties}
-    return {name: plain(value) for name, value in merged.items()}
 
 
 def _missing(error: Any) -> bool:
@@ -160,10 +120,7 @@ class Remote:
                     if denied
                     else "run with -vv for details",
                 )
-            if not result.output:
-                return b""
-            content = result.output[0]
-            data = content if isinstance(content, bytes) else bytes(int(b) for b in result.output)
+            data = content_bytes(result.output)
             if len(data) > MAX_XML_BYTES:
                 raise RemediateError(
                     "file-too-large",

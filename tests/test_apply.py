@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from remediate.cli import main
-from remediate.sim import CmdletDelay, CmdletError, DropConnection, RestartFailure, Simulator
+from remediate.sim import AppPoolFailure, CmdletDelay, CmdletError, DropConnection, RestartFailure, Simulator
 from remediate.sim.audit import WRITING_CMDLETS
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
 
@@ -258,9 +258,7 @@ def test_a_verify_mismatch_rolls_back(sim: Simulator, tmp_path: Path) -> None:
 
 def test_a_failed_health_check_rolls_back(sim: Simulator, tmp_path: Path) -> None:
     original = fingerprint(sim)
-    with sim.state("ex02").lock:
-        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
-        sim.state("ex02").save()
+    sim.inject(AppPoolFailure(server="ex02", pool="MSExchangeOWAAppPool"))  # will not come back
     result = apply(sim, tmp_path)
     assert result.exit_code == 1 and "health-check-failed" in result.output
     assert f"{name(sim, 'ex02')}: not healthy" in result.output

@@ -12,7 +12,7 @@ import yaml
 from click.testing import Result
 
 from remediate import inventory as inventories
-from remediate.sim import Simulator
+from remediate.sim import AppPoolFailure, Simulator
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS, Scenario, Server, WebConfig
 from tests.test_apply import app_only, cli, fingerprint, set_web_config, web_config, writes
 
@@ -83,9 +83,7 @@ def test_a_health_failure_on_the_second_server_stops_the_run_there(
     sim: Simulator, fleet: Path, tmp_path: Path
 ) -> None:
     before = fingerprint(sim)
-    with sim.state("ex02").lock:
-        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"  # will not come back
-        sim.state("ex02").save()
+    sim.inject(AppPoolFailure(server="ex02", pool="MSExchangeOWAAppPool"))  # will not come back
     result = apply(sim, tmp_path, fleet, "--serial", "1")
     assert result.exit_code == 1, result.output
     after = fingerprint(sim)
@@ -106,24 +104,17 @@ def test_a_health_failure_on_the_second_server_stops_the_run_there(
 
 def test_a_partial_run_can_be_rolled_back(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
     before = fingerprint(sim)
-    with sim.state("ex02").lock:
-        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
-        sim.state("ex02").save()
+    sim.inject(AppPoolFailure(server="ex02", pool="MSExchangeOWAAppPool"))  # will not come back
     assert apply(sim, tmp_path, fleet, "--serial", "1").exit_code == 1
     report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
     assert report["status"] == "partial" and fingerprint(sim) != before
-    with sim.state("ex02").lock:
-        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Started"
-        sim.state("ex02").save()
     result = run(sim, tmp_path, "rollback", report["id"], "--yes", "--health-timeout", "2")
     assert result.exit_code == 0, result.output
     assert fingerprint(sim) == before  # ex01's file and the partner application, exactly
 
 
 def test_max_failures_lets_the_run_go_on(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
-    with sim.state("ex02").lock:
-        sim.state("ex02").app_pool("MSExchangeOWAAppPool")["state"] = "Stopped"
-        sim.state("ex02").save()
+    sim.inject(AppPoolFailure(server="ex02", pool="MSExchangeOWAAppPool"))  # will not come back
     result = apply(sim, tmp_path, fleet, "--serial", "1", "--max-failures", "1")
     assert result.exit_code == 1, result.output
     table = result.output[result.output.rindex("SERVER") :]

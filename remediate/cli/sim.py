@@ -123,7 +123,18 @@ def fault() -> None:
 @fault.command("add")
 @STATE_OPTION
 @click.argument(
-    "kind", type=click.Choice(["cmdlet-error", "drop-connection", "deny-access", "restart", "unreachable"])
+    "kind",
+    type=click.Choice(
+        [
+            "cmdlet-error",
+            "cmdlet-delay",
+            "drop-connection",
+            "deny-access",
+            "restart",
+            "app-pool",
+            "unreachable",
+        ]
+    ),
 )
 @click.option("--server", help="Only this server [default: every server].")
 @click.option(
@@ -152,15 +163,17 @@ def fault() -> None:
 )
 @click.option(
     "--when",
-    type=click.Choice(["before", "after"]),
+    type=click.Choice(["before", "after", "midway"]),
     default="before",
     show_default=True,
-    help="drop-connection with --cmdlet, cmdlet-delay: before the cmdlet runs, or after.",
+    help="drop-connection with --cmdlet, cmdlet-delay, cmdlet-error: before the cmdlet runs, after, or "
+    "midway (Move-Item -Force: the target deleted, not yet renamed).",
 )
 @click.option("--path", help="deny-access: the path (and everything under it).")
 @click.option("--operations", type=click.Choice(["read", "write", "all"]), default="all", show_default=True)
 @click.option("--mode", help="restart: fail or hang; unreachable: refuse or blackhole.")
 @click.option("--service", default="W3SVC", show_default=True, help="restart: the service.")
+@click.option("--pool", help="app-pool: the app pool that does not come back.")
 @click.pass_context
 def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any) -> None:
     """Add a fault of KIND; prints it as JSON."""
@@ -175,6 +188,7 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
             "nth": options["nth"],
             "times": options["times"],
             "error": options["error_preset"],
+            "when": options["when"],
         }
     elif kind == "cmdlet-delay":
         fields |= {
@@ -200,6 +214,8 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
             "nth": options["nth"],
             "times": options["times"],
         }
+    elif kind == "app-pool":
+        fields |= {"pool": options["pool"], "nth": options["nth"], "times": options["times"]}
     else:
         fields |= {"mode": options["mode"] or "refuse"}
     try:

@@ -9,6 +9,7 @@ Server running Exchange would.
 from __future__ import annotations
 
 from remediate.sim.faults import (
+    AppPoolFailure,
     CmdletDelay,
     CmdletError,
     DenyAccess,
@@ -21,6 +22,7 @@ from remediate.sim.scenario import Scenario, load_scenario
 from remediate.sim.simulator import ServerEndpoint, Simulator
 
 __all__ = [
+    "AppPoolFailure",
     "CmdletDelay",
     "CmdletError",
     "DenyAccess",

@@ -129,6 +129,9 @@ class Call:
     write_error: Callable[[PSError], None]
     warning: Callable[[str], None]
     cancelled: threading.Event
+    # Called by a cmdlet that works in two steps (Move-Item -Force onto an existing file),
+    # between them: where a fault can stop it half-way.
+    midway: Callable[[], None] = lambda: None
 
     def given(self, name: str) -> bool:
         return name in self.params
@@ -277,8 +280,8 @@ def convert(param: Param, value: Any, command_id: str) -> Any:
         return value if kind == "object" or isinstance(value, list) else [value]
     if kind == "string":
         if isinstance(value, (list, tuple)):
-            if len(value) == 1:
-                return str(value[0])
+            # ParameterBinderBase.CoerceTypeAsNeeded: any IList bound to a scalar that is not
+            # object, PSObject or an enum throws NotSupportedException, even with one element.
             raise _binding_error(
                 f"Cannot convert 'System.Object[]' to the type 'System.String' required by parameter "
                 f"'{param.name}'. Specified method is not supported.",

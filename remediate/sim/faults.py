@@ -76,24 +76,29 @@ class _CountedFault(_Fault):
 
 
 class CmdletError(_CountedFault):
-    """The nth call of a cmdlet fails with the given error instead of running."""
+    """The nth call of a cmdlet fails with the given error instead of running; or, `midway`,
+    half-way through a cmdlet that works in two steps (Move-Item -Force onto an existing file
+    deletes the file, then the rename fails: the cmdlet reports what Windows reports)."""
 
     kind: Literal["cmdlet-error"] = "cmdlet-error"
     cmdlet: str
     error: ErrorSpec | Literal["generic", "access-denied", "io", "non-terminating"] = "generic"
+    when: Literal["before", "midway"] = "before"
 
     def error_spec(self) -> ErrorSpec:
         return PRESET_ERRORS[self.error] if isinstance(self.error, str) else self.error
 
 
 class CmdletDelay(_CountedFault):
-    """The nth call of a cmdlet is slow: it waits `seconds` before running, or after (its
-    effect is then done but not yet reported). A slow server, and a place to stop a client."""
+    """The nth call of a cmdlet is slow: it waits `seconds` before running, after (its
+    effect is then done but not yet reported), or midway through a two-step cmdlet (Move-Item
+    -Force: the target deleted, the rename not yet done). A slow server, and a place to stop
+    a client or cut the power."""
 
     kind: Literal["cmdlet-delay"] = "cmdlet-delay"
     cmdlet: str
     seconds: float = Field(default=30.0, gt=0)
-    when: Literal["before", "after"] = "before"
+    when: Literal["before", "after", "midway"] = "before"
 
 
 class DropConnection(_CountedFault):
@@ -126,6 +131,14 @@ class RestartFailure(_CountedFault):
     hang_seconds: float = 3600.0
 
 
+class AppPoolFailure(_CountedFault):
+    """An app pool does not come back: when IIS starts it or it is recycled, its worker process
+    fails at once and IIS rapid-fail protection stops the pool (Stopped)."""
+
+    kind: Literal["app-pool"] = "app-pool"
+    pool: str
+
+
 class Unreachable(_Fault):
     """The server cannot be reached: connections are reset (refuse) or never answered (blackhole)."""
 
@@ -134,7 +147,7 @@ class Unreachable(_Fault):
 
 
 Fault = Annotated[
-    CmdletError | CmdletDelay | DropConnection | DenyAccess | RestartFailure | Unreachable,
+    CmdletError | CmdletDelay | DropConnection | DenyAccess | RestartFailure | AppPoolFailure | Unreachable,
     Field(discriminator="kind"),
 ]
 FAULT_LIST: TypeAdapter[list[Fault]] = TypeAdapter(list[Fault])
@@ -214,7 +227,7 @@ class FaultBook:
             self._save()
         return fired
 
-    def cmdlet_error(self, server: str, cmdlet: str) -> ErrorSpec | None:
+    def cmdlet_error(self, server: str, cmdlet: str) -> CmdletError | None:
         with self._lock:
             candidates = [
                 f
@@ -222,7 +235,7 @@ class FaultBook:
                 if isinstance(f, CmdletError) and f.cmdlet.lower() == cmdlet.lower()
             ]
             fired = self._count(list(candidates))
-            return fired.error_spec() if isinstance(fired, CmdletError) else None
+            return fired if isinstance(fired, CmdletError) else None
 
     def cmdlet_delay(self, server: str, cmdlet: str) -> CmdletDelay | None:
         with self._lock:
@@ -270,6 +283,15 @@ class FaultBook:
             ]
             fired = self._count(list(candidates))
             return fired if isinstance(fired, RestartFailure) else None
+
+    def app_pool_fails(self, server: str, pool: str) -> bool:
+        with self._lock:
+            candidates = [
+                f
+                for f in self._active(server)
+                if isinstance(f, AppPoolFailure) and f.pool.lower() == pool.lower()
+            ]
+            return self._count(list(candidates)) is not None
 
     def unreachable(self, server: str) -> Literal["refuse", "blackhole"] | None:
         with self._lock:

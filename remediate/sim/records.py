@@ -270,6 +270,11 @@ class FileAttributes(PSFlagBase):
     Archive = 32
 
 
+@PSType(["System.Object[]", "System.Array", "System.Object"], skip_inheritance=True, rehydrate=False)
+class ObjectArray(PSListBase):
+    """A System.Object[]: what an ArrayList's ToArray() gives (Get-Content's blocks)."""
+
+
 @PSType(["System.String[]", "System.Array", "System.Object"], skip_inheritance=True, rehydrate=False)
 class StringArray(PSListBase):
     """A System.String[] (pypsrp hands it back as a Python list)."""

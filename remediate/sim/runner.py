@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from remediate.sim.engine import (
 )
 from remediate.sim.machine import Machine
 from remediate.sim.records import PSError
+
+
+def _fail(error: PSError) -> None:
+    raise error
 
 
 @dataclass
@@ -119,23 +124,30 @@ class PipelineRun:
             cancelled=self.cancelled,
         )
         try:
-            injected = self.machine.faults.cmdlet_error(self.machine.name, name)
-            if injected is not None:
-                error = PSError(
-                    injected.message,
-                    injected.error_id,
-                    category=injected.category,
-                    exception=injected.exception,
-                    terminating=injected.terminating,
+            fault = self.machine.faults.cmdlet_error(self.machine.name, name)
+            injected = None
+            if fault is not None:
+                spec = fault.error_spec()
+                injected = PSError(
+                    spec.message,
+                    spec.error_id,
+                    category=spec.category,
+                    exception=spec.exception,
+                    terminating=spec.terminating,
                 )
-                if error.terminating:
-                    raise error
-                call.error(error)
+            if injected is not None and fault is not None and fault.when == "before":
+                if injected.terminating:
+                    raise injected
+                call.error(injected)
             elif params.get("WhatIf"):
                 self._record(command, "whatif")
                 return
             else:
                 delay = self.machine.faults.cmdlet_delay(self.machine.name, name)
+                if injected is not None:
+                    call.midway = functools.partial(_fail, injected)
+                elif delay is not None and delay.when == "midway":
+                    call.midway = functools.partial(call.sleep, delay.seconds)
                 if delay is not None and delay.when == "before":
                     call.sleep(delay.seconds)
                 resolved.cmdlet.run(call)

@@ -89,6 +89,9 @@ class ServerDefaults(_Model):
     install_path: str = DEFAULT_INSTALL_PATH
     role: str = "Mailbox"
     rest_web_config: WebConfig = Field(default_factory=WebConfig)
+    # App pools an administrator stopped in IIS Manager: Stopped, with autoStart false, so an
+    # IIS restart leaves them stopped.
+    stopped_app_pools: list[str] = Field(default_factory=list)
 
     @field_validator("install_path")
     @classmethod

@@ -147,8 +147,15 @@ def _server_state(server: Server, organization_domain: str) -> dict[str, Any]:
         }
         for name, display, depends in SERVICES
     }
+    stopped = {name.lower() for name in server.stopped_app_pools}
     pools = {
-        pool.lower(): {"name": pool, "state": "Started", "recycles": 0, "started": now_iso()}
+        pool.lower(): {
+            "name": pool,
+            "state": "Stopped" if pool.lower() in stopped else "Started",
+            "auto_start": pool.lower() not in stopped,
+            "recycles": 0,
+            "started": now_iso(),
+        }
         for pool in APP_POOLS
     }
     return {

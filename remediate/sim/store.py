@@ -154,7 +154,7 @@ class ServerState:
             self.write(target, self.read(source))
 
     def move(self, source: WinPath, target: WinPath) -> None:
-        """Rename in one step: the target is never missing nor half-written."""
+        """Rename (File.Move): the target must not exist; Move-Item -Force deletes it first."""
         with self.lock:
             entry = self.data["files"].pop(source.key)
             old = self.data["files"].get(target.key)

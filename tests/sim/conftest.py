@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -86,3 +87,31 @@ def error_ids(shell: PowerShell) -> list[str]:
 
 def messages(shell: PowerShell) -> list[str]:
     return [str(error) for error in shell.streams.error]
+
+
+def file_bytes(shell: PowerShell) -> bytes:
+    """What `Get-Content -Encoding Byte -ReadCount 0` returned, checked to have Windows
+    PowerShell 5.1's shape: one object[] of boxed bytes (pypsrp: one list of ints); nothing
+    for an empty or missing file."""
+    if not shell.output:
+        return b""
+    [block] = shell.output
+    assert isinstance(block, list) and all(isinstance(b, int) for b in block), type(block)
+    return bytes(block)
+
+
+def read_file(runspace_pool: RunspacePool, path: str) -> bytes:
+    return file_bytes(run(runspace_pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0))
+
+
+def content_lines(shell: PowerShell) -> list[str]:
+    """What `Get-Content` (text) returned, checked to have Windows PowerShell 5.1's shape: each
+    string carries the provider's NoteProperties, so it goes out as `<Obj><S>..</S><MS>..</MS></Obj>`
+    and pypsrp returns an object whose text sits in `property_sets` (its str() is "None")."""
+    lines = []
+    for item in shell.output:
+        assert isinstance(item, GenericComplexObject) and str(item) == "None", type(item)
+        assert {"PSPath", "PSChildName", "ReadCount"} <= set(item.extended_properties)
+        [line] = item.property_sets
+        lines.append(line)
+    return lines

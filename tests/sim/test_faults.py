@@ -21,7 +21,7 @@ from remediate.sim import (
     Simulator,
     Unreachable,
 )
-from tests.sim.conftest import SWITCH, WEB_CONFIG, error_ids, messages, pool, run, wsman
+from tests.sim.conftest import SWITCH, WEB_CONFIG, error_ids, messages, pool, read_file, run, wsman
 
 
 def test_nth_call_of_a_cmdlet_fails(sim: Simulator) -> None:
@@ -74,7 +74,7 @@ def test_drop_before_a_cmdlet_runs(sim: Simulator) -> None:
     with pytest.raises(AuthenticationError):
         dropped.close()
     with pool(sim) as p:
-        assert run(p, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output[0] != b"new"
+        assert read_file(p, WEB_CONFIG) != b"new"
     assert [r.command for r in sim.audit_records("ex01")] == ["Get-Content"]
 
 
@@ -85,9 +85,7 @@ def test_drop_after_a_cmdlet_ran(sim: Simulator) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         run(p, "Set-Content", LiteralPath=WEB_CONFIG, Value=b"new", Encoding="Byte")
     with pool(sim) as fresh:
-        assert run(fresh, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output == [
-            b"new"
-        ]
+        assert read_file(fresh, WEB_CONFIG) == b"new"
 
 
 def test_deny_access(sim: Simulator) -> None:

@@ -13,7 +13,7 @@ from lxml import etree
 
 from remediate.sim import Simulator
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
-from tests.sim.conftest import DEFAULT_PROFILES, WEB_CONFIG, pool, run
+from tests.sim.conftest import DEFAULT_PROFILES, WEB_CONFIG, pool, read_file, run
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "css-exchange"
 CLIXML = "{http://schemas.microsoft.com/powershell/2004/04}"
@@ -64,7 +64,7 @@ def test_partner_application_has_the_real_properties(sim: Simulator) -> None:
 def test_rest_web_config_has_the_shape_of_the_real_one(sim: Simulator) -> None:
     real = (FIXTURES / "E19_Exchange_IIS_DefaultWebSite-Rest_web.config").read_bytes()
     with pool(sim) as p:
-        ours = run(p, "Get-Content", LiteralPath=WEB_CONFIG, Encoding="Byte", ReadCount=0).output[0]
+        ours = read_file(p, WEB_CONFIG)
     for data in (real, ours):
         assert data.startswith(b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>')
         assert b"<!--" in data and b" />" in data and b"&lt;" in data
@@ -78,6 +78,42 @@ def test_back_end_web_config_has_no_profiles_key(sim: Simulator) -> None:
     real = (FIXTURES / "E19_Exchange_IIS_ExchangeBackEnd-Rest_web.config").read_bytes()
     backend = WEB_CONFIG.replace("FrontEnd\\HttpProxy\\rest", "ClientAccess\\rest")
     with pool(sim) as p:
-        ours = run(p, "Get-Content", LiteralPath=backend, Encoding="Byte", ReadCount=0).output[0]
+        ours = read_file(p, backend)
     for data in (real, ours):
         assert etree.fromstring(data.replace(b"\r\n", b"\n")).xpath(PROFILES_XPATH) == []
+
+
+# -- every recorded cmdlet the simulator serves: the same type names and property names -------------
+
+# Added by the receiving PowerShell (remoting adds PSComputerName, RunspaceId, PSShowComputerName)
+# or by the Exchange Management Shell rebuilding its objects (SerializationData): the server
+# does not send them.
+CLIENT_SIDE_NOTES = {"PSComputerName", "RunspaceId", "PSShowComputerName", "SerializationData"}
+RECORDED = {
+    # capture: (endpoint, cmdlet, parameters)
+    "E19_Exchange_GetServiceMitigation.xml": ("server", "Get-Service", {"Name": "W3SVC"}),
+    "E19_Exchange_GetPartnerApplication.xml": ("exchange", "Get-PartnerApplication", {}),
+    "E19_Exchange_GetExchangeServer.xml": ("exchange", "Get-ExchangeServer", {}),
+}
+
+
+def _recorded_shape(capture: str) -> tuple[list[str], set[str], set[str]]:
+    obj = etree.parse(str(FIXTURES / capture)).getroot().find(f"{CLIXML}Obj")
+    assert obj is not None
+    types = [t.text or "" for t in obj.find(f"{CLIXML}TN")]  # type: ignore[union-attr]
+    props = obj.find(f"{CLIXML}Props")
+    notes = obj.find(f"{CLIXML}MS")
+    adapted = {p.get("N") or "" for p in (props if props is not None else [])}
+    extended = {p.get("N") or "" for p in (notes if notes is not None else [])} - CLIENT_SIDE_NOTES
+    return types, adapted, extended
+
+
+@pytest.mark.parametrize("capture", list(RECORDED))
+def test_objects_carry_the_recorded_type_and_property_names(sim: Simulator, capture: str) -> None:
+    endpoint, cmdlet, parameters = RECORDED[capture]
+    with pool(sim, exchange=endpoint == "exchange") as p:
+        ours = run(p, cmdlet, **parameters).output[0]
+    types, adapted, extended = _recorded_shape(capture)
+    assert ours.types == types
+    assert set(ours.adapted_properties) == adapted
+    assert set(ours.extended_properties) == extended

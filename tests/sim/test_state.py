@@ -10,7 +10,7 @@ import pytest
 
 from remediate.errors import RemediateError
 from remediate.sim import Scenario, Simulator, load_scenario
-from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, pool, run
+from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, file_bytes, pool, run, content_lines
 
 MIB = 1024 * 1024
 
@@ -18,7 +18,7 @@ MIB = 1024 * 1024
 def _bytes(sim: Simulator, path: str, server: str = "ex01") -> bytes:
     with pool(sim, server) as p:
         shell = run(p, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)
-    return shell.output[0] if shell.output else b""
+    return file_bytes(shell)
 
 
 @pytest.mark.parametrize(
@@ -28,10 +28,15 @@ def test_one_mebibyte_round_trip(sim: Simulator, transport: str, auth: str) -> N
     payload = os.urandom(MIB)
     with pool(sim, transport=transport, auth=auth) as p:
         written = run(p, "Set-Content", LiteralPath="C:\\big.bin", Value=payload, Encoding="Byte")
-        read = run(p, "Get-Content", LiteralPath="C:\\big.bin", Encoding="Byte", ReadCount=0)
         hashed = run(p, "Get-FileHash", LiteralPath="C:\\big.bin", Algorithm="SHA256")
+        # read back as 5.1 sends it (about 13 bytes of CLIXML a byte): once is enough, it is slow
+        read = (
+            run(p, "Get-Content", LiteralPath="C:\\big.bin", Encoding="Byte", ReadCount=0)
+            if auth == "ntlm"
+            else None
+        )
     assert not written.streams.error
-    assert hashlib.sha256(read.output[0]).hexdigest() == hashlib.sha256(payload).hexdigest()
+    assert read is None or hashlib.sha256(file_bytes(read)).hexdigest() == hashlib.sha256(payload).hexdigest()
     assert hashed.output[0].extended_properties["Hash"] == hashlib.sha256(payload).hexdigest().upper()
     record = next(r for r in sim.audit_records("ex01") if r.command == "Set-Content")
     assert record.parameter("Value") == {"bytes": MIB, "sha256": hashlib.sha256(payload).hexdigest()}
@@ -156,6 +161,6 @@ def test_embedded_simulator_keeps_its_state_under_the_state_directory(tmp_path: 
     second = start_embedded(tmp_path)
     try:
         with pool(second) as p:
-            assert run(p, "Get-Content", LiteralPath="C:\\kept.txt").output == ["still here"]
+            assert content_lines(run(p, "Get-Content", LiteralPath="C:\\kept.txt")) == ["still here"]
     finally:
         second.stop()

@@ -7,7 +7,17 @@ import hashlib
 from pypsrp.powershell import PowerShell
 
 from remediate.sim import DenyAccess, Simulator
-from tests.sim.conftest import DEFAULT_PROFILES, SWITCH, WEB_CONFIG, error_ids, messages, pool, run
+from tests.sim.conftest import (
+    content_lines,
+    DEFAULT_PROFILES,
+    SWITCH,
+    WEB_CONFIG,
+    error_ids,
+    file_bytes,
+    messages,
+    pool,
+    run,
+)
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 GET_CONTENT = "Microsoft.PowerShell.Commands.GetContentCommand"
@@ -16,7 +26,7 @@ GET_CONTENT = "Microsoft.PowerShell.Commands.GetContentCommand"
 def read_bytes(runspace_pool: object, path: str) -> bytes:
     shell = run(runspace_pool, "Get-Content", LiteralPath=path, Encoding="Byte", ReadCount=0)
     assert not shell.streams.error, messages(shell)
-    return shell.output[0] if shell.output else b""
+    return file_bytes(shell)
 
 
 # -- environment and registry -------------------------------------------------------------------
@@ -95,9 +105,9 @@ def test_web_config_has_the_real_default_shape(sim: Simulator) -> None:
 
 def test_get_content_as_lines(sim: Simulator) -> None:
     with pool(sim) as p:
-        lines = run(p, "Get-Content", LiteralPath=WEB_CONFIG).output
-        first = run(p, "Get-Content", LiteralPath=WEB_CONFIG, TotalCount=1).output
-        raw = run(p, "Get-Content", LiteralPath=WEB_CONFIG, Raw=SWITCH).output
+        lines = content_lines(run(p, "Get-Content", LiteralPath=WEB_CONFIG))
+        first = content_lines(run(p, "Get-Content", LiteralPath=WEB_CONFIG, TotalCount=1))
+        raw = content_lines(run(p, "Get-Content", LiteralPath=WEB_CONFIG, Raw=SWITCH))
     assert lines[0] == '<?xml version="1.0" encoding="UTF-8"?>' and lines[-1] == "</configuration>"
     assert first == [lines[0]]
     assert raw[0] == "\r\n".join(lines) + "\r\n"
@@ -302,7 +312,8 @@ def test_statements_run_in_order(sim: Simulator) -> None:
         shell.add_cmdlet("Set-Content").add_parameter("LiteralPath", "C:\\s.txt").add_parameter("Value", "1")
         shell.add_statement()
         shell.add_cmdlet("Get-Content").add_parameter("LiteralPath", "C:\\s.txt")
-        assert shell.invoke() == ["1"]
+        shell.invoke()
+        assert content_lines(shell) == ["1"]
 
 
 def test_script_text_is_not_interpreted(sim: Simulator) -> None:

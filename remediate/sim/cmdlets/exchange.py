@@ -126,6 +126,9 @@ def partner_application_object(call: Call, app: dict[str, Any]) -> Any:
             "WhenCreated": date_time(app["WhenCreated"]),
             "WhenChangedUTC": date_time(app["WhenChanged"]),
             "WhenCreatedUTC": date_time(app["WhenCreated"]),
+            "ObjectCategory": f"{org['domain']}/Configuration/Schema/ms-Exch-Auth-Partner-Application",
+            "OrganizationId": "",
+            "Id": _ad_object_id(app["Name"], app["DistinguishedName"], app["Name"], app["Guid"]),
             "OriginatingServer": org["domain_controller"],
             "IsValid": True,
             "ObjectState": ObjectState.Unchanged,
@@ -252,34 +255,89 @@ def _get_exchange_server(call: Call) -> None:
             f"CN={name},CN=Servers,CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,"
             f"CN={org['name']},CN=Microsoft Exchange,CN=Services,CN=Configuration,{domain_dn}"
         )
-        call.output(
-            dotnet_object(
-                [
-                    "Microsoft.Exchange.Data.Directory.Management.ExchangeServer",
-                    "Microsoft.Exchange.Data.Directory.ADPresentationObject",
-                    "Microsoft.Exchange.Data.Directory.ADObject",
-                    "Microsoft.Exchange.Data.Directory.ADRawEntry",
-                    "Microsoft.Exchange.Data.ConfigurableObject",
-                ],
-                {
-                    "Name": name,
-                    "Fqdn": server.fqdn,
-                    "Edition": "Standard",
-                    "ServerRole": ServerRole[server.data["role"]]
-                    if server.data["role"] in ServerRole.__members__
-                    else ServerRole.Mailbox,
-                    "AdminDisplayVersion": _server_version(server.build),
-                    "Site": f"{org['domain']}/Configuration/Sites/Default-First-Site-Name",
-                    "IsMailboxServer": True,
-                    "IsE15OrLater": True,
-                    "IsEdgeServer": False,
-                    "IsExchangeTrialEdition": False,
-                    "DistinguishedName": dn,
-                    "Identity": _ad_object_id(name, dn, name),
-                },
-                to_string=name,
-            )
-        )
+        call.output(_exchange_server_object(call, server, name, dn))
+
+
+def _exchange_server_object(call: Call, server: Any, name: str, dn: str) -> Any:
+    """Get-ExchangeServer's object: the type names and the 58 properties of a real Exchange 2019
+    capture (CSS-Exchange, E19_Exchange_GetExchangeServer.xml); nested objects at remoting depth."""
+    org = call.machine.org.organization
+    domain = org["domain"]
+    identity = _ad_object_id(name, dn, name)
+    when = date_time("2024-01-15T09:00:00+00:00")
+    return dotnet_object(
+        [
+            "Microsoft.Exchange.Data.Directory.Management.ExchangeServer",
+            "Microsoft.Exchange.Data.Directory.Management.ADPresentationObject",
+            "Microsoft.Exchange.Data.Directory.ADObject",
+            "Microsoft.Exchange.Data.Directory.ADRawEntry",
+            "Microsoft.Exchange.Data.ConfigurableObject",
+        ],
+        {
+            "Name": name,
+            "DataPath": server.data["install_path"] + "Mailbox",
+            "Domain": domain,
+            "Edition": "Standard",
+            "ExchangeLegacyDN": f"/o={org['name']}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration"
+            f"/cn=Servers/cn={name}",
+            "ExchangeLegacyServerRole": 0,
+            "Fqdn": server.fqdn,
+            "CustomerFeedbackEnabled": False,
+            "InternetWebProxy": None,
+            "InternetWebProxyBypassList": None,
+            "IsHubTransportServer": True,
+            "IsClientAccessServer": True,
+            "IsExchange2007OrLater": True,
+            "IsEdgeServer": False,
+            "IsMailboxServer": True,
+            "IsE14OrLater": True,
+            "IsE15OrLater": True,
+            "IsProvisionedServer": False,
+            "IsUnifiedMessagingServer": False,
+            "IsFrontendTransportServer": True,
+            "NetworkAddress": StringArray([f"ncacn_ip_tcp:{server.fqdn}", f"ncacn_vns_spp:{name}"]),
+            "OrganizationalUnit": f"{domain}/{name}",
+            "AdminDisplayVersion": _server_version(server.build),
+            "Site": f"{domain}/Configuration/Sites/Default-First-Site-Name",
+            "ServerRole": ServerRole[server.data["role"]]
+            if server.data["role"] in ServerRole.__members__
+            else ServerRole.Mailbox,
+            "ErrorReportingEnabled": False,
+            "MitigationsEnabled": True,
+            "StaticDomainControllers": MultiValuedString([]),
+            "StaticGlobalCatalogs": MultiValuedString([]),
+            "StaticConfigDomainController": "",
+            "StaticExcludedDomainControllers": MultiValuedString([]),
+            "MonitoringGroup": "",
+            "CurrentDomainControllers": MultiValuedString([]),
+            "CurrentGlobalCatalogs": MultiValuedString([]),
+            "CurrentConfigDomainController": org["domain_controller"],
+            "ProductID": "",
+            "IsExchangeTrialEdition": False,
+            "IsExpiredExchangeTrialEdition": False,
+            "MailboxProvisioningAttributes": None,
+            "RemainingTrialPeriod": "00:00:00",
+            "MitigationsApplied": None,
+            "MitigationsBlocked": None,
+            "DataCollectionEnabled": False,
+            "Identity": identity,
+            "IsValid": True,
+            "ExchangeVersion": "0.1 (8.0.535.0)",
+            "DistinguishedName": dn,
+            "Guid": uuid.uuid5(uuid.NAMESPACE_URL, dn),
+            "ObjectCategory": f"{domain}/Configuration/Schema/ms-Exch-Exchange-Server",
+            "ObjectClass": MultiValuedString(["top", "server", "msExchExchangeServer"]),
+            "WhenChanged": when,
+            "WhenCreated": when,
+            "WhenChangedUTC": when,
+            "WhenCreatedUTC": when,
+            "OrganizationId": "",
+            "Id": identity,
+            "OriginatingServer": org["domain_controller"],
+            "ObjectState": ObjectState.Unchanged,
+        },
+        to_string=name,
+    )
 
 
 def _role_entry_object(entry: dict[str, Any]) -> Any:

@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import Any
 
-from psrpcore.types import PSByte
+from psrpcore.types import PSByte, PSByteArray, PSInt64, PSNoteProperty, PSString
 
 from remediate.sim.cmdlets.common import (
     CREDENTIAL,
@@ -26,7 +26,7 @@ from remediate.sim.cmdlets.common import (
     resolve_items,
 )
 from remediate.sim.engine import Call, Cmdlet, Param
-from remediate.sim.records import PSError, custom_object, dotnet_object, not_simulated
+from remediate.sim.records import ObjectArray, PSError, custom_object, dotnet_object, not_simulated
 from remediate.sim.winpath import PROVIDER_PATH_PREFIX, WinPath, has_wildcards, unescape
 
 ENCODINGS = (
@@ -73,6 +73,7 @@ _LINE = re.compile(r"\r\n|\n|\r")
 HASH_ALGORITHMS = ("SHA1", "SHA256", "SHA384", "SHA512", "MACTripleDES", "MD5", "RIPEMD160")
 
 GET_CONTENT = "Microsoft.PowerShell.Commands.GetContentCommand"
+_BOXED = tuple(PSByte(value) for value in range(256))  # items of a block: no notes of their own
 SET_CONTENT = "Microsoft.PowerShell.Commands.SetContentCommand"
 
 
@@ -239,6 +240,9 @@ def _readable(call: Call, path: WinPath, error_id: str) -> bytes | None:
 
 
 def _get_content(call: Call) -> None:
+    """GetContentCommand.ProcessRecord: the reader returns blocks of -ReadCount items (0: all,
+    up to -TotalCount) as an object[]; -ReadCount 1 writes each item alone. Each written
+    object carries the provider's notes (ContentCommandBase.WriteContentObject)."""
     encoding = call.get("Encoding")
     read_count = call.get("ReadCount", 1)
     for path in resolve_items(call):
@@ -250,17 +254,40 @@ def _get_content(call: Call) -> None:
         data = _readable(call, path, "GetContentReaderUnauthorizedAccessError")
         if data is None or not data:
             continue
+        display = call.machine.state.display(path)
+        if encoding == "Byte" and call.get("Raw"):
+            # a raw byte stream is read whole, as one byte[] (-TotalCount and -Tail do not apply)
+            call.output(_with_content_notes(PSByteArray(data), path, display, 1))
+            continue
         if encoding == "Byte":  # -TotalCount and -Tail count bytes
-            _emit_chunks(call, _counted(call, data), read_count, as_bytes=True)
-            continue
-        text = decode_text(data, encoding)
-        if call.get("Raw"):
-            call.output(text)
-            continue
-        lines = _LINE.split(text)
-        if lines and lines[-1] == "":
-            lines.pop()
-        _emit_chunks(call, _counted(call, lines), read_count, as_bytes=False)
+            items: list[Any] = [PSByte(b) if read_count == 1 else _BOXED[b] for b in _counted(call, data)]
+        else:
+            text = decode_text(data, encoding)
+            if call.get("Raw"):
+                call.output(_with_content_notes(PSString(text), path, display, 1))
+                continue
+            lines = _LINE.split(text)
+            if lines and lines[-1] == "":
+                lines.pop()
+            items = [PSString(line) for line in _counted(call, lines)]
+        _emit_blocks(call, items, read_count, path, display)
+
+
+def _with_content_notes(value: Any, path: WinPath, display: str, read: int) -> Any:
+    """ContentCommandBase.WriteContentObject: PSPath, PSParentPath, PSChildName, PSDrive,
+    PSProvider (at remoting depth 1 a drive or provider goes out as its string), ReadCount (long)."""
+    parent = path.parent
+    notes = {
+        "PSPath": PROVIDER_PATH_PREFIX["FileSystem"] + display,
+        "PSParentPath": PROVIDER_PATH_PREFIX["FileSystem"] + (parent.text if parent else ""),
+        "PSChildName": display.rsplit("\\", 1)[-1],
+        "PSDrive": display[0],
+        "PSProvider": "Microsoft.PowerShell.Core\\FileSystem",
+        "ReadCount": PSInt64(read),
+    }
+    for name, note in notes.items():
+        value.PSObject.extended_properties.append(PSNoteProperty(name, note))
+    return value
 
 
 def _counted(call: Call, items: Any) -> Any:
@@ -274,17 +301,15 @@ def _counted(call: Call, items: Any) -> Any:
     return items
 
 
-def _emit_chunks(call: Call, items: Any, read_count: int, *, as_bytes: bool) -> None:
-    if read_count <= 0:
-        call.output(bytes(items) if as_bytes else list(items))
-        return
+def _emit_blocks(call: Call, items: list[Any], read_count: int, path: WinPath, display: str) -> None:
     if read_count == 1:
-        for item in items:
-            call.output(PSByte(item) if as_bytes else item)
+        for number, item in enumerate(items, start=1):
+            call.output(_with_content_notes(item, path, display, number))
         return
-    for start in range(0, len(items), read_count):
-        chunk = items[start : start + read_count]
-        call.output(bytes(chunk) if as_bytes else list(chunk))
+    size = len(items) if read_count <= 0 else read_count
+    for start in range(0, len(items), max(size, 1)):
+        block = ObjectArray(items[start : start + size])
+        call.output(_with_content_notes(block, path, display, start + len(block)))
 
 
 # -- Set-Content ---------------------------------------------------------------------------------
@@ -481,24 +506,49 @@ def _move_item(call: Call) -> None:
                     )
                 )
                 continue
-            if state.exists(target) and source.key != target.key and not call.get("Force"):
-                call.error(
-                    PSError(
-                        "Cannot create a file when that file already exists.",
-                        "MoveFileInfoItemIOError",
-                        category="WriteError",
-                        exception="System.IO.IOException",
-                        target=state.display(source),
-                    )
-                )
-                continue
             if not _writable_target(
                 call, target, "MoveFileInfoItemUnauthorizedAccessError", "MoveFileInfoItemIOError"
             ):
                 continue
-            state.move(source, target)
+            replacing = state.exists(target) and source.key != target.key
+            if replacing and (not call.get("Force") or state.is_dir(target)):
+                call.error(_already_exists(state.display(target)))
+                continue
+            if not replacing:
+                state.move(source, target)
+        if replacing and not _replace_in_two_steps(call, source, target):
+            continue
         if call.get("PassThru"):
             call.output(item_object(call, target))
+
+
+def _already_exists(display: str) -> PSError:
+    # File.Move's IOException, reported by FileSystemProvider.MoveFileInfoItem
+    return PSError(
+        "Cannot create a file when that file already exists.",
+        "MoveFileInfoItemIOError",
+        category="WriteError",
+        exception="System.IO.IOException",
+        target=display,
+    )
+
+
+def _replace_in_two_steps(call: Call, source: WinPath, target: WinPath) -> bool:
+    """Move-Item -Force onto an existing file, as FileSystemProvider.MoveFileInfoItem does it:
+    File.Move fails because the target exists; the target is deleted; File.Move again. If the
+    second move fails, the target stays deleted and the first IOException is reported."""
+    state = call.machine.state
+    with state.lock:
+        display = state.display(target)
+        state.remove(target)
+    try:
+        call.midway()
+    except PSError:
+        call.error(_already_exists(display))
+        return False
+    with state.lock:
+        state.move(source, target)
+    return True
 
 
 def _remove_item(call: Call) -> None:

@@ -63,6 +63,12 @@ def service_object(call: Call, service: dict[str, Any]) -> Any:
             "MachineName": ".",
             "ServicesDependedOn": StringArray(service["depends_on"]),
             "DependentServices": StringArray(dependents),
+            # nested objects at remoting depth 1 go out as their strings (as in the capture's
+            # nested services); no site or container outside a designer
+            "ServiceHandle": "SafeServiceHandle",
+            "ServiceType": "Win32ShareProcess",
+            "Site": None,
+            "Container": None,
         },
         {"Name": service["name"], "RequiredServices": StringArray(service["depends_on"])},
         to_string="System.ServiceProcess.ServiceController",
@@ -159,28 +165,41 @@ def _restart_one(call: Call, service: dict[str, Any]) -> None:
         _wait(call, failure.hang_seconds, f"Waiting for service '{_label(service)}' to start...")
     _wait(call, seconds / 2, f"Waiting for service '{_label(service)}' to start...")
     _set_status(call, starting, "Running")
-    if any(s["name"].lower() in IIS_SERVICES for s in starting):
-        _pools_started(call)
 
 
 def _pools_started(call: Call) -> None:
-    state = call.machine.state
-    with state.lock:
-        for pool in state.app_pools():
+    """WAS starts the pools whose autoStart is true; a pool an administrator stopped in IIS
+    Manager (autoStart false) stays stopped. A pool whose worker fails is stopped by rapid-fail
+    protection (the app-pool fault)."""
+    machine = call.machine
+    with machine.state.lock:
+        for pool in machine.state.app_pools():
+            if not pool.get("auto_start", True):
+                continue
+            failed = machine.faults.app_pool_fails(machine.name, pool["name"])
+            pool["state"] = "Stopped" if failed else "Started"
             pool["started"] = now_iso()
-        state.save()
+        machine.state.save()
 
 
 def _restart_service(call: Call) -> None:
     with call.machine.state.lock:
         services = _matching(call)
+    iis = False
     for service in services:
         _restart_one(call, service)
+        iis = (
+            iis
+            or service["name"].lower() in IIS_SERVICES
+            or any(d["name"].lower() in IIS_SERVICES for d in _dependents(call, service["name"]))
+        )
         if call.get("PassThru"):
             with call.machine.state.lock:
                 current = call.machine.state.service(service["name"])
                 assert current is not None
                 call.output(service_object(call, current))
+    if iis and call.machine.iis_running() and _was_running(call):
+        _pools_started(call)  # once W3SVC and WAS both run again
 
 
 # -- IIS (WebAdministration module) --------------------------------------------------------------
@@ -230,13 +249,16 @@ def _restart_web_app_pool(call: Call) -> None:
             return
         pool["recycles"] += 1
         pool["started"] = now_iso()
+        if call.machine.faults.app_pool_fails(call.machine.name, pool["name"]):
+            pool["state"] = "Stopped"
         state.save()
 
 
 def _get_web_app_pool_state(call: Call) -> None:
     state = call.machine.state
     with state.lock:
-        for name in call.get("Name") or [p["name"] for p in state.app_pools()]:
+        names = [call.get("Name")] if call.given("Name") else [p["name"] for p in state.app_pools()]
+        for name in names:
             pool = _pool(call, name)
             if pool is not None:
                 call.output(
@@ -292,7 +314,7 @@ CMDLETS = (
     Cmdlet(
         "Get-WebAppPoolState",
         "Microsoft.IIs.PowerShell.Provider.GetAppPoolStateCommand",
-        (Param("Name", "strings", position=0),),
+        (Param("Name", "string", position=0),),  # a scalar String (Microsoft docs)
         _get_web_app_pool_state,
         source="webadministration",
     ),
