@@ -50,42 +50,20 @@ def test_errors_are_rendered_with_reference_and_hint(tmp_path: Path) -> None:
 def test_sim_fault_add_takes_the_windows_behaviour_faults(tmp_path: Path) -> None:
     import json
 
+    def add(kind: str, *options: str) -> subprocess.CompletedProcess[str]:
+        return remediate("sim", "fault", "add", kind, "--state", str(tmp_path), *options)
+
+    midway = ("--cmdlet", "Move-Item", "--when", "midway")
     added = [
-        remediate(
-            "sim", "fault", "add", "app-pool", "--state", str(tmp_path), "--pool", "MSExchangeOWAAppPool"
-        ),
-        remediate(
-            "sim",
-            "fault",
-            "add",
-            "cmdlet-delay",
-            "--state",
-            str(tmp_path),
-            "--cmdlet",
-            "Move-Item",
-            "--when",
-            "midway",
-        ),
-        remediate(
-            "sim",
-            "fault",
-            "add",
-            "cmdlet-error",
-            "--state",
-            str(tmp_path),
-            "--cmdlet",
-            "Move-Item",
-            "--when",
-            "midway",
-        ),
+        add("app-pool", "--pool", "MSExchangeOWAAppPool"),
+        add("cmdlet-delay", *midway),
+        add("cmdlet-error", *midway),
     ]
     assert [r.returncode for r in added] == [0, 0, 0], [r.stderr for r in added]
     faults = [json.loads(r.stdout) for r in added]
     assert [f["kind"] for f in faults] == ["app-pool", "cmdlet-delay", "cmdlet-error"]
     assert faults[0]["pool"] == "MSExchangeOWAAppPool" and faults[2]["when"] == "midway"
-    refused = remediate(
-        "sim", "fault", "add", "cmdlet-error", "--state", str(tmp_path), "--cmdlet", "X", "--when", "after"
-    )
+    refused = add("cmdlet-error", "--cmdlet", "X", "--when", "after")
     assert refused.returncode == 1 and "sim-fault-invalid" in refused.stderr
 
 

@@ -122,8 +122,11 @@ def _environment_entry(name: str, value: str) -> Any:
         ["System.Collections.DictionaryEntry", "System.ValueType"],
         {"Key": name, "Value": value},
         {
-            "Name": name,
+            "Name": name,  # the types.ps1xml AliasProperty for Key
+            # CmdletProvider.WriteObject (ProviderBase.cs) adds these notes
             "PSPath": PROVIDER_PATH_PREFIX["Environment"] + name,
+            "PSParentPath": PROVIDER_PATH_PREFIX["Environment"],
+            "PSChildName": name,
             "PSDrive": dotnet_object(["System.Management.Automation.PSDriveInfo"], to_string="Env"),
             "PSProvider": dotnet_object(
                 ["System.Management.Automation.ProviderInfo"],
