@@ -226,8 +226,6 @@ class Runner:
                 )
                 self.journal.event(self.run_id, server, f"ran handler {name}")
                 self.wait_healthy(server, kind, settings, name, before)
-                kept = [pool for pool, state in before.items() if state != "Started"]
-                notes += [f"{', '.join(kept)} stayed as before ({before[kept[0]]})"] if kept else []
                 lines.append(f"{server}: {name} ran; healthy" + "".join(f"; {note}" for note in notes))
         return lines
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from remediate.errors import RemediateError
+
 if TYPE_CHECKING:
     from remediate.changer import Changer
 
@@ -54,20 +56,28 @@ class HandlerKind:
         that ran before must run after; one an administrator stopped may stay stopped."""
         if isinstance(spec, RestartIis):
             return changer.pool_states()
-        return {pool: changer.pool_state(pool) or "missing" for pool in spec.pools}
+        states = {pool: changer.pool_state(pool) for pool in spec.pools}
+        missing = [pool for pool, state in states.items() if state is None]
+        if missing:
+            raise RemediateError(
+                "app-pool-missing",
+                f"{changer.name}: no app pool named {', '.join(missing)}",
+                "check the pool names in the playbook against IIS Manager (Application Pools)",
+            )
+        return {pool: str(state) for pool, state in states.items()}
 
     def run(self, spec: Any, changer: Changer, before: dict[str, str]) -> list[str]:
-        """Run it; what it left alone, and why."""
+        """Run it; what it left as it was, and why, for the report."""
+        kept = {pool: state for pool, state in before.items() if state != "Started"}
+        listed = ", ".join(f"{pool} ({state})" for pool, state in kept.items())
         if isinstance(spec, RestartIis):
             changer.restart_services(spec.services)
-            return []
-        skipped = []
+            return [f"left as before: {listed}"] if kept else []
         for pool in spec.pools:
-            if before.get(pool) == "Started":
+            if pool not in kept:
                 changer.recycle(pool)
-            else:  # IIS cannot recycle a stopped pool; started later, it reads the new settings
-                skipped.append(f"{pool} not recycled: it was {before.get(pool, 'missing')} before")
-        return skipped
+        # IIS cannot recycle a stopped pool; started later, it reads the new settings
+        return [f"left as before, not recycled: {listed}"] if kept else []
 
     def health(self, spec: Any, changer: Changer, before: dict[str, str]) -> str | None:
         """What is not healthy yet after the handler ran (None: healthy): a service it restarted

@@ -138,7 +138,8 @@ def test_a_stopped_pool_causes_no_rollback(start_sim: Any, tmp_path: Path, playb
     result = apply(sim, tmp_path, playbook=playbook)
     assert result.exit_code == 0, result.output
     assert last_run(tmp_path)["status"] == "succeeded"
-    assert "stayed as before (Stopped)" in result.output
+    assert "left as before" in result.output
+    assert f"{REST_POOL} (Stopped)" in result.output
     assert [pool(sim, name)["state"] for name in stopped] == ["Stopped", "Stopped"]
     assert pool(sim, REST_POOL)["recycles"] == 0  # IIS cannot recycle a stopped pool: not asked to
     assert check(sim, tmp_path, playbook) == 0
@@ -176,3 +177,21 @@ def test_a_power_cut_between_delete_and_rename_is_rolled_back(tmp_path: Path) ->
     result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
     assert result.exit_code == 0, result.output
     assert state_of(sim_state) == original  # the new file left beside it is gone too
+
+
+def test_a_pool_the_playbook_names_but_the_server_lacks_fails_and_rolls_back(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    original = fingerprint(sim)
+    text = (Path(__file__).resolve().parents[1] / "playbooks" / "rest-v1s2s-profile.yaml").read_text()
+    playbook = tmp_path / "typo.yaml"
+    playbook.write_text(
+        text.replace("pools: [MSExchangeRestFrontEndAppPool]", "pools: [MSExchangeRestFrontEndPool]")
+    )
+    result = apply(sim, tmp_path, playbook=str(playbook))
+    assert result.exit_code == 1
+    assert (
+        "app-pool-missing" in result.output
+        and "no app pool named MSExchangeRestFrontEndPool" in result.output
+    )
+    assert fingerprint(sim) == original
