@@ -7,6 +7,7 @@ its target, its SHA-256 read back, and only then moved over the target in one st
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from remediate.errors import RemediateError
@@ -200,7 +201,5 @@ class Changer:
 
 def _pool_name(xpath: Any) -> str | None:
     """The pool an ItemXPath names: /system.applicationHost/applicationPools/add[@name='X']."""
-    import re
-
     found = re.search(r"@name='((?:[^']|'')*)'", str(xpath or ""))
     return found.group(1).replace("''", "'") if found else None

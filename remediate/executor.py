@@ -259,7 +259,7 @@ class Runner:
             return StepReport(item.seq, item.server, item.step, item.target, status, message, item.backup)
 
         try:
-            current = self.current_state(item)
+            current = self.with_reconnect(item.server, lambda: observed_state(item, self.reader(item.server)))
             resource.cleanup(spec, item.target, self.changer(item.server), item.origin or self.run_id)
             if current is not None and resource.same(spec, current, item.before):
                 self.step_status(item, "rolled-back", finished=now())
@@ -303,10 +303,6 @@ class Runner:
             self.step_status(item, "rollback-failed", error=error.message, finished=now())
             by_hand = f"; restore by hand: copy {item.backup} over {item.target}" if item.backup else ""
             return report("rollback-failed", f"{error.message}{by_hand}")
-
-    def current_state(self, item: Item) -> bytes | None:
-        """The target's state now; None if the target is missing."""
-        return self.with_reconnect(item.server, lambda: observed_state(item, self.reader(item.server)))
 
     def undo_all(
         self, items: list[Item], *, strategy: str = "exact", force: bool = False

@@ -93,7 +93,11 @@ class HandlerKind:
                 return ", ".join(down)
             pools = changer.pool_states()
         else:
-            pools = {pool: changer.pool_state(pool) or "missing" for pool in spec.pools if pool in before}
+            pools = {
+                pool: changer.pool_state(pool) or "missing"
+                for pool, state in before.items()
+                if state == "Started"
+            }
         stopped = [
             f"{name} is {pools.get(name, 'missing')} (it was Started before)"
             for name, state in before.items()
