@@ -32,9 +32,20 @@ from remediate.transport import CONNECTION_ERRORS, Session
 
 log = get_logger(__name__)
 Progress = Callable[[str, str], None]  # (server, what is happening)
-# Step statuses after which the target may differ from its snapshot.
-MAY_HAVE_WRITTEN = ("writing", "written", "verified", "rollback-failed", "rollback-conflict")
+# Step statuses after which the target may differ from its snapshot: every one from "snapshot
+# durable" until "confirmed back to the snapshot" (rolled-back). A rollback that was stopped
+# half-way (rolling-back) may have deleted the target (Move-Item) or written part of it.
+MAY_HAVE_WRITTEN = (
+    "snapshotted",
+    "writing",
+    "written",
+    "verified",
+    "rolling-back",
+    "rollback-failed",
+    "rollback-conflict",
+)
 LOCKING = "taking the lock"
+HANDLER_STARTED = "running handler"  # journaled before a handler runs; "healthy after" ends it
 
 
 @dataclass
@@ -55,7 +66,9 @@ class Item:
     status: str = "planned"
     summary: str = ""
     diff: str | None = None
-    origin: str = ""  # the run that made the change (whose temporary files it may have left)
+    # the runs whose temporary files for this target may be left: the one that made the change,
+    # and its rollbacks that died
+    leftovers: tuple[str, ...] = ()
 
     @property
     def resource(self) -> Resource:
@@ -221,6 +234,7 @@ class Runner:
                     )
                 before = self.baselines[key]
                 self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
+                self.journal.event(self.run_id, server, f"{HANDLER_STARTED} {name}")
                 notes = self.with_reconnect(
                     server, functools.partial(kind.run, settings, self.changer(server), before)
                 )
@@ -260,7 +274,8 @@ class Runner:
 
         try:
             current = self.with_reconnect(item.server, lambda: observed_state(item, self.reader(item.server)))
-            resource.cleanup(spec, item.target, self.changer(item.server), item.origin or self.run_id)
+            for tag in dict.fromkeys((*item.leftovers, self.run_id)):
+                resource.cleanup(spec, item.target, self.changer(item.server), tag)
             if current is not None and resource.same(spec, current, item.before):
                 self.step_status(item, "rolled-back", finished=now())
                 return report("rolled-back", "already as before")
@@ -637,17 +652,48 @@ def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
             "refused": "changed nothing",
         }
         return RemediateError("nothing-to-roll-back", f"run {run.id} {reason[run.status]}", "nothing to do")
+    live = [r.id for r in journal.rollbacks_of(run.id) if r.status in ("running", "rolling-back")]
+    if live:
+        return RemediateError(
+            "run-in-progress",
+            f"run {run.id} is being rolled back by run {live[0]}",
+            "wait for that rollback to finish",
+        )
     if not [step for step in journal.steps(run.id) if step.status in MAY_HAVE_WRITTEN]:
-        if unreleased_locks(journal, run):
-            return None  # the rollback releases the locks it left
+        if leftover_locks(journal, run) or leftover_handlers(journal, run):
+            return None  # the rollback releases the locks it left and finishes its handlers
         return RemediateError("nothing-to-roll-back", f"run {run.id} wrote nothing", "nothing to do")
     return None
 
 
-def unreleased_locks(journal: Journal, run: RunRow) -> list[str]:
-    """Servers where `run` may still hold remediate's lock: it was taking it, and never released it."""
+def leftover_locks(journal: Journal, run: RunRow) -> list[str]:
+    """Servers where `run`, or a rollback of it that died, may still hold remediate's lock."""
+    runs = [run.id, *dead_rollbacks(journal, run)]
+    return list(dict.fromkeys(server for each in runs for server in unreleased_locks(journal, each)))
+
+
+def leftover_handlers(journal: Journal, run: RunRow) -> dict[str, list[str]]:
+    """Handlers that `run`, or a rollback of it that died, started and never saw healthy after:
+    a server may be left with IIS stopped."""
+    started: dict[tuple[str, str], None] = {}
+    for each in [run.id, *dead_rollbacks(journal, run)]:
+        for _, server, message in journal.events(each):
+            if server is None:
+                continue
+            if message.startswith(HANDLER_STARTED + " "):
+                started[(server, message[len(HANDLER_STARTED) + 1 :])] = None
+            elif message.startswith("healthy after "):
+                started.pop((server, message[len("healthy after ") :]), None)
+    wanted: dict[str, list[str]] = {}
+    for server, name in started:
+        wanted.setdefault(server, []).append(name)
+    return wanted
+
+
+def unreleased_locks(journal: Journal, run_id: str) -> list[str]:
+    """Servers where run `run_id` may still hold remediate's lock: it was taking it, and never released it."""
     held: dict[str, None] = {}
-    for _, server, message in journal.events(run.id):
+    for _, server, message in journal.events(run_id):
         if server is not None and message == LOCKING:
             held[server] = None
         elif server is not None and message == "unlocked":
@@ -655,7 +701,7 @@ def unreleased_locks(journal: Journal, run: RunRow) -> list[str]:
     return list(held)
 
 
-def _item(step: StepRow, origin: str) -> Item:
+def _item(step: StepRow, leftovers: tuple[str, ...]) -> Item:
     spec = REGISTRY[step.kind].spec.model_validate(step.spec)
     return Item(
         seq=step.seq,
@@ -670,13 +716,19 @@ def _item(step: StepRow, origin: str) -> Item:
         scope=step.scope,
         backup=step.backup,
         status=step.status,
-        origin=origin,
+        leftovers=leftovers,
     )
 
 
+def dead_rollbacks(journal: Journal, run: RunRow) -> list[str]:
+    """Rollbacks of `run` that were stopped before they finished (their process is gone)."""
+    return [rollback.id for rollback in journal.rollbacks_of(run.id) if rollback.status == "interrupted"]
+
+
 def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
+    leftovers = (run.id, *dead_rollbacks(journal, run))
     return [
-        _item(step, run.id)
+        _item(step, leftovers)
         for step in journal.steps(run.id)
         if step.status in MAY_HAVE_WRITTEN and step.before_state is not None
     ]
@@ -752,10 +804,12 @@ def rollback_run(
         )
     runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
     outcome = Outcome(rollback_id, "rollback", "running")
-    # the servers it changes, and those where the run left its lock (a killed run): released at the end
-    servers = list(dict.fromkeys([item.server for item in items] + unreleased_locks(journal, run)))
+    # the servers it changes, and those where the run (or a rollback of it that died) left its
+    # lock: taken over, and released at the end
+    servers = list(dict.fromkeys([item.server for item in items] + leftover_locks(journal, run)))
+    takeover = frozenset({run.id, *dead_rollbacks(journal, run)})
     try:
-        runner.lock(servers, operator, frozenset({run.id}), break_lock)
+        runner.lock(servers, operator, takeover, break_lock)
     except RemediateError as error:
         runner.unlock()
         journal.finish_run(rollback_id, "refused", {"failure": error.message})
@@ -770,6 +824,8 @@ def rollback_run(
         ]
         all_servers = list(run.hosts.get("servers", {})) or servers
         wanted = handlers_for(changed, all_servers)
+        for server, names in leftover_handlers(journal, run).items():
+            wanted.setdefault(server, []).extend(n for n in names if n not in wanted[server])
         try:
             outcome.handlers = runner.run_handlers(wanted, run.hosts.get("handlers", {}))
         except RemediateError as error:

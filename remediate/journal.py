@@ -321,6 +321,13 @@ class Journal:
             result.append(StepRow(**data))
         return result
 
+    def rollbacks_of(self, run_id: str) -> list[RunRow]:
+        """The rollback runs started for `run_id`, oldest first (finished, failed or dead)."""
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE rolls_back = ? ORDER BY rowid", (run_id,)
+        ).fetchall()
+        return [self._run(row) for row in rows]
+
     def events(self, run_id: str) -> list[tuple[str, str | None, str]]:
         return list(
             self._db.execute(

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,11 +34,12 @@ WEB_CONFIG = "c:\\program files\\microsoft\\exchange server\\v15\\frontend\\http
 def state_of(sim_state: Path) -> dict[str, Any]:
     org, servers = Store(sim_state).load()
     server = servers["ex01"]
-    content = (sim_state / "blobs" / "ex01" / server.data["files"][WEB_CONFIG]["blob"]).read_bytes()
+    entry = server.data["files"].get(WEB_CONFIG)
+    content = (sim_state / "blobs" / "ex01" / entry["blob"]).read_bytes() if entry else None
     graph = next(a for a in org.partner_applications() if a["Name"] == "Microsoft Graph")
     temporary = [p for p in server.data["files"] if p.endswith(".tmp")]
     return {
-        "web.config": hashlib.sha256(content).hexdigest(),
+        "web.config": hashlib.sha256(content).hexdigest() if content is not None else None,
         "app_only": graph["AppOnlyPermissions"],
         "tmp": temporary,
     }
@@ -102,12 +104,19 @@ def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: Cmdlet
     assert runs[1]["rolled_back_by"] == runs[0]["id"]
 
 
-def run_and_kill(state: Path, sim_state: Path) -> None:
-    """Apply in a process of its own (`--host sim`: the embedded simulator dies with it, as in a
-    power cut); SIGKILL it once a fault in the simulator's fault book has fired."""
+def run_and_kill(
+    state: Path,
+    sim_state: Path,
+    *command: str,
+    until: Callable[[list[Any]], bool] | None = None,
+) -> None:
+    """Run remediate in a process of its own (`--host sim`: the embedded simulator dies with it,
+    as in a power cut); SIGKILL it once `until` says so of the simulator's faults (by default:
+    once any fault has fired). The command defaults to `apply app-only-graph --host sim --yes`."""
+    command = command or ("apply", "app-only-graph", "--host", "sim", "--yes")
+    reached = until or (lambda faults: any(fault.fired for fault in faults))
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "--state-dir", str(state), "apply", "app-only-graph"]
-        + ["--host", "sim", "--yes"],
+        [sys.executable, "-m", "remediate", "--state-dir", str(state), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ},
@@ -115,10 +124,10 @@ def run_and_kill(state: Path, sim_state: Path) -> None:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
-            if any(fault.fired for fault in FaultBook(sim_state / "faults.json").active()):
+            if reached(FaultBook(sim_state / "faults.json").active()):
                 break
             time.sleep(0.05)
-        assert process.poll() is None, "the apply ended before reaching the fault"
+        assert process.poll() is None, "the command ended before reaching the fault"
         time.sleep(0.2)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)

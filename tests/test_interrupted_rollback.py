@@ -1,0 +1,107 @@
+"""Rollbacks that are themselves stopped (issue 12, items 1, 5, 6).
+
+Every status between "snapshot durable" and "confirmed back to the snapshot" counts as possibly
+written: a rollback stopped half-way (the automatic one inside apply, or `remediate rollback`)
+leaves something `remediate rollback RUN` finishes exactly, taking over the locks the dead
+rollback left, removing its temporary files and finishing the handlers it began.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from remediate.cli import main
+from remediate.sim import CmdletDelay, RestartFailure, Simulator
+from remediate.sim.faults import FaultBook
+from remediate.sim.store import Store
+from tests.test_crash import run_and_kill, state_of
+
+ROLLBACK_DELAY = 60
+
+
+def cli(state: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["--state-dir", str(state), *args])
+
+
+def seeded(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    state, sim_state = tmp_path / "state", tmp_path / "state" / "sim"
+    with Simulator(sim_state, restart_seconds=0):
+        pass
+    return state, sim_state, state_of(sim_state)
+
+
+def services(sim_state: Path) -> dict[str, str]:
+    _, servers = Store(sim_state).load()
+    return {s["name"]: s["status"] for s in servers["ex01"].services() if s["name"] in ("W3SVC", "WAS")}
+
+
+def delay_fired(delay_cmdlet: str) -> Any:
+    return lambda faults: any(f.fired for f in faults if getattr(f, "cmdlet", None) == delay_cmdlet)
+
+
+def runs(state: Path) -> list[dict[str, Any]]:
+    return json.loads(cli(state, "runs", "--output", "json").output)  # type: ignore[no-any-return]
+
+
+def test_a_kill_during_the_automatic_rollback_is_finished_by_rollback(tmp_path: Path) -> None:
+    # IIS does not come back, so apply rolls back; it is killed while restoring web.config
+    # (the second Set-Content: the first wrote the change), with W3SVC left stopped.
+    state, sim_state, original = seeded(tmp_path)
+    book = FaultBook(sim_state / "faults.json")
+    book.add(RestartFailure(service="W3SVC"))
+    book.add(CmdletDelay(cmdlet="Set-Content", nth=2, when="before", seconds=ROLLBACK_DELAY))
+    run_and_kill(state, sim_state, until=delay_fired("Set-Content"))
+    assert state_of(sim_state)["web.config"] != original["web.config"]  # the restore had not happened
+    assert services(sim_state)["W3SVC"] == "Stopped"
+    [run] = runs(state)
+    assert run["status"] == "interrupted"
+
+    result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
+    assert result.exit_code == 0, result.output
+    assert state_of(sim_state) == original  # web.config, the partner application, no .tmp
+    assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}
+
+
+def test_a_killed_rollback_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    # apply succeeds; its rollback is killed between Move-Item's delete and rename (the
+    # second Move-Item: the first was apply's), leaving no web.config, its lock and its .tmp.
+    state, sim_state, original = seeded(tmp_path)
+    assert cli(state, "apply", "app-only-graph", "--host", "sim", "--yes").exit_code == 0
+    [applied] = runs(state)
+    FaultBook(sim_state / "faults.json").add(
+        CmdletDelay(cmdlet="Move-Item", nth=1, when="midway", seconds=ROLLBACK_DELAY)
+    )
+    run_and_kill(state, sim_state, "rollback", applied["id"], "--yes", until=delay_fired("Move-Item"))
+    killed = state_of(sim_state)
+    assert killed["web.config"] is None and killed["tmp"]  # the gap, and the dead rollback's file
+
+    preview = cli(state, "rollback", applied["id"], "--dry-run")
+    assert "missing: would recreate it from the snapshot" in preview.output, preview.output
+    result = cli(state, "rollback", applied["id"], "--yes", "--health-timeout", "5")
+    assert result.exit_code == 0, result.output  # not "locked by" the dead rollback
+    assert state_of(sim_state) == original
+    with Simulator(sim_state) as sim:
+        assert not sim.state("ex01").exists(
+            sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
+        )
+    latest = runs(state)
+    assert latest[0]["kind"] == "rollback" and latest[0]["status"] == "succeeded"
+    assert latest[1]["status"] == "interrupted"  # the dead rollback, as it was
+
+
+def test_a_deleted_target_is_restored_from_the_journal(start_sim: Any, tmp_path: Path) -> None:
+    from tests.test_apply import WEB_CONFIG, apply, fingerprint, last_run, rollback
+
+    sim = start_sim(servers=1, restart_seconds=0)
+    original = fingerprint(sim)
+    assert apply(sim, tmp_path).exit_code == 0
+    with sim.state("ex01").lock:  # someone deletes it after the run
+        sim.state("ex01").remove(sim.machine("ex01").path(WEB_CONFIG, "C:\\"))
+    result = rollback(sim, tmp_path, last_run(tmp_path)["id"], "--force")
+    assert result.exit_code == 0, result.output
+    assert "recreated from the snapshot (it was missing)" in result.output
+    assert fingerprint(sim) == original
