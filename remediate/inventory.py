@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,30 +160,41 @@ def load(path: Path) -> LoadedInventory:
 
 
 def discovered(servers: list[dict[str, str]], connection: Connection, username: str | None) -> str:
-    """An inventory (YAML text) for servers found with Get-ExchangeServer."""
-    lines = ["# Discovered with `remediate inventory discover`; review before use.", "defaults:"]
-    lines.append(f"  transport: {connection.transport}")
-    lines.append(f"  auth: {connection.auth}")
-    lines.append(f"  exchange: {connection.exchange}")
+    """An inventory (YAML text) for servers found with Get-ExchangeServer.
+
+    What the servers say is data from elsewhere: it goes through the YAML emitter (which quotes
+    and escapes whatever needs it, every non-ASCII character among them, so no line break a
+    parser honours, such as NEL or U+2028, can end a scalar), and comments hold only a safe
+    subset of it."""
+    import yaml
+
+    defaults: dict[str, str] = {
+        "transport": connection.transport,
+        "auth": connection.auth,
+        "exchange": connection.exchange,
+    }
     if connection.ca_file:
-        lines.append(f"  ca_file: {_quoted(str(connection.ca_file))}")
+        defaults["ca_file"] = str(connection.ca_file)
     if username:
-        lines.append(f"  username: {_quoted(username)}")
-    lines.append("servers:")
-    for server in servers:
-        comment = f"{server['version']}, {server['role']}".replace("\n", " ")
-        lines.append(f"  {_quoted(server['name'].lower())}:  # {comment}")
-        lines.append(f"    host: {_quoted(server['fqdn'])}")
-    return "\n".join(lines) + "\n"
+        defaults["username"] = username
+    entries = {server["name"].lower(): {"host": server["fqdn"]} for server in servers}
+    header = ["# Discovered with `remediate inventory discover`; review before use."]
+    header += [
+        f"# {_comment(server['name'].lower())}: {_comment(server['version'])}, {_comment(server['role'])}"
+        for server in servers
+    ]
+    body = yaml.safe_dump(
+        {"defaults": defaults, "servers": entries},
+        sort_keys=False,
+        allow_unicode=False,
+        default_flow_style=False,
+    )
+    return "\n".join(header) + "\n" + body
 
 
-_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,()_/-]")
 
 
-def _quoted(value: str) -> str:
-    """A YAML scalar for any string: plain when it is safely plain (a host name), else a JSON
-    string (which YAML reads as a double-quoted scalar)."""
-    if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
-        return value
-    return json.dumps(value)
+def _comment(text: str) -> str:
+    """Text for a comment line: anything but letters, digits and plain punctuation becomes '?'."""
+    return _COMMENT_SAFE.sub("?", text)[:120]

@@ -35,6 +35,7 @@ class Document:
     text: bytes
     values: dict[Location, Position] = field(default_factory=dict)
     keys: dict[Location, Position] = field(default_factory=dict)
+    nodes: set[int] = field(default_factory=set)  # the nodes built so far: a second visit is an alias
 
     def position(self, location: Location, *, key: bool = False) -> Position | None:
         """Where `location` is; for a missing or unknown key, its nearest ancestor."""
@@ -114,6 +115,16 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def _build(
     loader: yaml.SafeLoader, node: yaml.Node, location: Location, document: Document, reference: str
 ) -> Any:
+    if id(node) in document.nodes:
+        # An alias (*name) makes the composed graph reuse a node: a few lines can expand to
+        # gigabytes ("billion laughs") or loop. remediate's files never need one.
+        raise RemediateError(
+            reference,
+            f"{document.source}: {path_text(location) or 'the document'}: YAML aliases are not allowed (this "
+            f"repeats the value anchored at {_where(node)})",
+            "write the value out in full instead of using &anchor and *alias",
+        )
+    document.nodes.add(id(node))
     document.values[location] = _position(node.start_mark)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
