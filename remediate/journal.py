@@ -156,11 +156,9 @@ class RunRow:
 class Journal:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
-        new = not path.exists()
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        if new:
-            os.chmod(path, 0o600)
+        os.chmod(path, 0o600)  # also an existing journal whose mode was loosened
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import sys
 import threading
@@ -183,6 +184,10 @@ def configure(
     ]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only, also when it exists already: a log names servers, accounts and changes
+        descriptor = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(descriptor, 0o600)
+        os.close(descriptor)
         file_level = logging.DEBUG if verbosity >= 2 else logging.INFO
         handlers.append(
             _handler(

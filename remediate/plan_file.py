@@ -80,7 +80,9 @@ def save(
         "states": _states(plan),
     }
     data["digest"] = _digest(data)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    from remediate.state import write_private
+
+    write_private(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))  # owner-only
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,35 @@ def test_state_is_owner_only(sim: Simulator, tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def test_every_file_remediate_writes_is_owner_only(sim: Simulator, tmp_path: Path) -> None:
+    state, elsewhere = tmp_path / "state", tmp_path / "shared"
+    elsewhere.mkdir(mode=0o755)
+    log, plan = elsewhere / "run.log", elsewhere / "change.plan"
+    old_umask = os.umask(0o022)
+    try:
+        cli(state, "runs")  # the journal exists ...
+        os.chmod(state / "journal.sqlite3", 0o644)  # ... and someone loosened it
+        log.write_text("")
+        os.chmod(log, 0o644)  # an existing log file, readable by all
+        result = cli(
+            state,
+            "--log-file",
+            str(log),
+            "plan",
+            "app-only-graph",
+            *host_args(sim)[:-2],
+            "--out",
+            str(plan),
+            env=credentials(sim),
+        )
+        assert cli(state, "runs").exit_code == 0  # opens the journal again
+    finally:
+        os.umask(old_umask)
+    assert result.exit_code == 0, result.output
+    for path in (log, plan, state / "journal.sqlite3"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
 # -- a hung server never hangs remediate -------------------------------------------------------------------
 
 
