@@ -69,3 +69,25 @@ def test_discovered_inventories_cannot_be_injected(tmp_path: Path, breaker: str)
     assert all(not loaded.entry(name, Connection()).connection.insecure for name in loaded.inventory.servers)
     assert loaded.inventory.servers["ex01"].host == f"ex01.contoso.lab{breaker}  insecure: true"
     assert "evil" not in loaded.inventory.servers
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ("V1S2SApp\\u0001Only", "a control character: U+0001"),
+        ("V1S2S\\u200bAppOnly", "invisible: U+200B ZERO WIDTH SPACE"),
+        ("V1S2S\\u0410ppOnly", "not ASCII: U+0410 CYRILLIC CAPITAL LETTER A"),
+        ("V1S2S\\ufeffAppOnly", "invisible: U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("V1S2S\\u00a0AppOnly", "invisible: U+00A0 NO-BREAK SPACE"),
+    ],
+)
+def test_tokens_that_exchange_would_silently_ignore_are_refused(
+    tmp_path: Path, token: str, said: str
+) -> None:
+    text = (Path(__file__).resolve().parents[1] / "playbooks" / "rest-v1s2s-profile.yaml").read_text()
+    path = tmp_path / "pasted.yaml"
+    path.write_text(text.replace("token: V1S2SAppOnly", f'token: "{token}"'), encoding="utf-8")
+    with pytest.raises(RemediateError) as raised:
+        playbook.load(str(path))
+    assert said in raised.value.message
+    assert "steps[0].xml_token.token" in raised.value.message

@@ -44,13 +44,34 @@ class XmlToken(BaseModel):
             raise ValueError(
                 "the token has leading or trailing spaces; Exchange would not trim them and ignore it"
             )
-        return value
+        return _plain_token(value)
 
     @model_validator(mode="after")
     def _separator_not_in_token(self) -> XmlToken:
         if self.separator in self.token:
             raise ValueError(f"the token contains the separator {self.separator!r}")
         return self
+
+
+def _plain_token(value: str) -> str:
+    """A token is printable ASCII. Exchange compares tokens exactly and drops those it does not
+    know, silently: a control character, an invisible one (zero-width space, BOM, direction
+    marks) or a look-alike letter (Cyrillic 'С' for 'C') pasted from a web page or a chat
+    would make the change a no-op that looks done."""
+    import unicodedata
+
+    for position, character in enumerate(value, start=1):
+        if " " < character < "\x7f":
+            continue
+        name = unicodedata.name(character, "")
+        kind = "invisible" if unicodedata.category(character) in ("Cf", "Zs", "Zl", "Zp") else "not ASCII"
+        if unicodedata.category(character) == "Cc":
+            kind = "a control character"
+        raise ValueError(
+            f"character {position} of the token is {kind}: U+{ord(character):04X}{' ' + name if name else ''}; "
+            "tokens are printable ASCII (was it pasted? type it)"
+        )
+    return value
 
 
 def _near_misses(value: str, spec: XmlToken) -> list[str]:
