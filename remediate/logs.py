@@ -60,6 +60,34 @@ class _SecretValues:
 
 _secrets = _SecretValues()
 
+# Authentication tokens in text. An NTLM challenge with its response can be cracked offline,
+# and pyspnego logs every token at debug level ("SPNEGO step output: <base64>"). A long base64
+# run is masked when it decodes to an NTLM message or a GSS/SPNEGO/Kerberos token (ASN.1: an
+# application tag 0x60, 0x6e, 0x6f, or a context tag 0xa0-0xa3); and whatever follows an HTTP
+# authentication scheme is masked too.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+_AUTH_HEADER = re.compile(
+    r"\b(Negotiate|NTLM|Kerberos|Basic|CredSSP|Bearer)(\s+)[A-Za-z0-9+/._~-]{8,}={0,2}", re.IGNORECASE
+)
+_GSS_FIRST_BYTES = frozenset({0x60, 0x6E, 0x6F, 0xA0, 0xA1, 0xA2, 0xA3})
+
+
+def _is_auth_token(run: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(run + "=" * (-len(run) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return b"NTLMSSP\x00" in decoded or (len(decoded) > 16 and decoded[0] in _GSS_FIRST_BYTES)
+
+
+def _mask(text: str) -> str:
+    text = _secrets.mask(text)
+    text = _BASE64_RUN.sub(lambda match: REDACTED if _is_auth_token(match.group(0)) else match.group(0), text)
+    return _AUTH_HEADER.sub(lambda match: f"{match.group(1)}{match.group(2)}{REDACTED}", text)
+
 
 def register_secret(value: str | None) -> None:
     """Make sure `value` never appears in any log line from now on."""
@@ -68,13 +96,14 @@ def register_secret(value: str | None) -> None:
 
 
 def mask_secrets(text: str) -> str:
-    """Replace every registered secret inside `text` (for error messages built from foreign text)."""
-    return _secrets.mask(text)
+    """Replace every registered secret and authentication token inside `text` (for error messages
+    built from foreign text)."""
+    return _mask(text)
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _secrets.mask(value)
+        return _mask(value)
     if isinstance(value, MutableMapping):
         return {key: _redact_item(key, item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -262,6 +262,35 @@ def test_the_password_is_nowhere(start_sim: Any, tmp_path: Path) -> None:
             assert form not in data, f"the password ({form[:6]!r}...) is in {name}"
 
 
+def test_the_authentication_exchange_is_nowhere(sim: Simulator, tmp_path: Path) -> None:
+    """At -vvv pyspnego logs every NTLM/SPNEGO token: a challenge with its response can be
+    cracked offline, so none may reach the console or the log file."""
+    import re
+
+    log_file = tmp_path / "remediate.log"
+    for auth in ("ntlm", "negotiate"):
+        result = cli(
+            tmp_path / "state",
+            "-vvv",
+            "--log-file",
+            str(log_file),
+            "plan",
+            "app-only-graph",
+            *connect(sim),
+            "--auth",
+            auth,
+            env=credentials(sim),
+        )
+        assert result.exit_code == 0, result.output
+        for data in (result.output, log_file.read_text()):
+            assert "SPNEGO step" in data  # the library did log them ...
+            for run in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", data):
+                for start in range(4):  # the token may start anywhere in a run
+                    chunk = run[start:].rstrip("=")
+                    decoded = base64.b64decode(chunk[: len(chunk) - len(chunk) % 4])
+                    assert b"NTLMSSP\x00" not in decoded, run[:40]  # ... masked
+
+
 # -- transport ---------------------------------------------------------------------------------------------
 
 
