@@ -190,7 +190,27 @@ class Runner:
             self.sessions[server].reset()
             return action()
 
-    def lock(self, servers: Iterable[str], operator: str, takeover: frozenset[str], force: bool) -> None:
+    def holder_alive(self, holder: dict[str, Any]) -> bool | None:
+        """Whether the run holding a lock is still running: True, False (provably dead: this
+        journal says it ended or its process on this machine is gone), None (cannot tell)."""
+        import socket
+
+        from remediate.journal import ACTIVE, process_alive
+
+        try:
+            run = self.journal.run(str(holder.get("run")))
+        except RemediateError:
+            run = None
+        if run is not None and run.machine == socket.gethostname():
+            return run.status in ACTIVE
+        pid = holder.get("pid")
+        if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+            return process_alive(pid)
+        return None
+
+    def lock(
+        self, servers: Iterable[str], operator: str, takeover: frozenset[str], break_lock: str | None
+    ) -> None:
         for server in servers:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
@@ -200,7 +220,8 @@ class Runner:
                 self.run_id,
                 operator,
                 takeover=takeover,
-                force=force,
+                break_lock=break_lock,
+                alive=self.holder_alive,
             )
             self.locks[server] = path
             self.journal.event(self.run_id, server, f"locked {path}")
@@ -208,8 +229,14 @@ class Runner:
     def unlock(self) -> None:
         for server, path in list(self.locks.items()):
             try:
-                self.with_reconnect(server, functools.partial(release, self.changer(server), path))
-                self.journal.event(self.run_id, server, "unlocked")
+                ours = self.with_reconnect(
+                    server, functools.partial(release, self.changer(server), path, self.run_id)
+                )
+                self.journal.event(
+                    self.run_id,
+                    server,
+                    "unlocked" if ours else "unlocked (the lock was another run's: left alone)",
+                )
             except RemediateError as error:
                 self.journal.event(self.run_id, server, f"could not remove the lock {path}: {error.message}")
             del self.locks[server]
@@ -522,7 +549,7 @@ def apply_plan(
     connection: dict[str, Any],
     progress: Progress,
     health_timeout: float = 120.0,
-    break_lock: bool = False,
+    break_lock: str | None = None,
     serial: int = 1,
     max_failures: int = 0,
 ) -> Outcome:
@@ -772,7 +799,7 @@ def rollback_run(
     strategy: str = "exact",
     force: bool = False,
     health_timeout: float = 120.0,
-    break_lock: bool = False,
+    break_lock: str | None = None,
 ) -> Outcome:
     refusal = rollback_refusal(journal, run)
     if refusal is not None:

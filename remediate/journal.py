@@ -94,6 +94,11 @@ def operator(username: str | None = None) -> str:
 def _alive(pid: int, machine: str) -> bool:
     if machine != socket.gethostname():
         return True  # cannot tell from here: assume it is
+    return process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -7,6 +7,10 @@ check and the claim are one step on the server. The file says who holds it.
 from __future__ import annotations
 
 import json
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
 
 from remediate.changer import Changer
 from remediate.errors import RemediateError
@@ -16,12 +20,29 @@ from remediate.remote import Remote
 LOCK_PATH = "%ProgramData%\\remediate.lock"
 
 
-def _holder(text: str | None) -> dict[str, str]:
+def _holder(text: str | None) -> dict[str, Any]:
     try:
         found = json.loads(text or "")
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def claim(run_id: str, operator: str) -> str:
+    """What the lock file says: the run, who, since when, and where it runs (host and process),
+    so that another run can tell whether the holder is provably dead."""
+    return json.dumps(
+        {
+            "run": run_id,
+            "operator": operator,
+            "since": now(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+    )
+
+
+Liveness = Callable[[dict[str, Any]], "bool | None"]  # True alive, False provably dead, None: cannot tell
 
 
 def acquire(
@@ -31,27 +52,62 @@ def acquire(
     operator: str,
     *,
     takeover: frozenset[str] = frozenset(),
-    force: bool = False,
+    break_lock: str | None = None,
+    alive: Liveness = lambda holder: None,
 ) -> str:
-    """Claim the server for `run_id`; the lock's path. `takeover`: runs whose locks we may replace."""
+    """Claim the server for `run_id`; the lock's path.
+
+    `takeover`: runs whose locks we may replace (the run a rollback undoes, its dead rollbacks).
+    `break_lock`: "dead" breaks a lock whose holder is provably dead (`alive` says False); a run
+    id breaks that run's lock (the operator vouches that it is dead: a lock from another
+    workstation, whose process remediate cannot see)."""
     path = remote.expand(LOCK_PATH)
-    claim = json.dumps({"run": run_id, "operator": operator, "since": now()})
-    if changer.create_exclusive(path, claim):
+    mine = claim(run_id, operator)
+    if changer.create_exclusive(path, mine):
         return path
     holder = _holder(changer.read_text(path))
-    if force or holder.get("run") in takeover:
+    living = alive(holder) if holder.get("run") else None
+    holder_run = holder.get("run")
+    vouched = break_lock is not None and break_lock == holder_run
+    if holder_run in takeover or vouched or (break_lock == "dead" and living is False):
         changer.remove_file(path)
-        if changer.create_exclusive(path, claim):
+        if changer.create_exclusive(path, mine):
             return path
         holder = _holder(changer.read_text(path))
-    raise RemediateError(
-        "server-locked",
-        f"{remote.name} is locked by run {holder.get('run', '?')} ({holder.get('operator', 'unknown')}, "
-        f"since {holder.get('since', '?')}): {path}",
-        "wait for that run to finish; if it died, `remediate runs` shows it as interrupted: roll it back, "
-        "or break the lock with --break-lock",
+        living = alive(holder) if holder.get("run") else None
+    raise _locked(remote.name, path, holder, living, break_lock)
+
+
+def _locked(
+    server: str, path: str, holder: dict[str, Any], living: bool | None, break_lock: str | None
+) -> RemediateError:
+    run = holder.get("run", "?")
+    where = f", {holder['host']} pid {holder.get('pid', '?')}" if holder.get("host") else ""
+    message = (
+        f"{server} is locked by run {run} ({holder.get('operator', 'unknown')}{where}, "
+        f"since {holder.get('since', '?')}): {path}"
     )
+    if not holder.get("run"):
+        hint = "the lock names no run: if no remediate run is in progress on this server, remove the file by hand"
+    elif living:
+        hint = "that run is still in progress: wait for it to finish (--break-lock never breaks a live run)"
+    elif living is None and break_lock is not None:
+        hint = (
+            f"remediate cannot tell from here whether run {run} is still running (it is not in this journal, "
+            f"or ran on another machine): if you are sure it is not, pass --break-lock {run}"
+        )
+    else:
+        hint = (
+            "wait for that run to finish; if it died, `remediate runs` shows it as interrupted: roll it back, "
+            "or break the lock with --break-lock"
+        )
+    return RemediateError("server-locked", message, hint)
 
 
-def release(changer: Changer, path: str) -> None:
+def release(changer: Changer, path: str, run_id: str) -> bool:
+    """Remove the lock if it is still ours; False (and untouched) if it names another run: someone
+    broke ours and another run holds the server now."""
+    if _holder(changer.read_text(path)).get("run") != run_id:
+        return False
     changer.remove_file(path)
+    return True

@@ -291,3 +291,23 @@ def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file:
             servers, default, _credentials(username or run.hosts.get("username")), connections=connections
         )
     )
+
+
+BREAK_LOCK = click.option(
+    "--break-lock",
+    "break_lock",
+    is_flag=False,
+    flag_value="dead",
+    default=None,
+    metavar="[RUN]",
+    help="Break server locks whose run is provably dead (it ended, or its process on this machine is gone); "
+    "with RUN, that run's lock, for a run remediate cannot see (another workstation). Never a live run's.",
+)
+
+
+def confirm_break_lock(break_lock: str | None, yes: bool) -> None:
+    if break_lock is not None and break_lock != "dead":
+        confirm(
+            f"Break the lock of run {break_lock} wherever it holds one? Only if you are sure it is not running.",
+            yes,
+        )

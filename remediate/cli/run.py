@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from remediate.cli.common import confirm, connection_options, given_hosts, journal_for, targets
+from remediate.cli.common import (
+    BREAK_LOCK,
+    confirm,
+    confirm_break_lock,
+    connection_options,
+    given_hosts,
+    journal_for,
+    targets,
+)
 from remediate.errors import ExitCode, RemediateError
 
 OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -156,7 +164,7 @@ class _planned:
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop: nothing is changed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @CHANGE_ID
-@click.option("--break-lock", is_flag=True, help="Take over a server lock left by a dead run (asks first).")
+@BREAK_LOCK
 @click.option(
     "--serial",
     type=click.IntRange(min=0),
@@ -272,8 +280,7 @@ def _apply(
     if the_plan.to_change:
         where = ", ".join(server.server for server in the_plan.servers)
         confirm(f"Apply {the_plan.to_change} change(s) to {where}?", settings["yes"])
-    if settings["break_lock"]:
-        confirm("Break the remediate lock on these servers, even if another run holds it?", settings["yes"])
+    confirm_break_lock(settings["break_lock"], settings["yes"])
     journal = journal_for(ctx)
     try:
         outcome = apply_plan(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from remediate.cli.common import confirm, journal_for
+from remediate.cli.common import BREAK_LOCK, confirm, confirm_break_lock, journal_for
 from remediate.errors import ExitCode
 
 
@@ -84,7 +84,7 @@ def show_run(ctx: click.Context, run_id: str, output: str) -> None:
     help="exact: restore the snapshots; inverse: where a target changed since, undo only this run's change.",
 )
 @click.option("--force", is_flag=True, help="Restore the exact snapshots even over later changes.")
-@click.option("--break-lock", is_flag=True, help="Take over a server lock left by a dead run (asks first).")
+@BREAK_LOCK
 @click.option("--health-timeout", type=click.FloatRange(min=0), default=120, show_default=True)
 @click.option("-u", "--username", envvar="REMEDIATE_USERNAME", show_envvar=True)
 @click.option(
@@ -100,7 +100,7 @@ def rollback(
     yes: bool,
     strategy: str,
     force: bool,
-    break_lock: bool,
+    break_lock: str | None,
     health_timeout: float,
     username: str | None,
     ca_file: Path | None,
@@ -135,8 +135,7 @@ def rollback(
                 err=True,
             )
         confirm(f"Roll back run {run.id}?", yes)
-        if break_lock:
-            confirm("Break the remediate lock on these servers, even if another run holds it?", yes)
+        confirm_break_lock(break_lock, yes)
         from remediate.cli.run import progress_printer
 
         outcome = rollback_run(

@@ -54,14 +54,14 @@ class XmlToken(BaseModel):
 
 
 def _plain_token(value: str) -> str:
-    """A token is printable ASCII. Exchange compares tokens exactly and drops those it does not
+    """A token is printable ASCII (spaces inside it are allowed). Exchange compares tokens exactly and drops those it does not
     know, silently: a control character, an invisible one (zero-width space, BOM, direction
     marks) or a look-alike letter (Cyrillic 'С' for 'C') pasted from a web page or a chat
     would make the change a no-op that looks done."""
     import unicodedata
 
     for position, character in enumerate(value, start=1):
-        if " " < character < "\x7f":
+        if " " <= character < "\x7f":  # inner spaces are allowed (leading and trailing are not)
             continue
         name = unicodedata.name(character, "")
         kind = "invisible" if unicodedata.category(character) in ("Cf", "Zs", "Zl", "Zp") else "not ASCII"

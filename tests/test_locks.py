@@ -1,0 +1,102 @@
+"""Server locks under attack (issue 12, item 4): --break-lock never breaks a live run's lock,
+and a run releases only a lock that is still its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.sim import CmdletDelay, Simulator
+from tests.test_apply import apply, credentials, host_args, last_run
+
+LOCK = "C:\\ProgramData\\remediate.lock"
+
+
+@pytest.fixture
+def sim(start_sim: Any) -> Simulator:
+    return start_sim(servers=1, restart_seconds=0)  # type: ignore[no-any-return]
+
+
+def lock_text(sim: Simulator) -> str | None:
+    state = sim.state("ex01")
+    with state.lock:
+        path = sim.machine("ex01").path(LOCK, "C:\\")
+        return state.read(path).decode() if state.exists(path) else None
+
+
+def set_lock(sim: Simulator, holder: dict[str, Any]) -> None:
+    with sim.state("ex01").lock:
+        sim.state("ex01").write(sim.machine("ex01").path(LOCK, "C:\\"), json.dumps(holder).encode())
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_break_lock_never_breaks_a_live_run(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Copy-Item", seconds=4.0))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(tmp_path / "a"), "apply", "app-only-graph"]
+        + [*host_args(sim), "--yes"],
+        env={**os.environ, **credentials(sim)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+            time.sleep(0.05)
+        second = apply(sim, tmp_path / "b", "--break-lock")  # another journal: it sees the process
+        assert second.exit_code == 1
+        assert "is still in progress" in second.output and "never breaks a live run" in second.output
+        out, _ = first.communicate(timeout=60)
+        assert first.returncode == 0, out  # the first run was not disturbed
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert last_run(tmp_path / "a")["status"] == "succeeded"
+
+
+def test_break_lock_breaks_a_provably_dead_run(sim: Simulator, tmp_path: Path) -> None:
+    holder = {
+        "run": "20261129T000000-dead01",
+        "operator": "x",
+        "host": socket.gethostname(),
+        "pid": dead_pid(),
+    }
+    set_lock(sim, holder)
+    assert apply(sim, tmp_path).exit_code == 1
+    result = apply(sim, tmp_path, "--break-lock")
+    assert result.exit_code == 0, result.output
+    assert lock_text(sim) is None
+
+
+def test_a_run_releases_only_its_own_lock(sim: Simulator, tmp_path: Path) -> None:
+    # While the run restarts IIS, someone breaks its lock and another run takes the server.
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Restart-Service", seconds=1.0))
+    other = {"run": "20261129T000000-other1", "operator": "y", "since": "now"}
+
+    def someone_takes_the_server() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+            time.sleep(0.02)
+        set_lock(sim, other)
+
+    thief = threading.Thread(target=someone_takes_the_server)
+    thief.start()
+    result = apply(sim, tmp_path)
+    thief.join()
+    assert result.exit_code == 0, result.output
+    assert json.loads(lock_text(sim) or "{}") == other  # not removed from under the other run
