@@ -12,7 +12,7 @@ from typing import Any
 
 from remediate.errors import RemediateError
 from remediate.transport import Result, Session
-from remediate.wire import properties, text
+from remediate.wire import properties
 
 
 def sha256(content: bytes) -> str:
@@ -129,10 +129,6 @@ class Changer:
                 "check the folder exists and is writable",
             )
         return True
-
-    def read_text(self, path: str) -> str | None:
-        result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
-        return text(result.output)
 
     # -- Exchange ----------------------------------------------------------------------------
 

@@ -230,7 +230,8 @@ class Runner:
         for server, path in list(self.locks.items()):
             try:
                 ours = self.with_reconnect(
-                    server, functools.partial(release, self.changer(server), path, self.run_id)
+                    server,
+                    functools.partial(release, self.reader(server), self.changer(server), path, self.run_id),
                 )
                 self.journal.event(
                     self.run_id,
@@ -571,6 +572,16 @@ def apply_plan(
         hosts={**hosts, "handlers": handler_specs},
         connection=connection,
     )
+    locked = [server for server in plan.servers if server.locked_by]
+    if not items and locked:
+        error = RemediateError(
+            "server-locked",
+            "nothing to change, but a run is in progress: "
+            + "; ".join(f"{server.server} is locked by {server.locked_by}" for server in locked),
+            "the state may still change (that run may roll back): run again when it has finished",
+        )
+        journal.finish_run(run_id, "refused", {"failure": error.message})
+        return Outcome(run_id, "apply", "refused", failure=error)
     if not items:
         journal.finish_run(run_id, "no-change", {"message": "already in the desired state"})
         return Outcome(run_id, "apply", "no-change")

@@ -65,7 +65,7 @@ def acquire(
     mine = claim(run_id, operator)
     if changer.create_exclusive(path, mine):
         return path
-    holder = _holder(changer.read_text(path))
+    holder = _holder(remote.read_text(path))
     living = alive(holder) if holder.get("run") else None
     holder_run = holder.get("run")
     vouched = break_lock is not None and break_lock == holder_run
@@ -73,7 +73,7 @@ def acquire(
         changer.remove_file(path)
         if changer.create_exclusive(path, mine):
             return path
-        holder = _holder(changer.read_text(path))
+        holder = _holder(remote.read_text(path))
         living = alive(holder) if holder.get("run") else None
     raise _locked(remote.name, path, holder, living, break_lock)
 
@@ -104,10 +104,19 @@ def _locked(
     return RemediateError("server-locked", message, hint)
 
 
-def release(changer: Changer, path: str, run_id: str) -> bool:
+def release(remote: Remote, changer: Changer, path: str, run_id: str) -> bool:
     """Remove the lock if it is still ours; False (and untouched) if it names another run: someone
     broke ours and another run holds the server now."""
-    if _holder(changer.read_text(path)).get("run") != run_id:
+    if _holder(remote.read_text(path)).get("run") != run_id:
         return False
     changer.remove_file(path)
     return True
+
+
+def held_by(remote: Remote) -> str | None:
+    """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
+    text = remote.read_text(remote.expand(LOCK_PATH))
+    if text is None:
+        return None
+    holder = _holder(text)
+    return f"run {holder.get('run', '?')} ({holder.get('operator', 'unknown')}, since {holder.get('since', '?')})"

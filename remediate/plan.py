@@ -61,6 +61,9 @@ class ServerPlan:
     problem: Problem | None = None  # the server could not be planned at all
     build: str | None = None
     checks: tuple[Check, ...] = ()  # preflight: the playbook's preconditions on this server
+    # nothing to change here, but a remediate run holds the server: it may still change or roll
+    # back, so "no change" is not final
+    locked_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,12 @@ class Plan:
             + bool(self.organization_problem)
         )
 
+    def problems(self) -> list[Problem]:
+        """Every problem the plan found: a server's, a step's, the organization's."""
+        found = [s.problem for s in self.servers if s.problem is not None]
+        found += [c.problem for c in self.all_changes() if c.problem is not None]
+        return found + ([self.organization_problem] if self.organization_problem is not None else [])
+
     def to_dict(self) -> dict[str, Any]:
         def change(c: Change) -> dict[str, Any]:
             return {
@@ -126,6 +135,7 @@ class Plan:
                     "build": s.build,
                     "preflight": [{"check": c.label, "problem": c.problem} for c in s.checks],
                     "problem": problem(s.problem),
+                    "locked_by": s.locked_by,
                     "changes": [change(c) for c in s.changes],
                     "handlers": [
                         {"name": h.name, "commands": list(h.commands), "because": list(h.because)}

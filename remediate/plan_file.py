@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,27 +195,67 @@ def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
 
 
 def fresh(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
-    """The saved plan with each target's current state, if every target still matches its
-    fingerprint; otherwise a `stale-plan` error naming the servers and targets that moved."""
-    steps = {step.name: step for step in saved.playbook.playbook.steps}
-    moved: list[str] = []
+    """The plan to apply, made again from the saved playbook and each target's current state.
 
-    def current(server: str | None, change: Change) -> Change:
-        if change.fingerprint is None or server is None or change.target is None:
-            return change
-        step = steps[change.step]
-        state = step.resource.state(step.settings, change.target, readers[server])
-        if hashlib.sha256(state).hexdigest() != change.fingerprint:
-            moved.append(f"{server}: {change.target}")
-        return replace(change, before_state=state)
+    Nothing stored in the file is written as it is: every change is derived again, and must be
+    the reviewed one. A target whose state no longer matches its fingerprint makes the plan
+    stale (`stale-plan`, naming the servers and targets that moved); a change that derives to
+    other bytes than the file says, or that the file does not have, means the file was forged
+    (`plan-tampered`). What is shown and applied is the new derivation: the diff of exactly the
+    bytes that will be written."""
+    from remediate.planner import make_plan
 
-    plan = saved.plan
-    servers = tuple(replace(s, changes=tuple(current(s.server, c) for c in s.changes)) for s in plan.servers)
-    organization = tuple(current(plan.organization_via, c) for c in plan.organization)
-    if moved:
+    remotes = [readers[server.server] for server in saved.plan.servers]
+    again = make_plan(saved.playbook, remotes)
+    stored = {key: change for key, change in _changes(saved.plan)}
+    derived = {key: change for key, change in _changes(again)}
+    moved = [
+        f"{key[0]}: {change.target}"
+        for key, change in stored.items()
+        if change.fingerprint is not None
+        and key in derived
+        and derived[key].fingerprint != change.fingerprint
+    ]
+    if moved or again.errors:
+        problems = moved or [p.message for p in again.problems()]
         raise RemediateError(
             "stale-plan",
-            f"stale plan: changed since {saved.path} was made ({saved.created}): {'; '.join(moved)}",
+            f"stale plan: changed since {saved.path} was made ({saved.created}): {'; '.join(problems)}",
             "re-plan and re-review: " + REPLAN,
         )
-    return replace(plan, servers=servers, organization=organization)
+    forged = [
+        f"{key[0]}: {key[1]}"
+        for key in stored.keys() | derived.keys()
+        if key not in stored
+        or key not in derived
+        or stored[key].action != derived[key].action
+        or (derived[key].action == "change" and stored[key].after_state != derived[key].after_state)
+    ]
+    if forged or again.organization_via != saved.plan.organization_via:
+        raise RemediateError(
+            "plan-tampered",
+            f"{saved.path}: what it says it will write is not what its playbook makes of the servers' "
+            f"current state: {'; '.join(forged) or 'the organization step goes through another server'}",
+            REPLAN,
+        )
+    return again
+
+
+ChangeKey = tuple[str | None, str, str | None]  # server (or the organization's via), step, target
+
+
+def _changes(plan: Plan) -> list[tuple[ChangeKey, Change]]:
+    rows: list[tuple[ChangeKey, Change]] = [
+        ((s.server, c.step, c.target), c) for s in plan.servers for c in s.changes
+    ]
+    rows += [((plan.organization_via, c.step, c.target), c) for c in plan.organization]
+    return rows
+
+
+def file_digest(path: Path) -> str:
+    """The digest a plan file carries (what a change ticket pins with --expect-digest)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("digest", "")) if isinstance(data, dict) else ""

@@ -69,7 +69,16 @@ def _plan_server(playbook: Playbook, remote: Remote, server_steps: list[Any]) ->
         return ServerPlan(remote.name, endpoint, problem=problem, build=build, checks=checks)
     overlay = Overlay(remote)
     changes = tuple(decide_step(step, overlay) for step in server_steps)
-    return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks)
+    locked_by = None
+    if not any(change.action == "change" for change in changes):
+        # nothing to do here: but is a run in the middle of changing (or rolling back) this server?
+        from remediate.locks import held_by
+
+        try:
+            locked_by = held_by(remote)
+        except RemediateError as error:
+            locked_by = f"unknown: the lock could not be read ({error.message})"
+    return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks, locked_by=locked_by)
 
 
 def _handlers(playbook: Playbook, notified: dict[str, list[str]]) -> tuple[HandlerRun, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from remediate.errors import RemediateError
 from remediate.transport import Result, Session
-from remediate.wire import content_bytes, properties
+from remediate.wire import content_bytes, properties, text
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 # Read along with the first environment variable, in the same call: the lock file's folder
@@ -131,6 +131,11 @@ class Remote:
             return data
 
         return self._cached(("file", path.lower()), read)  # type: ignore[no-any-return]
+
+    def read_text(self, path: str) -> str | None:
+        """A small text file's content (`Get-Content -Raw`), read afresh each time; None if missing."""
+        result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
+        return text(result.output)
 
     # -- Exchange ----------------------------------------------------------------------------
 

@@ -246,6 +246,70 @@ def test_a_tampered_plan_is_refused(sim: Simulator, fleet: Path, tmp_path: Path)
     assert "plan" in result.output.lower() and writes(sim) == []
 
 
+def _forge(plan: Path, edit: Any) -> None:
+    """Edit a saved plan and recompute its digest, as anyone can (it is an unkeyed SHA-256)."""
+    from remediate.plan_file import _digest
+
+    document = json.loads(plan.read_text(encoding="utf-8"))
+    edit(document)
+    document["digest"] = _digest(document)
+    plan.write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_a_forged_plan_with_a_recomputed_digest_is_refused(
+    sim: Simulator, fleet: Path, tmp_path: Path
+) -> None:
+    import base64
+
+    plan = tmp_path / "change.plan"
+    assert run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan)).exit_code == 0
+
+    def evil_bytes(document: dict[str, Any]) -> None:  # the reviewed diff stays; the bytes change
+        row = next(r for r in document["states"] if r["after_state"] and r["target"].endswith("web.config"))
+        content = base64.b64decode(row["after_state"])
+        row["after_state"] = base64.b64encode(content.replace(b"V1S2SAppOnly", b"V1S2SAppOnly|Evil")).decode()
+
+    _forge(plan, evil_bytes)
+    before = fingerprint(sim)
+    result = run(sim, tmp_path, "apply", str(plan), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "plan-tampered" in result.output and "is not what its playbook makes" in result.output
+    assert fingerprint(sim) == before and writes(sim) == []
+
+
+def test_apply_shows_the_diff_it_derives_not_the_one_stored(
+    sim: Simulator, fleet: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "change.plan"
+    assert run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan)).exit_code == 0
+
+    def innocent_diff(document: dict[str, Any]) -> None:
+        for server in document["plan"]["servers"]:
+            for change in server["changes"]:
+                change["diff"] = "(nothing to see here)"
+
+    _forge(plan, innocent_diff)
+    result = run(sim, tmp_path, "apply", str(plan), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert (
+        "nothing to see here" not in result.output
+        and '+    <add key="OAuthHttpModule.Profiles"' in result.output
+    )
+
+
+def test_a_ticket_pins_the_reviewed_plan_by_its_digest(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "change.plan"
+    made = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(plan))
+    digest = json.loads(plan.read_text(encoding="utf-8"))["digest"]
+    assert f"--expect-digest {digest}" in made.output
+    wrong = run(sim, tmp_path, "apply", str(plan), "--yes", "--expect-digest", "0" * 64)
+    assert wrong.exit_code == 1 and "plan-not-the-reviewed-one" in wrong.output and writes(sim) == []
+    right = run(
+        sim, tmp_path, "apply", str(plan), "--yes", "--expect-digest", digest, "--health-timeout", "2"
+    )
+    assert right.exit_code == 0, right.output
+
+
 def test_an_unchanged_plan_says_so(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
     assert apply(sim, tmp_path, fleet, "--serial", "0").exit_code == 0
     plan = tmp_path / "change.plan"

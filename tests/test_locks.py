@@ -100,3 +100,29 @@ def test_a_run_releases_only_its_own_lock(sim: Simulator, tmp_path: Path) -> Non
     thief.join()
     assert result.exit_code == 0, result.output
     assert json.loads(lock_text(sim) or "{}") == other  # not removed from under the other run
+
+
+def test_no_change_is_not_final_while_another_run_holds_the_server(sim: Simulator, tmp_path: Path) -> None:
+    from tests.test_apply import cli
+
+    def raw_reads() -> int:
+        return len(
+            [r for r in sim.audit_records() if r.command == "Get-Content" and "Raw" in dict(r.parameters)]
+        )
+
+    planned = cli(tmp_path, "plan", "app-only-graph", *host_args(sim)[:-2], env=credentials(sim))
+    assert planned.exit_code == 0 and raw_reads() == 0  # with changes to make, no lock is read
+    assert apply(sim, tmp_path).exit_code == 0  # now the server is as wanted ...
+    set_lock(
+        sim, {"run": "20261129T000000-other2", "operator": "CONTOSO\\jdoe", "since": "10:00"}
+    )  # ... mid-run
+    planned = cli(tmp_path, "plan", "app-only-graph", *host_args(sim)[:-2], env=credentials(sim))
+    assert planned.exit_code == 0
+    assert "locked by run 20261129T000000-other2 (CONTOSO\\jdoe, since 10:00)" in planned.output
+    assert '"no change" is not final' in planned.output
+    applied = apply(sim, tmp_path)
+    assert applied.exit_code == 1
+    assert (
+        "server-locked" in applied.output and "nothing to change, but a run is in progress" in applied.output
+    )
+    assert last_run(tmp_path)["status"] == "refused"

@@ -70,7 +70,7 @@ def plan_text(plan: Plan) -> str:
         ]
     lines += _preflight(plan)
     for server in plan.servers:
-        if not (server.changes or server.handlers or server.problem):
+        if not (server.changes or server.handlers or server.problem or server.locked_by):
             continue
         build = f"  {product(server.build)} ({server.build})" if server.build else ""
         endpoint = f"  {server.endpoint}" if server.endpoint != server.server else ""
@@ -78,6 +78,14 @@ def plan_text(plan: Plan) -> str:
         if server.problem is not None:
             lines += _problem(server.problem, "  ")
             continue
+        if server.locked_by:
+            lines.append(
+                _styled(
+                    f"  ! locked by {server.locked_by}: a run is in progress here and may still change or roll "
+                    'back; "no change" is not final',
+                    "yellow",
+                )
+            )
         for change in server.changes:
             lines += _change(change)
         for handler in server.handlers:

@@ -98,7 +98,12 @@ def plan(
                 connection_meta(run_targets.connection),
                 change_id,
             )
-            click.echo(f"plan saved to {out}: apply it with `remediate apply {out}`", err=True)
+            digest = plan_file.file_digest(out)
+            click.echo(
+                f"plan saved to {out} (sha256 {digest}): apply it with "
+                f"`remediate apply {out} --expect-digest {digest}`",
+                err=True,
+            )
         _exit(the_plan, detailed_exitcode)
 
 
@@ -166,6 +171,12 @@ class _planned:
 @CHANGE_ID
 @BREAK_LOCK
 @click.option(
+    "--expect-digest",
+    metavar="SHA256",
+    help="With a saved plan: refuse it unless its digest is this one (the digest printed when it was made, "
+    "pinned in the change ticket).",
+)
+@click.option(
     "--serial",
     type=click.IntRange(min=0),
     default=1,
@@ -191,7 +202,7 @@ class _planned:
 def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **options: Any) -> None:
     """Apply PLAYBOOK (or a saved plan): show the plan, ask, then snapshot, write, verify,
     restart and check, batch by batch, rolling back what fails. With --dry-run: the plan only."""
-    keys = ("yes", "change_id", "break_lock", "health_timeout", "serial", "max_failures")
+    keys = ("yes", "change_id", "break_lock", "health_timeout", "serial", "max_failures", "expect_digest")
     settings = {key: options.pop(key) for key in keys}
     _bind_change_id(settings["change_id"])
     if _is_plan_file(playbook_name):
@@ -233,6 +244,13 @@ def _apply_saved(
             "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
         )
     saved = plan_file.load(path)
+    expected = settings.get("expect_digest")
+    if expected and plan_file.file_digest(path) != expected.lower():
+        raise RemediateError(
+            "plan-not-the-reviewed-one",
+            f"{path} has digest {plan_file.file_digest(path)}, not {expected}: it is not the plan that was reviewed",
+            "apply the file attached to the change ticket, or have this one reviewed",
+        )
     if settings["change_id"] and saved.change_id and settings["change_id"] != saved.change_id:
         raise RemediateError(
             "plan-change-id",
@@ -246,7 +264,9 @@ def _apply_saved(
     try:
         the_plan = plan_file.fresh(saved, {name: Remote(session) for name, session in sessions.items()})
         click.echo(
-            f"Saved plan {path} (made {saved.created}), checked against the servers: still current.", err=True
+            f"Saved plan {path} (made {saved.created}, sha256 {plan_file.file_digest(path)}), derived again "
+            "from its playbook and the servers' current state: it is the reviewed plan.",
+            err=True,
         )
         _show(the_plan, output)
         if not dry_run:
