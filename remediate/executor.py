@@ -516,7 +516,10 @@ class RollingApply(Apply):
             for session in self.sessions.values():
                 session.reset()  # a pool that lost its connection is not trusted again
         written = [item for item in done if item.status in MAY_HAVE_WRITTEN]
-        steps = self.undo_all(written, force=True)
+        # A server's file is ours for the batch (we hold its lock): the snapshot wins. An
+        # organization object is shared with runs on other servers: if its value moved since
+        # our write, another run changed it, and undoing ours must not revert theirs.
+        steps = [self.undo(item, force=item.scope != "organization") for item in reversed(written)]
         steps += [
             StepReport(i.seq, i.server, i.step, i.target, "not-applied", "not changed")
             for i in items

@@ -126,3 +126,32 @@ def test_no_change_is_not_final_while_another_run_holds_the_server(sim: Simulato
         "server-locked" in applied.output and "nothing to change, but a run is in progress" in applied.output
     )
     assert last_run(tmp_path)["status"] == "refused"
+
+
+def test_undoing_an_organization_change_never_reverts_another_runs(sim: Simulator, tmp_path: Path) -> None:
+    # Run A writes the partner application, then fails its health check and rolls back. Between
+    # its write and its undo, another run (on other servers) set the application to its own value.
+    from remediate.sim import AppPoolFailure
+    from tests.test_apply import app_only
+
+    sim.inject(AppPoolFailure(server="ex01", pool="MSExchangeOWAAppPool"))
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Restart-Service", seconds=1.0))
+    theirs = ["Mail.Read", "Mail.Send"]
+
+    def another_run_writes() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+            time.sleep(0.02)
+        with sim.org.lock:
+            graph = next(a for a in sim.org.partner_applications() if a["Name"] == "Microsoft Graph")
+            graph["AppOnlyPermissions"] = list(theirs)
+            sim.org.save()
+
+    other = threading.Thread(target=another_run_writes)
+    other.start()
+    result = apply(sim, tmp_path)
+    other.join()
+    assert result.exit_code == 1
+    assert "conflict" in result.output and "changed since this run wrote it" in result.output
+    assert app_only(sim) == theirs  # not reverted to the snapshot
+    assert last_run(tmp_path)["status"] == "rollback-incomplete"
