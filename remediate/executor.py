@@ -46,6 +46,7 @@ MAY_HAVE_WRITTEN = (
 )
 LOCKING = "taking the lock"
 HANDLER_STARTED = "running handler"  # journaled before a handler runs; "healthy after" ends it
+SHELL_OPENED = "opened shell"  # "opened shell <endpoint> <ShellId>": a runspace pool of the run
 
 
 @dataclass
@@ -159,12 +160,21 @@ class Runner:
         self.baselines: dict[tuple[str, str], dict[str, str]] = {}
         logs.bind(run=run_id)  # every log line of the run carries it
         log.info("run started", servers=sorted(sessions))
+        for server, session in sessions.items():
+            # journaled before anything is written: if this process dies, a rollback finds the
+            # shells it left on the servers and stops what they still run before reading state
+            for endpoint, shell_id in session.open_shells():
+                self.journal.event(run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")
+            session.on_open = functools.partial(self._shell_opened, server)
 
         def logged(server: str, message: str) -> None:
             log.info(message, server=server or None)
             progress(server, message)
 
         self.progress = logged
+
+    def _shell_opened(self, server: str, endpoint: str, shell_id: str) -> None:
+        self.journal.event(self.run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -707,6 +717,28 @@ def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
     return None
 
 
+def settle(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[str]:
+    """Before a rollback reads anything: make sure nothing of a dead run (or of its dead
+    rollbacks) still runs on a server. A client that dies leaves its shells on the servers, and
+    a command of theirs (Set-PartnerApplication, a write) may land seconds later, after the
+    rollback read the state and decided. Each shell the run journaled is deleted, which stops
+    what it runs; then the state is settled. Returns what was done, for the report."""
+    runs = (
+        [run.id, *dead_rollbacks(journal, run)]
+        if run.status == "interrupted"
+        else dead_rollbacks(journal, run)
+    )
+    done = []
+    for each in runs:
+        for _, server, message in journal.events(each):
+            if server is None or not message.startswith(SHELL_OPENED + " ") or server not in sessions:
+                continue
+            endpoint, shell_id = message[len(SHELL_OPENED) + 1 :].split(" ", 1)
+            if sessions[server].delete_shell(endpoint, shell_id):
+                done.append(f"{server}: stopped shell {shell_id} left by run {each}")
+    return done
+
+
 def leftover_locks(journal: Journal, run: RunRow) -> list[str]:
     """Servers where `run`, or a rollback of it that died, may still hold remediate's lock."""
     runs = [run.id, *dead_rollbacks(journal, run)]
@@ -843,6 +875,7 @@ def rollback_run(
             after_digest=sha256(item.after),
             backup=item.backup,
         )
+    settle(journal, run, sessions)  # nothing of the dead run still runs (the CLI did it already)
     runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
     outcome = Outcome(rollback_id, "rollback", "running")
     # the servers it changes, and those where the run (or a rollback of it that died) left its

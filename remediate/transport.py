@@ -11,6 +11,7 @@ import contextvars
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -193,6 +194,9 @@ class Session:
         self._open_failed: dict[str, RemediateError] = {}  # opening a pool failed: not tried again
         # the server's environment variables as read during this run (they do not change in one)
         self.environment: dict[str, str | None] = {}
+        # told of every runspace pool (shell) opened, with its endpoint and ShellId: a run journals
+        # them, so that if it dies, a rollback can stop what it left running on the server
+        self.on_open: Callable[[str, str], None] | None = None
 
     def _wsman(self, endpoint: Endpoint) -> Any:
         from pypsrp.wsman import WSMan
@@ -245,6 +249,8 @@ class Session:
                 raise self._open_failed[key] from None
             self._pools[key] = pool
             log.info("opened runspace pool", server=self.server.name, configuration=configuration)
+            if self.on_open is not None:
+                self.on_open(key, str(pool.id))
         return pool
 
     def _mapped(self, error: BaseException, endpoint: Endpoint) -> RemediateError:
@@ -366,6 +372,33 @@ class Session:
                 "is Exchange installed on this server? Otherwise use --exchange remote",
             )
         self._snapin_loaded = True
+
+    def open_shells(self) -> list[tuple[str, str]]:
+        """The runspace pools open now: (endpoint key, ShellId)."""
+        with self._lock:
+            return [(key, str(pool.id)) for key, pool in self._pools.items()]
+
+    def delete_shell(self, endpoint_key: str, shell_id: str) -> bool:
+        """Delete a shell on the server (WS-Management Delete), stopping whatever it still runs:
+        what a client that died left behind. False if the server no longer has it."""
+        from pypsrp.exceptions import WSManFaultError
+        from pypsrp.wsman import SelectorSet
+
+        endpoint: Endpoint = "exchange" if endpoint_key == "exchange" else "server"
+        configuration = "Microsoft.Exchange" if endpoint_key == "exchange" else "Microsoft.PowerShell"
+        selectors = SelectorSet()
+        selectors.add_option("ShellId", shell_id)
+        try:
+            self._wsman(endpoint).delete(
+                f"http://schemas.microsoft.com/powershell/{configuration}", selector_set=selectors
+            )
+        except WSManFaultError as error:
+            if "not found" in str(error.reason or "").lower() or error.code == 2150858843:
+                return False
+            raise self._mapped(error, endpoint) from None
+        except Exception as error:
+            raise self._mapped(error, endpoint) from None
+        return True
 
     def reset(self) -> None:
         """Forget the pools without closing them (their connection is gone); the next call opens new ones."""

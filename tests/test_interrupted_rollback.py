@@ -105,3 +105,50 @@ def test_a_deleted_target_is_restored_from_the_journal(start_sim: Any, tmp_path:
     assert result.exit_code == 0, result.output
     assert "recreated from the snapshot (it was missing)" in result.output
     assert fingerprint(sim) == original
+
+
+def test_what_a_dead_client_left_running_is_stopped_before_the_rollback_reads(
+    start_sim: Any, tmp_path: Path
+) -> None:
+    # The server outlives the client: apply is killed while the server still runs its
+    # Set-PartnerApplication (slow, 4 s). A rollback at once must not read "already as before"
+    # and let the write land afterwards.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_apply import app_only, credentials, fingerprint, host_args
+
+    sim = start_sim(servers=1, restart_seconds=0)
+    original = fingerprint(sim)
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Set-PartnerApplication", when="before", seconds=4.0))
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(state), "apply", "app-only-graph"]
+        + [*host_args(sim), "--yes"],
+        env={**os.environ, **credentials(sim)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    [run] = runs(state)
+    result = CliRunner().invoke(
+        main,
+        ["--state-dir", str(state), "rollback", run["id"], "--yes", "--health-timeout", "5"],
+        env=credentials(sim),
+    )
+    assert result.exit_code == 0, result.output
+    assert "stopped shell" in result.output
+    time.sleep(5)  # past the moment the write would have landed
+    assert app_only(sim) == original["app_only"]
+    assert fingerprint(sim) == original

@@ -108,7 +108,7 @@ def rollback(
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.cli.common import targets_for_run
     from remediate.cli.render import outcome_text
-    from remediate.executor import preview_rollback, rollback_refusal, rollback_run
+    from remediate.executor import preview_rollback, rollback_refusal, rollback_run, settle
     from remediate.journal import operator
     from remediate.transport import Session
 
@@ -122,6 +122,16 @@ def rollback(
             raise refusal
         run_targets = targets_for_run(ctx, run, username, ca_file)
         sessions = run_targets.sessions()
+        if dry_run:
+            if run.status == "interrupted":
+                click.echo(
+                    f"Run {run.id} died: commands it left running on a server may still change what is shown "
+                    "here (the rollback stops them first).",
+                    err=True,
+                )
+        else:
+            for line in settle(journal, run, sessions):  # before anything is read
+                click.echo(f"  {line}", err=True)
         preview = preview_rollback(journal, run, sessions)
         click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
         for step in preview:

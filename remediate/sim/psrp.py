@@ -167,6 +167,14 @@ class Shell:
             self.pool.pipeline_table.clear()
             self.cond.notify_all()
 
+    def wait_stopped(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until no pipeline of this shell is still running."""
+        deadline = time.monotonic() + timeout
+        for slot in list(self.slots.values()):
+            thread = slot.thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
     # -- output to the client ------------------------------------------------------------------
 
     def receive(

@@ -276,10 +276,14 @@ class WSManService:
         return self._reply(request, ACTION + "CreateResponse", body)
 
     def _delete(self, request: Request) -> Reply:
+        """Delete a shell, from its own client or another of the same user (a client cleaning
+        up after one that died). WinRM ends the shell's host process: what it runs is stopped,
+        and the response comes once it has ended."""
         shell = self._shell(request)
         with self.lock:
             self.shells.pop(shell.id, None)
         shell.close("deleted")
+        shell.wait_stopped(timeout=30.0)
         return self._reply(request, ACTION + "DeleteResponse", "")
 
     def _get(self, request: Request) -> Reply:
