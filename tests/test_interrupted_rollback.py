@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from remediate.cli import main
@@ -152,3 +153,32 @@ def test_what_a_dead_client_left_running_is_stopped_before_the_rollback_reads(
     time.sleep(5)  # past the moment the write would have landed
     assert app_only(sim) == original["app_only"]
     assert fingerprint(sim) == original
+
+
+ROLLBACK_KILL_POINTS = {
+    # the rollback undoes in reverse: the partner application first, then web.config, then handlers
+    "before the partner application is restored": CmdletDelay(cmdlet="Set-PartnerApplication", when="before"),
+    "after the partner application is restored": CmdletDelay(cmdlet="Set-PartnerApplication", when="after"),
+    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", when="before"),
+    "between Move-Item's delete and rename": CmdletDelay(cmdlet="Move-Item", when="midway"),
+    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", when="after"),
+    "during the IIS restart": CmdletDelay(cmdlet="Restart-Service", when="before"),
+}
+
+
+@pytest.mark.parametrize("point", list(ROLLBACK_KILL_POINTS.values()), ids=list(ROLLBACK_KILL_POINTS))
+def test_a_rollback_killed_at_any_step_is_finished_by_the_next(tmp_path: Path, point: CmdletDelay) -> None:
+    state, sim_state, original = seeded(tmp_path)
+    assert cli(state, "apply", "app-only-graph", "--host", "sim", "--yes").exit_code == 0
+    [applied] = runs(state)
+    FaultBook(sim_state / "faults.json").add(point.model_copy(update={"seconds": ROLLBACK_DELAY}))
+    run_and_kill(state, sim_state, "rollback", applied["id"], "--yes", until=delay_fired(point.cmdlet))
+    result = cli(state, "rollback", applied["id"], "--yes", "--health-timeout", "5")
+    assert result.exit_code == 0, result.output
+    assert state_of(sim_state) == original
+    assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}
+    with Simulator(sim_state) as sim:
+        assert not sim.state("ex01").exists(
+            sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
+        )
+    assert runs(state)[0]["status"] == "succeeded"
