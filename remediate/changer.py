@@ -141,6 +141,32 @@ class Changer:
             "with --exchange remote, RBAC may not grant the parameter: try --exchange snapin",
         )
 
+    def create_scope(self, name: str, recipient_filter: str) -> bool:
+        """Create an (unused) RBAC management scope; False if one of that name exists. Exchange
+        creates an AD object: the check and the claim are one step, seen by the whole organization."""
+        result = self.session.run(
+            "exchange", "New-ManagementScope", {"Name": name, "RecipientRestrictionFilter": recipient_filter}
+        )
+        if any("already exists" in e.message or "AlreadyExists" in e.error_id for e in result.errors):
+            return False
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "lock-failed",
+                f"{self.name}: cannot create the management scope {name}: {detail}",
+                "the account needs the Role Management role (Organization Management has it), or use --exchange snapin",
+            )
+        return True
+
+    def remove_scope(self, name: str) -> None:
+        self._run(
+            "exchange",
+            "Remove-ManagementScope",
+            {"Identity": name, "Confirm": False},
+            f"cannot remove the management scope {name}",
+            "remove it by hand (Remove-ManagementScope) once no remediate run is in progress",
+        )
+
     # -- services and IIS -----------------------------------------------------------------------
 
     def restart_services(self, names: list[str]) -> None:

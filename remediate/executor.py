@@ -22,7 +22,7 @@ from remediate.changer import Changer, sha256
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
 from remediate.journal import Journal, RunRow, StepRow, now
-from remediate.locks import acquire, release
+from remediate.locks import acquire, acquire_organization, release, release_organization
 from remediate.logs import get_logger
 from remediate.plan import Plan
 from remediate.playbook import LoadedPlaybook
@@ -45,6 +45,8 @@ MAY_HAVE_WRITTEN = (
     "rollback-conflict",
 )
 LOCKING = "taking the lock"
+ORG_LOCKING = "taking the organization lock"
+ORG_UNLOCKED = "unlocked the organization"
 HANDLER_STARTED = "running handler"  # journaled before a handler runs; "healthy after" ends it
 SHELL_OPENED = "opened shell"  # "opened shell <endpoint> <ShellId>": a runspace pool of the run
 
@@ -155,6 +157,7 @@ class Runner:
         self.run_id = run_id
         self.health_timeout = health_timeout
         self.locks: dict[str, str] = {}
+        self.org_lock: str | None = None  # the server through which the run holds the organization lock
         # app pool states before a server's handler first ran in this run: health is judged
         # against them, also when the handlers run again after a rollback
         self.baselines: dict[tuple[str, str], dict[str, str]] = {}
@@ -219,8 +222,15 @@ class Runner:
         return None
 
     def lock(
-        self, servers: Iterable[str], operator: str, takeover: frozenset[str], break_lock: str | None
+        self,
+        servers: Iterable[str],
+        operator: str,
+        takeover: frozenset[str],
+        break_lock: str | None,
+        organization_via: str | None = None,
     ) -> None:
+        """Take each server's lock, then, when the run changes organization-wide objects, the
+        organization's lock (through `organization_via`'s Exchange session)."""
         for server in servers:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
@@ -235,8 +245,35 @@ class Runner:
             )
             self.locks[server] = path
             self.journal.event(self.run_id, server, f"locked {path}")
+        if organization_via is not None:
+            self.journal.event(self.run_id, organization_via, ORG_LOCKING)
+            acquire_organization(
+                self.reader(organization_via),
+                self.changer(organization_via),
+                self.run_id,
+                operator,
+                takeover=takeover,
+                break_lock=break_lock,
+                alive=self.holder_alive,
+            )
+            self.org_lock = organization_via
+            self.journal.event(self.run_id, organization_via, "locked the organization")
 
     def unlock(self) -> None:
+        if self.org_lock is not None:
+            via, self.org_lock = self.org_lock, None
+            try:
+                ours = self.with_reconnect(
+                    via,
+                    functools.partial(release_organization, self.reader(via), self.changer(via), self.run_id),
+                )
+                self.journal.event(
+                    self.run_id, via, ORG_UNLOCKED + ("" if ours else " (another run's: left alone)")
+                )
+            except RemediateError as error:
+                self.journal.event(
+                    self.run_id, via, f"could not remove the organization lock: {error.message}"
+                )
         for server, path in list(self.locks.items()):
             try:
                 ours = self.with_reconnect(
@@ -612,7 +649,8 @@ def apply_plan(
     involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))
     outcome = Outcome(run_id, "apply", "running", servers={s: "unchanged" for s in all_servers})
     try:
-        runner.lock(involved, operator, frozenset(), break_lock)
+        organization = plan.organization_via if any(i.scope == "organization" for i in items) else None
+        runner.lock(involved, operator, frozenset(), break_lock, organization)
     except RemediateError as error:
         runner.unlock()
         journal.finish_run(run_id, "refused", {"failure": error.message})
@@ -769,9 +807,20 @@ def unreleased_locks(journal: Journal, run_id: str) -> list[str]:
     for _, server, message in journal.events(run_id):
         if server is not None and message == LOCKING:
             held[server] = None
-        elif server is not None and message == "unlocked":
+        elif server is not None and (message == "unlocked" or message.startswith("unlocked (")):
             held.pop(server, None)
     return list(held)
+
+
+def unreleased_organization_lock(journal: Journal, run_id: str) -> str | None:
+    """The server through which run `run_id` may still hold the organization lock."""
+    via = None
+    for _, server, message in journal.events(run_id):
+        if message == ORG_LOCKING:
+            via = server
+        elif message.startswith(ORG_UNLOCKED):
+            via = None
+    return via
 
 
 def _item(step: StepRow, leftovers: tuple[str, ...]) -> Item:
@@ -883,7 +932,10 @@ def rollback_run(
     servers = list(dict.fromkeys([item.server for item in items] + leftover_locks(journal, run)))
     takeover = frozenset({run.id, *dead_rollbacks(journal, run)})
     try:
-        runner.lock(servers, operator, takeover, break_lock)
+        organization = next((i.server for i in items if i.scope == "organization"), None) or next(
+            filter(None, (unreleased_organization_lock(journal, each) for each in takeover)), None
+        )
+        runner.lock(servers, operator, takeover, break_lock, organization)
     except RemediateError as error:
         runner.unlock()
         journal.finish_run(rollback_id, "refused", {"failure": error.message})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from remediate.journal import now
 from remediate.remote import Remote
 
 LOCK_PATH = "%ProgramData%\\remediate.lock"
+ORG_LOCK = "remediate-organization-lock"  # an RBAC management scope: the organization's lock
 
 
 def _holder(text: str | None) -> dict[str, Any]:
@@ -62,20 +64,81 @@ def acquire(
     id breaks that run's lock (the operator vouches that it is dead: a lock from another
     workstation, whose process remediate cannot see)."""
     path = remote.expand(LOCK_PATH)
-    mine = claim(run_id, operator)
-    if changer.create_exclusive(path, mine):
-        return path
-    holder = _holder(remote.read_text(path))
+    _take(
+        create=lambda text: changer.create_exclusive(path, text),
+        read=lambda: remote.read_text(path),
+        remove=lambda: changer.remove_file(path),
+        mine=claim(run_id, operator),
+        takeover=takeover,
+        break_lock=break_lock,
+        alive=alive,
+        what=(remote.name, path),
+    )
+    return path
+
+
+def acquire_organization(
+    remote: Remote,
+    changer: Changer,
+    run_id: str,
+    operator: str,
+    *,
+    takeover: frozenset[str] = frozenset(),
+    break_lock: str | None = None,
+    alive: Liveness = lambda holder: None,
+) -> None:
+    """Claim the organization for `run_id`, through `remote`'s Exchange session: before writing
+    an organization-wide object (the partner application), which runs on any servers share.
+    The lock is an unused RBAC management scope named ORG_LOCK, whose recipient filter holds
+    the claim: New-ManagementScope fails if it exists, and every server sees the same AD."""
+    _take(
+        create=lambda text: changer.create_scope(ORG_LOCK, _as_filter(text)),
+        read=lambda: _from_filter(remote.scope_filter(ORG_LOCK)),
+        remove=lambda: changer.remove_scope(ORG_LOCK),
+        mine=claim(run_id, operator),
+        takeover=takeover,
+        break_lock=break_lock,
+        alive=alive,
+        what=("the organization", f"management scope {ORG_LOCK}"),
+    )
+
+
+def _take(
+    *,
+    create: Callable[[str], bool],
+    read: Callable[[], str | None],
+    remove: Callable[[], None],
+    mine: str,
+    takeover: frozenset[str],
+    break_lock: str | None,
+    alive: Liveness,
+    what: tuple[str, str],
+) -> None:
+    if create(mine):
+        return
+    holder = _holder(read())
     living = alive(holder) if holder.get("run") else None
     holder_run = holder.get("run")
     vouched = break_lock is not None and break_lock == holder_run
     if holder_run in takeover or vouched or (break_lock == "dead" and living is False):
-        changer.remove_file(path)
-        if changer.create_exclusive(path, mine):
-            return path
-        holder = _holder(remote.read_text(path))
+        remove()
+        if create(mine):
+            return
+        holder = _holder(read())
         living = alive(holder) if holder.get("run") else None
-    raise _locked(remote.name, path, holder, living, break_lock)
+    raise _locked(what[0], what[1], holder, living, break_lock)
+
+
+def _as_filter(text: str) -> str:
+    """The claim as an OPATH recipient filter that matches nobody (a scope no role uses)."""
+    return "Name -eq '" + text.replace("'", "''") + "'"
+
+
+def _from_filter(recipient_filter: str | None) -> str | None:
+    if recipient_filter is None:
+        return None
+    found = re.search(r"-eq\s+'((?:[^']|'')*)'", recipient_filter)
+    return found.group(1).replace("''", "'") if found else ""
 
 
 def _locked(
@@ -102,6 +165,14 @@ def _locked(
             "or break the lock with --break-lock"
         )
     return RemediateError("server-locked", message, hint)
+
+
+def release_organization(remote: Remote, changer: Changer, run_id: str) -> bool:
+    """Remove the organization lock if it is still ours (see `release`)."""
+    if _holder(_from_filter(remote.scope_filter(ORG_LOCK))).get("run") != run_id:
+        return False
+    changer.remove_scope(ORG_LOCK)
+    return True
 
 
 def release(remote: Remote, changer: Changer, path: str, run_id: str) -> bool:

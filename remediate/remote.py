@@ -158,6 +158,20 @@ class Remote:
 
         return self._cached(("exchange", noun.lower(), identity.lower()), read)  # type: ignore[no-any-return]
 
+    def scope_filter(self, name: str) -> str | None:
+        """An RBAC management scope's RecipientFilter, read afresh; None if there is no such scope."""
+        result = self.session.run("exchange", "Get-ManagementScope", {"Identity": name})
+        if result.failed and not _not_found(result):
+            raise self._fail(
+                "exchange-read-failed",
+                result,
+                f"cannot read the management scope {name}",
+                "run with -vv for details",
+            )
+        if not result.output:
+            return None
+        return str(properties(result.output[0]).get("RecipientFilter") or "")
+
     def can_set(self, noun: str, parameter: str) -> bool:
         return self.parameter_available(f"Set-{noun}", parameter)
 

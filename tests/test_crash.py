@@ -41,6 +41,7 @@ def state_of(sim_state: Path) -> dict[str, Any]:
     return {
         "web.config": hashlib.sha256(content).hexdigest() if content is not None else None,
         "app_only": graph["AppOnlyPermissions"],
+        "organization_locks": [scope["Name"] for scope in org.management_scopes()],
         "tmp": temporary,
     }
 

@@ -155,3 +155,46 @@ def test_undoing_an_organization_change_never_reverts_another_runs(sim: Simulato
     assert "conflict" in result.output and "changed since this run wrote it" in result.output
     assert app_only(sim) == theirs  # not reverted to the snapshot
     assert last_run(tmp_path)["status"] == "rollback-incomplete"
+
+
+def scopes(sim: Simulator) -> list[str]:
+    with sim.org.lock:
+        return [scope["Name"] for scope in sim.org.management_scopes()]
+
+
+def test_runs_on_disjoint_servers_share_the_organization_lock(start_sim: Any, tmp_path: Path) -> None:
+    # Run A (ex01 only) and run B (ex02 only) both would change the partner application.
+    sim = start_sim(servers=2, restart_seconds=0)
+    ex01, ex02 = (f"{sim.servers[n].host}:{sim.servers[n].port}" for n in ("ex01", "ex02"))
+    common = ["--ca-file", str(sim.ca_file), "--exchange-port", str(sim.servers["ex01"].port)]
+    # A holds its locks, about to write the partner application: B still plans to write it too
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Set-PartnerApplication", seconds=4.0))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(tmp_path / "a"), "apply", "app-only-graph"]
+        + ["--host", ex01, *common, "--yes", "--health-timeout", "5"],
+        env={**os.environ, **credentials(sim)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+            time.sleep(0.05)
+        assert scopes(sim) == ["remediate-organization-lock"]
+        from tests.test_apply import cli
+
+        second = cli(
+            tmp_path / "b", "apply", "app-only-graph", "--host", ex02, *common, "--yes", env=credentials(sim)
+        )
+        assert second.exit_code == 1
+        assert "the organization is locked by run" in second.output, second.output
+        assert last_run(tmp_path / "b")["status"] == "refused"
+        out, _ = first.communicate(timeout=60)
+        assert first.returncode == 0, out
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert scopes(sim) == []  # released by its holder
+    assert sim.state("ex02").exists(sim.machine("ex02").path("C:\\ProgramData", "C:\\"))
+    assert not sim.state("ex02").exists(sim.machine("ex02").path(LOCK, "C:\\"))  # B let go of ex02 too

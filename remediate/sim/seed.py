@@ -50,6 +50,13 @@ ROLE_ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("Identity", "DomainController", "Parameters", "PSSnapinName", "Type"),
     ),
     (
+        "Role Management",
+        "New-ManagementScope",
+        ("Name", "RecipientRestrictionFilter", "RecipientRoot", "DomainController", "Confirm", "WhatIf"),
+    ),
+    ("Role Management", "Get-ManagementScope", ("Identity", "DomainController", "Exclusive", "Orphan")),
+    ("Role Management", "Remove-ManagementScope", ("Identity", "DomainController", "Confirm", "WhatIf")),
+    (
         "Organization Configuration",
         "Set-PartnerApplication",
         (

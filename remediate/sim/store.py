@@ -237,6 +237,10 @@ class OrgState:
     def role_entries(self) -> list[dict[str, Any]]:
         return self.data["role_entries"]
 
+    def management_scopes(self) -> list[dict[str, Any]]:
+        """RBAC management scopes (AD objects under the organization's RBAC container)."""
+        return self.data.setdefault("management_scopes", [])
+
 
 class Store:
     """A simulator state directory."""
