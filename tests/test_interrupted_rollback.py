@@ -182,3 +182,60 @@ def test_a_rollback_killed_at_any_step_is_finished_by_the_next(tmp_path: Path, p
             sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
         )
     assert runs(state)[0]["status"] == "succeeded"
+
+
+RANDOM_KILLS = 4  # per command; REMEDIATE_KILL_SEED picks other moments
+
+
+def kill_after(state: Path, seconds: float, *command: str) -> None:
+    """Run remediate (`--host sim`: its simulator dies with it) and SIGKILL it after `seconds`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediate", "--state-dir", str(state), *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    time.sleep(seconds)
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def finish(state: Path, run_id: str) -> Any:
+    return cli(state, "rollback", run_id, "--yes", "--health-timeout", "5")
+
+
+@pytest.mark.parametrize("target", ["apply", "rollback"])
+def test_kills_at_random_moments_are_recovered_exactly(tmp_path: Path, target: str) -> None:
+    import os
+    import random
+
+    seed = int(os.environ.get("REMEDIATE_KILL_SEED", "20261129"))
+    moments = random.Random(f"{seed}-{target}")
+    for attempt in range(RANDOM_KILLS):
+        state, sim_state, original = seeded(tmp_path / f"{attempt}")
+        delay = round(moments.uniform(0.3, 2.5), 2)
+        where = f"seed {seed}, {target} killed after {delay}s"
+        if target == "apply":
+            kill_after(state, delay, "apply", "app-only-graph", "--host", "sim", "--yes")
+        else:
+            assert cli(state, "apply", "app-only-graph", "--host", "sim", "--yes").exit_code == 0
+            kill_after(state, delay, "rollback", runs(state)[0]["id"], "--yes")
+        applied = [run for run in runs(state) if run["kind"] == "apply"]
+        if applied:  # killed before the run was even journaled: nothing was touched
+            result = finish(state, applied[0]["id"])
+            done = result.exit_code == 0 or any(
+                reason in result.output for reason in ("nothing-to-roll-back", "already-rolled-back")
+            )
+            assert done, f"{where}: {result.output}"
+        assert state_of(sim_state) == original, where
+        assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}, where
+        with Simulator(sim_state) as sim:
+            lock = sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
+            assert not sim.state("ex01").exists(lock), where
