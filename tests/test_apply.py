@@ -99,6 +99,32 @@ def writes(sim: Simulator) -> list[str]:
     return [r.command for r in sim.audit_records() if r.command.lower() in WRITING_CMDLETS and not lock(r)]
 
 
+def apply_in_background(sim: Simulator, state: Path, *args: str) -> subprocess.Popen[str]:
+    """`remediate apply` in a process of its own (to the simulator run by the test), returned
+    once a fault injected beforehand has fired: the process is caught where the fault holds it."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "--state-dir",
+            str(state),
+            "apply",
+            "app-only-graph",
+            *args,
+            "--yes",
+        ],
+        env={**os.environ, **credentials(sim)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+        time.sleep(0.05)
+    return process
+
+
 @pytest.fixture
 def sim(start_sim: Any) -> Simulator:
     return start_sim(servers=2, restart_seconds=0)  # type: ignore[no-any-return]
@@ -331,28 +357,8 @@ def test_rollback_force_restores_the_exact_snapshot(sim: Simulator, tmp_path: Pa
 
 def test_a_second_apply_is_refused_while_the_first_holds_the_lock(sim: Simulator, tmp_path: Path) -> None:
     sim.inject(CmdletDelay(server="ex01", cmdlet="Copy-Item", seconds=4.0))
-    env = {**os.environ, **credentials(sim)}
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "remediate",
-            "--state-dir",
-            str(tmp_path / "a"),
-            "apply",
-            "app-only-graph",
-            *host_args(sim),
-            "--yes",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = apply_in_background(sim, tmp_path / "a", *host_args(sim))
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
-            time.sleep(0.1)
         second = apply(sim, tmp_path / "b")
         assert second.exit_code == 1 and "error" in second.output
         assert "is locked by run" in second.output and "--break-lock" in second.output

@@ -4,7 +4,6 @@ and a run releases only a lock that is still its own."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from remediate.sim import CmdletDelay, Simulator
-from tests.test_apply import apply, credentials, host_args, last_run
+from tests.test_apply import apply, apply_in_background, credentials, host_args, last_run
 
 LOCK = "C:\\ProgramData\\remediate.lock"
 
@@ -46,18 +45,8 @@ def dead_pid() -> int:
 
 def test_break_lock_never_breaks_a_live_run(sim: Simulator, tmp_path: Path) -> None:
     sim.inject(CmdletDelay(server="ex01", cmdlet="Copy-Item", seconds=4.0))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "--state-dir", str(tmp_path / "a"), "apply", "app-only-graph"]
-        + [*host_args(sim), "--yes"],
-        env={**os.environ, **credentials(sim)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = apply_in_background(sim, tmp_path / "a", *host_args(sim))
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
-            time.sleep(0.05)
         second = apply(sim, tmp_path / "b", "--break-lock")  # another journal: it sees the process
         assert second.exit_code == 1
         assert "is still in progress" in second.output and "never breaks a live run" in second.output
@@ -169,18 +158,8 @@ def test_runs_on_disjoint_servers_share_the_organization_lock(start_sim: Any, tm
     common = ["--ca-file", str(sim.ca_file), "--exchange-port", str(sim.servers["ex01"].port)]
     # A holds its locks, about to write the partner application: B still plans to write it too
     sim.inject(CmdletDelay(server="ex01", cmdlet="Set-PartnerApplication", seconds=4.0))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "--state-dir", str(tmp_path / "a"), "apply", "app-only-graph"]
-        + ["--host", ex01, *common, "--yes", "--health-timeout", "5"],
-        env={**os.environ, **credentials(sim)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = apply_in_background(sim, tmp_path / "a", "--host", ex01, *common, "--health-timeout", "5")
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
-            time.sleep(0.05)
         assert scopes(sim) == ["remediate-organization-lock"]
         from tests.test_apply import cli
 
