@@ -41,6 +41,9 @@ ALLOWED = {
     "set-partnerapplication",
     "get-exchangeserver",
     "get-managementroleentry",
+    "new-managementscope",  # the organization lock
+    "get-managementscope",
+    "remove-managementscope",
 }
 HOSTILE_TOKEN = "x'; Remove-Item C:\\ -Recurse -Force; '$(Stop-Computer -Force)`n\"<&>"
 HOSTILE_VALUES = [
