@@ -48,22 +48,39 @@ def runs(state: Path) -> list[dict[str, Any]]:
     return json.loads(cli(state, "runs", "--output", "json").output)  # type: ignore[no-any-return]
 
 
-def test_a_kill_during_the_automatic_rollback_is_finished_by_rollback(tmp_path: Path) -> None:
-    # IIS does not come back, so apply rolls back; it is killed while restoring web.config
-    # (the second Set-Content: the first wrote the change), with W3SVC left stopped.
+# Inside apply's automatic rollback, each cmdlet's second call is the rollback's (the first was
+# the apply's): it undoes the partner application, then web.config, then restarts IIS again.
+AUTOMATIC_ROLLBACK_KILL_POINTS = {
+    "before the partner application is restored": CmdletDelay(cmdlet="Set-PartnerApplication", nth=2),
+    "after the partner application is restored": CmdletDelay(
+        cmdlet="Set-PartnerApplication", nth=2, when="after"
+    ),
+    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", nth=2),
+    "between Move-Item's delete and rename": CmdletDelay(cmdlet="Move-Item", nth=2, when="midway"),
+    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", nth=2, when="after"),
+    "during the second IIS restart": CmdletDelay(cmdlet="Restart-Service", nth=2),
+}
+
+
+@pytest.mark.parametrize(
+    "point", list(AUTOMATIC_ROLLBACK_KILL_POINTS.values()), ids=list(AUTOMATIC_ROLLBACK_KILL_POINTS)
+)
+def test_a_kill_during_the_automatic_rollback_is_finished_by_rollback(
+    tmp_path: Path, point: CmdletDelay
+) -> None:
+    # IIS does not come back after the apply's restart, so apply rolls back, and is killed there
+    # (W3SVC left stopped).
     state, sim_state, original = seeded(tmp_path)
     book = FaultBook(sim_state / "faults.json")
     book.add(RestartFailure(service="W3SVC"))
-    book.add(CmdletDelay(cmdlet="Set-Content", nth=2, when="before", seconds=ROLLBACK_DELAY))
-    run_and_kill(state, sim_state, until=delay_fired("Set-Content"))
-    assert state_of(sim_state)["web.config"] != original["web.config"]  # the restore had not happened
-    assert services(sim_state)["W3SVC"] == "Stopped"
+    book.add(point.model_copy(update={"seconds": ROLLBACK_DELAY}))
+    run_and_kill(state, sim_state, until=delay_fired(point.cmdlet))
     [run] = runs(state)
     assert run["status"] == "interrupted"
 
     result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
     assert result.exit_code == 0, result.output
-    assert state_of(sim_state) == original  # web.config, the partner application, no .tmp
+    assert state_of(sim_state) == original  # web.config, the partner application, no .tmp, no lock
     assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}
 
 
