@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from remediate.errors import RemediateError
-from remediate.transport import Result, Session
+from remediate.transport import PSErrorInfo, Result, Session
 from remediate.wire import properties
 
 
@@ -118,16 +119,32 @@ class Changer:
 
     def create_exclusive(self, path: str, text: str) -> bool:
         """Create a file that must not exist yet (New-Item without -Force); False if it exists."""
-        result = self.session.run("server", "New-Item", {"ItemType": "File", "Path": path, "Value": text})
-        if any(e.is_kind("NewItemIOError") and "already exists" in e.message for e in result.errors):
+        return self._create_once(
+            "server",
+            "New-Item",
+            {"ItemType": "File", "Path": path, "Value": text},
+            lambda e: e.is_kind("NewItemIOError") and "already exists" in e.message,
+            f"cannot create {path}",
+            "check the folder exists and is writable",
+        )
+
+    def _create_once(
+        self,
+        endpoint: str,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        exists: Callable[[PSErrorInfo], bool],
+        what: str,
+        hint: str,
+    ) -> bool:
+        """Create something that must not exist yet, in one step on the server (a lock's claim):
+        True if created, False if it exists; any other failure is an error."""
+        result = self.session.run(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
+        if any(exists(e) for e in result.errors):
             return False
         if result.failed or result.errors:
             detail = result.errors[0].message if result.errors else "the command failed"
-            raise RemediateError(
-                "lock-failed",
-                f"{self.name}: cannot create {path}: {detail}",
-                "check the folder exists and is writable",
-            )
+            raise RemediateError("lock-failed", f"{self.name}: {what}: {detail}", hint)
         return True
 
     # -- Exchange ----------------------------------------------------------------------------
@@ -144,19 +161,14 @@ class Changer:
     def create_scope(self, name: str, recipient_filter: str) -> bool:
         """Create an (unused) RBAC management scope; False if one of that name exists. Exchange
         creates an AD object: the check and the claim are one step, seen by the whole organization."""
-        result = self.session.run(
-            "exchange", "New-ManagementScope", {"Name": name, "RecipientRestrictionFilter": recipient_filter}
+        return self._create_once(
+            "exchange",
+            "New-ManagementScope",
+            {"Name": name, "RecipientRestrictionFilter": recipient_filter},
+            lambda e: "already exists" in e.message or "AlreadyExists" in e.error_id,
+            f"cannot create the management scope {name}",
+            "the account needs the Role Management role (Organization Management has it), or use --exchange snapin",
         )
-        if any("already exists" in e.message or "AlreadyExists" in e.error_id for e in result.errors):
-            return False
-        if result.failed or result.errors:
-            detail = result.errors[0].message if result.errors else "the command failed"
-            raise RemediateError(
-                "lock-failed",
-                f"{self.name}: cannot create the management scope {name}: {detail}",
-                "the account needs the Role Management role (Organization Management has it), or use --exchange snapin",
-            )
-        return True
 
     def remove_scope(self, name: str) -> None:
         self._run(
