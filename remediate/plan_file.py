@@ -62,7 +62,8 @@ def save(
     hosts: dict[str, Any],
     connection: dict[str, Any],
     change_id: str | None = None,
-) -> None:
+) -> str:
+    """Write the plan file (owner-only); its digest, for the change ticket (--expect-digest)."""
     data: dict[str, Any] = {
         "format": FORMAT,
         "tool_version": __version__,
@@ -83,6 +84,7 @@ def save(
     from remediate.state import write_private
 
     write_private(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))  # owner-only
+    return str(data["digest"])
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class SavedPlan:
     connection: dict[str, Any]
     created: str
     change_id: str | None = None
+    digest: str = ""  # of the content that was read and checked: what --expect-digest compares
 
 
 def load(path: Path) -> SavedPlan:
@@ -136,6 +139,7 @@ def load(path: Path) -> SavedPlan:
         data["connection"],
         data.get("created", "?"),
         data.get("change_id"),
+        data["digest"],
     )
 
 
@@ -250,12 +254,3 @@ def _changes(plan: Plan) -> list[tuple[ChangeKey, Change]]:
     ]
     rows += [((plan.organization_via, c.step, c.target), c) for c in plan.organization]
     return rows
-
-
-def file_digest(path: Path) -> str:
-    """The digest a plan file carries (what a change ticket pins with --expect-digest)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return str(data.get("digest", "")) if isinstance(data, dict) else ""

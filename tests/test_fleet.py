@@ -310,6 +310,23 @@ def test_a_ticket_pins_the_reviewed_plan_by_its_digest(sim: Simulator, fleet: Pa
     assert right.exit_code == 0, right.output
 
 
+def test_the_pinned_digest_is_of_the_content_checked_not_of_a_file_swapped_in_later(
+    sim: Simulator, fleet: Path, tmp_path: Path
+) -> None:
+    from remediate import plan_file
+
+    reviewed, forged = tmp_path / "reviewed.plan", tmp_path / "forged.plan"
+    assert (
+        run(sim, tmp_path, "plan", "app-only-graph", "-i", str(fleet), "--out", str(reviewed)).exit_code == 0
+    )
+    forged.write_bytes(reviewed.read_bytes())
+    _forge(forged, lambda document: document.update(change_id="CHG-FORGED"))  # self-consistent
+    saved = plan_file.load(forged)
+    forged.write_bytes(reviewed.read_bytes())  # the reviewed file is put back after the load
+    assert saved.change_id == "CHG-FORGED"
+    assert saved.digest != json.loads(reviewed.read_text(encoding="utf-8"))["digest"]  # the forged one's
+
+
 def test_an_unchanged_plan_says_so(sim: Simulator, fleet: Path, tmp_path: Path) -> None:
     assert apply(sim, tmp_path, fleet, "--serial", "0").exit_code == 0
     plan = tmp_path / "change.plan"

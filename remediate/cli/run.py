@@ -90,7 +90,7 @@ def plan(
             from remediate import plan_file
             from remediate.hosts import connection_meta
 
-            plan_file.save(
+            digest = plan_file.save(
                 out,
                 the_plan,
                 loaded,
@@ -98,7 +98,6 @@ def plan(
                 connection_meta(run_targets.connection),
                 change_id,
             )
-            digest = plan_file.file_digest(out)
             click.echo(
                 f"plan saved to {out} (sha256 {digest}): apply it with "
                 f"`remediate apply {out} --expect-digest {digest}`",
@@ -245,10 +244,12 @@ def _apply_saved(
         )
     saved = plan_file.load(path)
     expected = settings.get("expect_digest")
-    if expected and plan_file.file_digest(path) != expected.lower():
+    # the digest of the content just read and checked, not of the file read again: a file
+    # swapped in between must not pass for the reviewed one
+    if expected and saved.digest != expected.lower():
         raise RemediateError(
             "plan-not-the-reviewed-one",
-            f"{path} has digest {plan_file.file_digest(path)}, not {expected}: it is not the plan that was reviewed",
+            f"{path} has digest {saved.digest}, not {expected}: it is not the plan that was reviewed",
             "apply the file attached to the change ticket, or have this one reviewed",
         )
     if settings["change_id"] and saved.change_id and settings["change_id"] != saved.change_id:
@@ -264,7 +265,7 @@ def _apply_saved(
     try:
         the_plan = plan_file.fresh(saved, {name: Remote(session) for name, session in sessions.items()})
         click.echo(
-            f"Saved plan {path} (made {saved.created}, sha256 {plan_file.file_digest(path)}), derived again "
+            f"Saved plan {path} (made {saved.created}, sha256 {saved.digest}), derived again "
             "from its playbook and the servers' current state: it is the reviewed plan.",
             err=True,
         )
