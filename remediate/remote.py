@@ -135,6 +135,10 @@ class Remote:
     def read_text(self, path: str) -> str | None:
         """A small text file's content (`Get-Content -Raw`), read afresh each time; None if missing."""
         result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
+        if _not_found(result):
+            return None
+        if result.failed or result.errors:  # unreadable is not missing: a lock's holder must be known
+            raise self._fail("file-unreadable", result, f"cannot read {path}", "run with -vv for details")
         return text(result.output)
 
     # -- Exchange ----------------------------------------------------------------------------

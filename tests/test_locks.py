@@ -177,3 +177,16 @@ def test_runs_on_disjoint_servers_share_the_organization_lock(start_sim: Any, tm
     assert scopes(sim) == []  # released by its holder
     assert sim.state("ex02").exists(sim.machine("ex02").path("C:\\ProgramData", "C:\\"))
     assert not sim.state("ex02").exists(sim.machine("ex02").path(LOCK, "C:\\"))  # B let go of ex02 too
+
+
+def test_an_unreadable_lock_is_not_taken_for_no_lock(sim: Simulator, tmp_path: Path) -> None:
+    from remediate.sim import DenyAccess
+    from tests.test_apply import cli
+
+    assert apply(sim, tmp_path).exit_code == 0  # nothing left to change ...
+    set_lock(sim, {"run": "20261129T000000-other3", "operator": "x", "since": "now"})
+    sim.inject(DenyAccess(server="ex01", path=LOCK, operations="read"))  # ... and the lock unreadable
+    planned = cli(tmp_path, "plan", "app-only-graph", *host_args(sim)[:-2], env=credentials(sim))
+    assert "locked by unknown: the lock could not be read" in planned.output, planned.output
+    applied = apply(sim, tmp_path)
+    assert applied.exit_code == 1 and "server-locked" in applied.output
