@@ -895,7 +895,10 @@ def rollback_run(
     force: bool = False,
     health_timeout: float = 120.0,
     break_lock: str | None = None,
+    settled: bool = False,
 ) -> Outcome:
+    """Roll `run` back. `settled`: the caller already stopped what a dead run left running
+    (`settle`, before it showed a preview); otherwise it is done here, before anything is read."""
     refusal = rollback_refusal(journal, run)
     if refusal is not None:
         raise refusal
@@ -924,7 +927,8 @@ def rollback_run(
             after_digest=sha256(item.after),
             backup=item.backup,
         )
-    settle(journal, run, sessions)  # nothing of the dead run still runs (the CLI did it already)
+    if not settled:
+        settle(journal, run, sessions)
     runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
     outcome = Outcome(rollback_id, "rollback", "running")
     # the servers it changes, and those where the run (or a rollback of it that died) left its

@@ -158,6 +158,7 @@ def rollback(
             force=force,
             health_timeout=health_timeout,
             break_lock=break_lock,
+            settled=True,  # above, before the preview read anything
         )
         click.echo(outcome_text(outcome))
         if outcome.status != "succeeded":
