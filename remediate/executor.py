@@ -22,7 +22,7 @@ from remediate.changer import Changer, sha256
 from remediate.errors import RemediateError
 from remediate.handlers import HANDLER_KINDS
 from remediate.journal import Journal, RunRow, StepRow, now
-from remediate.locks import acquire, acquire_organization, release, release_organization
+from remediate.locks import acquire, organization_lock, release, server_lock
 from remediate.logs import get_logger
 from remediate.plan import Plan
 from remediate.playbook import LoadedPlaybook
@@ -167,7 +167,7 @@ class Runner:
             # journaled before anything is written: if this process dies, a rollback finds the
             # shells it left on the servers and stops what they still run before reading state
             for endpoint, shell_id in session.open_shells():
-                self.journal.event(run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")
+                self._shell_opened(server, endpoint, shell_id)
             session.on_open = functools.partial(self._shell_opened, server)
 
         def logged(server: str, message: str) -> None:
@@ -234,22 +234,22 @@ class Runner:
         for server in servers:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
-            path = acquire(
-                self.reader(server),
-                self.changer(server),
+            place = server_lock(self.reader(server), self.changer(server))
+            acquire(
+                place,
                 self.run_id,
                 operator,
                 takeover=takeover,
                 break_lock=break_lock,
                 alive=self.holder_alive,
             )
-            self.locks[server] = path
-            self.journal.event(self.run_id, server, f"locked {path}")
+            self.locks[server] = place.where
+            self.journal.event(self.run_id, server, f"locked {place.where}")
         if organization_via is not None:
             self.journal.event(self.run_id, organization_via, ORG_LOCKING)
-            acquire_organization(
-                self.reader(organization_via),
-                self.changer(organization_via),
+            place = organization_lock(self.reader(organization_via), self.changer(organization_via))
+            acquire(
+                place,
                 self.run_id,
                 operator,
                 takeover=takeover,
@@ -264,8 +264,7 @@ class Runner:
             via, self.org_lock = self.org_lock, None
             try:
                 ours = self.with_reconnect(
-                    via,
-                    functools.partial(release_organization, self.reader(via), self.changer(via), self.run_id),
+                    via, lambda: release(organization_lock(self.reader(via), self.changer(via)), self.run_id)
                 )
                 self.journal.event(
                     self.run_id, via, ORG_UNLOCKED + ("" if ours else " (another run's: left alone)")
@@ -278,7 +277,7 @@ class Runner:
             try:
                 ours = self.with_reconnect(
                     server,
-                    functools.partial(release, self.reader(server), self.changer(server), path, self.run_id),
+                    lambda: release(server_lock(self.reader(server), self.changer(server)), self.run_id),
                 )
                 self.journal.event(
                     self.run_id,
@@ -761,11 +760,7 @@ def settle(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[
     a command of theirs (Set-PartnerApplication, a write) may land seconds later, after the
     rollback read the state and decided. Each shell the run journaled is deleted, which stops
     what it runs; then the state is settled. Returns what was done, for the report."""
-    runs = (
-        [run.id, *dead_rollbacks(journal, run)]
-        if run.status == "interrupted"
-        else dead_rollbacks(journal, run)
-    )
+    runs = lineage(journal, run) if run.status == "interrupted" else dead_rollbacks(journal, run)
     done = []
     for each in runs:
         for _, server, message in journal.events(each):
@@ -779,15 +774,24 @@ def settle(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[
 
 def leftover_locks(journal: Journal, run: RunRow) -> list[str]:
     """Servers where `run`, or a rollback of it that died, may still hold remediate's lock."""
-    runs = [run.id, *dead_rollbacks(journal, run)]
-    return list(dict.fromkeys(server for each in runs for server in unreleased_locks(journal, each)))
+    return list(
+        dict.fromkeys(server for each in lineage(journal, run) for server in unreleased_locks(journal, each))
+    )
+
+
+def leftover_organization_lock(journal: Journal, run: RunRow) -> str | None:
+    """The server through which `run`, or a rollback of it that died, may still hold the
+    organization lock."""
+    return next(
+        filter(None, (unreleased_organization_lock(journal, each) for each in lineage(journal, run))), None
+    )
 
 
 def leftover_handlers(journal: Journal, run: RunRow) -> dict[str, list[str]]:
     """Handlers that `run`, or a rollback of it that died, started and never saw healthy after:
     a server may be left with IIS stopped."""
     started: dict[tuple[str, str], None] = {}
-    for each in [run.id, *dead_rollbacks(journal, run)]:
+    for each in lineage(journal, run):
         for _, server, message in journal.events(each):
             if server is None:
                 continue
@@ -847,8 +851,14 @@ def dead_rollbacks(journal: Journal, run: RunRow) -> list[str]:
     return [rollback.id for rollback in journal.rollbacks_of(run.id) if rollback.status == "interrupted"]
 
 
+def lineage(journal: Journal, run: RunRow) -> list[str]:
+    """`run` and its rollbacks that died: the runs whose leftovers (locks, temporary files,
+    unfinished handlers) a rollback of `run` takes over and cleans up."""
+    return [run.id, *dead_rollbacks(journal, run)]
+
+
 def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
-    leftovers = (run.id, *dead_rollbacks(journal, run))
+    leftovers = tuple(lineage(journal, run))
     return [
         _item(step, leftovers)
         for step in journal.steps(run.id)
@@ -934,11 +944,11 @@ def rollback_run(
     # the servers it changes, and those where the run (or a rollback of it that died) left its
     # lock: taken over, and released at the end
     servers = list(dict.fromkeys([item.server for item in items] + leftover_locks(journal, run)))
-    takeover = frozenset({run.id, *dead_rollbacks(journal, run)})
+    takeover = frozenset(lineage(journal, run))
     try:
-        organization = next((i.server for i in items if i.scope == "organization"), None) or next(
-            filter(None, (unreleased_organization_lock(journal, each) for each in takeover)), None
-        )
+        organization = next(
+            (i.server for i in items if i.scope == "organization"), None
+        ) or leftover_organization_lock(journal, run)
         runner.lock(servers, operator, takeover, break_lock, organization)
     except RemediateError as error:
         runner.unlock()

@@ -1,7 +1,8 @@
-"""One apply or rollback at a time per server: a lock file on the server itself.
+"""Locks: one apply or rollback at a time per server, and per organization-wide object.
 
-The lock is created with `New-Item` without -Force, which fails if the file exists: the
-check and the claim are one step on the server. The file says who holds it.
+A server's lock is a file on the server; the organization's is an RBAC management scope. Each
+is created in one step that fails if it exists, and says who holds it (run, operator, since,
+workstation, process), so that another run can tell whether the holder is provably dead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from remediate.changer import Changer
@@ -47,86 +49,82 @@ def claim(run_id: str, operator: str) -> str:
 Liveness = Callable[[dict[str, Any]], "bool | None"]  # True alive, False provably dead, None: cannot tell
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a lock lives, and how to claim, read and drop it there."""
+
+    holder: str  # what is locked, for people: a server, or "the organization"
+    where: str  # the lock itself: a file's path, or a management scope
+    create: Callable[[str], bool]  # write the claim, unless a lock exists (then False)
+    read: Callable[[], str | None]  # the claim there now (None: no lock)
+    remove: Callable[[], None]
+
+
+def server_lock(remote: Remote, changer: Changer) -> Place:
+    """A file on the server, created with New-Item without -Force: the check and the claim are
+    one step on the server."""
+    path = remote.expand(LOCK_PATH)
+    return Place(
+        remote.name,
+        path,
+        create=lambda text: changer.create_exclusive(path, text),
+        read=lambda: remote.read_text(path),
+        remove=lambda: changer.remove_file(path),
+    )
+
+
+def organization_lock(remote: Remote, changer: Changer) -> Place:
+    """Taken through `remote`'s Exchange session before writing an organization-wide object
+    (the partner application), which runs on any servers share: an unused RBAC management scope
+    named ORG_LOCK whose recipient filter holds the claim. New-ManagementScope fails if it
+    exists, and every server sees the same AD."""
+    return Place(
+        "the organization",
+        f"management scope {ORG_LOCK}",
+        create=lambda text: changer.create_scope(ORG_LOCK, _as_filter(text)),
+        read=lambda: _from_filter(remote.scope_filter(ORG_LOCK)),
+        remove=lambda: changer.remove_scope(ORG_LOCK),
+    )
+
+
 def acquire(
-    remote: Remote,
-    changer: Changer,
+    place: Place,
     run_id: str,
     operator: str,
     *,
     takeover: frozenset[str] = frozenset(),
     break_lock: str | None = None,
     alive: Liveness = lambda holder: None,
-) -> str:
-    """Claim the server for `run_id`; the lock's path.
+) -> None:
+    """Claim `place` for `run_id`.
 
     `takeover`: runs whose locks we may replace (the run a rollback undoes, its dead rollbacks).
     `break_lock`: "dead" breaks a lock whose holder is provably dead (`alive` says False); a run
     id breaks that run's lock (the operator vouches that it is dead: a lock from another
     workstation, whose process remediate cannot see)."""
-    path = remote.expand(LOCK_PATH)
-    _take(
-        create=lambda text: changer.create_exclusive(path, text),
-        read=lambda: remote.read_text(path),
-        remove=lambda: changer.remove_file(path),
-        mine=claim(run_id, operator),
-        takeover=takeover,
-        break_lock=break_lock,
-        alive=alive,
-        what=(remote.name, path),
-    )
-    return path
-
-
-def acquire_organization(
-    remote: Remote,
-    changer: Changer,
-    run_id: str,
-    operator: str,
-    *,
-    takeover: frozenset[str] = frozenset(),
-    break_lock: str | None = None,
-    alive: Liveness = lambda holder: None,
-) -> None:
-    """Claim the organization for `run_id`, through `remote`'s Exchange session: before writing
-    an organization-wide object (the partner application), which runs on any servers share.
-    The lock is an unused RBAC management scope named ORG_LOCK, whose recipient filter holds
-    the claim: New-ManagementScope fails if it exists, and every server sees the same AD."""
-    _take(
-        create=lambda text: changer.create_scope(ORG_LOCK, _as_filter(text)),
-        read=lambda: _from_filter(remote.scope_filter(ORG_LOCK)),
-        remove=lambda: changer.remove_scope(ORG_LOCK),
-        mine=claim(run_id, operator),
-        takeover=takeover,
-        break_lock=break_lock,
-        alive=alive,
-        what=("the organization", f"management scope {ORG_LOCK}"),
-    )
-
-
-def _take(
-    *,
-    create: Callable[[str], bool],
-    read: Callable[[], str | None],
-    remove: Callable[[], None],
-    mine: str,
-    takeover: frozenset[str],
-    break_lock: str | None,
-    alive: Liveness,
-    what: tuple[str, str],
-) -> None:
-    if create(mine):
+    mine = claim(run_id, operator)
+    if place.create(mine):
         return
-    holder = _holder(read())
+    holder = _holder(place.read())
     living = alive(holder) if holder.get("run") else None
     holder_run = holder.get("run")
     vouched = break_lock is not None and break_lock == holder_run
     if holder_run in takeover or vouched or (break_lock == "dead" and living is False):
-        remove()
-        if create(mine):
+        place.remove()
+        if place.create(mine):
             return
-        holder = _holder(read())
+        holder = _holder(place.read())
         living = alive(holder) if holder.get("run") else None
-    raise _locked(what[0], what[1], holder, living, break_lock)
+    raise _locked(place.holder, place.where, holder, living, break_lock)
+
+
+def release(place: Place, run_id: str) -> bool:
+    """Remove the lock if it is still ours; False (and untouched) if it names another run: someone
+    broke ours and another run holds it now."""
+    if _holder(place.read()).get("run") != run_id:
+        return False
+    place.remove()
+    return True
 
 
 def _as_filter(text: str) -> str:
@@ -151,7 +149,7 @@ def _locked(
         f"since {holder.get('since', '?')}): {path}"
     )
     if not holder.get("run"):
-        hint = "the lock names no run: if no remediate run is in progress on this server, remove the file by hand"
+        hint = "the lock names no run: if no remediate run is in progress, remove it by hand"
     elif living:
         hint = "that run is still in progress: wait for it to finish (--break-lock never breaks a live run)"
     elif living is None and break_lock is not None:
@@ -167,26 +165,9 @@ def _locked(
     return RemediateError("server-locked", message, hint)
 
 
-def release_organization(remote: Remote, changer: Changer, run_id: str) -> bool:
-    """Remove the organization lock if it is still ours (see `release`)."""
-    if _holder(_from_filter(remote.scope_filter(ORG_LOCK))).get("run") != run_id:
-        return False
-    changer.remove_scope(ORG_LOCK)
-    return True
-
-
-def release(remote: Remote, changer: Changer, path: str, run_id: str) -> bool:
-    """Remove the lock if it is still ours; False (and untouched) if it names another run: someone
-    broke ours and another run holds the server now."""
-    if _holder(remote.read_text(path)).get("run") != run_id:
-        return False
-    changer.remove_file(path)
-    return True
-
-
 def held_by(remote: Remote) -> str | None:
     """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
-    text = remote.read_text(remote.expand(LOCK_PATH))
+    text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no Changer needed
     if text is None:
         return None
     holder = _holder(text)

@@ -211,8 +211,7 @@ def fresh(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
 
     remotes = [readers[server.server] for server in saved.plan.servers]
     again = make_plan(saved.playbook, remotes)
-    stored = {key: change for key, change in _changes(saved.plan)}
-    derived = {key: change for key, change in _changes(again)}
+    stored, derived = dict(_changes(saved.plan)), dict(_changes(again))
     moved = [
         f"{key[0]}: {change.target}"
         for key, change in stored.items()
