@@ -108,7 +108,7 @@ def rollback(
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.cli.common import targets_for_run
     from remediate.cli.render import outcome_text
-    from remediate.executor import preview_rollback, rollback_refusal, rollback_run, settle
+    from remediate.rollback import preview_rollback, rollback_refusal, rollback_run, settle
     from remediate.journal import operator
     from remediate.transport import Session
 
