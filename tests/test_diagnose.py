@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from remediate.cli import main
-from remediate.diagnose import diagnose
+from remediate.app.diagnosis import diagnose
 
 DATA = Path(__file__).parent / "data"
 PROFILE = (

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import Result
 
-from remediate import inventory as inventories
+from remediate.model import inventory as inventories
 from remediate.sim import AppPoolFailure, Simulator
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS, Scenario, Server, WebConfig
 from tests.test_apply import app_only, cli, fingerprint, set_web_config, web_config, writes
@@ -248,7 +248,7 @@ def test_a_tampered_plan_is_refused(sim: Simulator, fleet: Path, tmp_path: Path)
 
 def _forge(plan: Path, edit: Any) -> None:
     """Edit a saved plan and recompute its digest, as anyone can (it is an unkeyed SHA-256)."""
-    from remediate.plan_file import _digest
+    from remediate.model.saved_plan import _digest
 
     document = json.loads(plan.read_text(encoding="utf-8"))
     edit(document)
@@ -313,7 +313,7 @@ def test_a_ticket_pins_the_reviewed_plan_by_its_digest(sim: Simulator, fleet: Pa
 def test_the_pinned_digest_is_of_the_content_checked_not_of_a_file_swapped_in_later(
     sim: Simulator, fleet: Path, tmp_path: Path
 ) -> None:
-    from remediate import plan_file
+    from remediate.model import saved_plan
 
     reviewed, forged = tmp_path / "reviewed.plan", tmp_path / "forged.plan"
     assert (
@@ -321,7 +321,7 @@ def test_the_pinned_digest_is_of_the_content_checked_not_of_a_file_swapped_in_la
     )
     forged.write_bytes(reviewed.read_bytes())
     _forge(forged, lambda document: document.update(change_id="CHG-FORGED"))  # self-consistent
-    saved = plan_file.load(forged)
+    saved = saved_plan.load(forged)
     forged.write_bytes(reviewed.read_bytes())  # the reviewed file is put back after the load
     assert saved.change_id == "CHG-FORGED"
     assert saved.digest != json.loads(reviewed.read_text(encoding="utf-8"))["digest"]  # the forged one's

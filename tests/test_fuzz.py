@@ -14,10 +14,12 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from remediate import inventory, plan_file, xmledit
-from remediate.catalog import builtin_directory
-from remediate.errors import RemediateError
-from remediate.playbook import LoadedPlaybook, parse
+from remediate.model import inventory
+from remediate.model import saved_plan as plan_files
+from remediate.support import xmledit
+from remediate.model.catalog import builtin_directory
+from remediate.support.errors import RemediateError
+from remediate.model.playbook import LoadedPlaybook, parse
 
 PROFILES = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -215,8 +217,8 @@ def test_a_hand_edited_plan_is_refused(saved_plan: bytes, scratch: Path, data: A
     except ValueError:
         same = False
     if same:  # only the layout changed (white space between JSON tokens): still the reviewed plan
-        assert plan_file.load(path).plan is not None
+        assert plan_files.load(path).plan is not None
         return
     with pytest.raises(RemediateError) as refused:
-        plan_file.load(path)
+        plan_files.load(path)
     assert refused.value.reference in ("plan-tampered", "plan-invalid", "plan-version")

@@ -9,7 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from remediate.cli import main
-from remediate.journal import Journal
+from remediate.engine.journal import Journal
 
 
 def start_apply(journal: Journal) -> str:

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from remediate import logs
+from remediate.support import logs
 
 SECRET = "Tr0ub4dor&3-correct-horse"
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from remediate import catalog, playbook
+from remediate.model import catalog
+from remediate.model import playbook
 from remediate.cli import main
-from remediate.errors import RemediateError
-from remediate.resources.exchange_object import RESOURCE as EXCHANGE_OBJECT
-from remediate.resources.exchange_object import ExchangeObject, ObservedObject, same
+from remediate.support.errors import RemediateError
+from remediate.kinds.resources.exchange_object import RESOURCE as EXCHANGE_OBJECT
+from remediate.kinds.resources.exchange_object import ExchangeObject, ObservedObject, same
 
 GOOD = """\
 name: example

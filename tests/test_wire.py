@@ -1,4 +1,4 @@
-"""remediate.wire over every shape Windows PowerShell 5.1 can send for what remediate reads.
+"""remediate.winrm.wire over every shape Windows PowerShell 5.1 can send for what remediate reads.
 
 Each case is CLIXML as the 5.1 serializer writes it, fed through pypsrp's own deserializer,
 so the test sees exactly what remediate sees from a real server.
@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pypsrp.serializer import Serializer
 
-from remediate.errors import RemediateError
-from remediate.wire import content_bytes, plain, properties, text
+from remediate.support.errors import RemediateError
+from remediate.winrm.wire import content_bytes, plain, properties, text
 
 OBJECT_ARRAY = "<TN RefId='0'><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>"
 NOTES = (

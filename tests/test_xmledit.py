@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from remediate import xmledit
-from remediate.errors import RemediateError
+from remediate.support import xmledit
+from remediate.support.errors import RemediateError
 
 PROFILES = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
 TOKEN = "V1S2SAppOnly"

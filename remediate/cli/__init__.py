@@ -12,7 +12,7 @@ import click
 
 from remediate import __version__
 from remediate.cli.common import Context, error_lines
-from remediate.errors import ExitCode, RemediateError
+from remediate.support.errors import ExitCode, RemediateError
 
 STATE_DIR_HELP = (
     "Where remediate keeps its state [env: REMEDIATE_STATE_DIR; default: the user state directory]."
@@ -29,7 +29,7 @@ def _crash(exception: BaseException, state: Path | None) -> NoReturn:
     import platform  # here: only a crash needs them (importing platform alone costs ~15 ms)
     import traceback
 
-    from remediate.logs import mask_secrets
+    from remediate.support.logs import mask_secrets
 
     report = mask_secrets(
         f"remediate {__version__} on Python {platform.python_version()} ({platform.platform()})\n"
@@ -39,7 +39,7 @@ def _crash(exception: BaseException, state: Path | None) -> NoReturn:
     try:
         directory = state or Path(os.environ.get("TMPDIR", "/tmp"))
         path = directory / f"crash-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
-        from remediate.state import write_private
+        from remediate.support.statedir import write_private
 
         write_private(path, report.encode("utf-8"))  # owner-only, like all remediate state
         where = str(path)
@@ -100,7 +100,7 @@ def main(
     will touch, applies the change, restarts what must be restarted, checks the result, and
     can roll everything back.
     """
-    from remediate import logs
+    from remediate.support import logs
 
     logs.clear()  # nothing bound by an earlier invocation in this process
     logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose)  # type: ignore[arg-type]
@@ -108,11 +108,11 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import diagnose, inventory, playbooks, run, runs, sim
+    from remediate.cli import diagnose, inventory, plan_apply, playbooks, runs, sim
 
     groups = (
         playbooks.COMMANDS,
-        run.COMMANDS,
+        plan_apply.COMMANDS,
         runs.COMMANDS,
         inventory.COMMANDS,
         diagnose.COMMANDS,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from remediate.errors import RemediateError
+from remediate.support.errors import RemediateError
 
 USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
@@ -24,13 +24,13 @@ class Context:
         self._state_dir = state_dir
 
     def state_dir(self) -> Path:
-        from remediate.state import state_dir
+        from remediate.support.statedir import state_dir
 
         return state_dir(self._state_dir)
 
 
 def error_lines(error: RemediateError) -> list[str]:
-    from remediate.logs import mask_secrets
+    from remediate.support.logs import mask_secrets
 
     lines = [f"error: {error.reference}", f"  x {mask_secrets(error.message)}"]
     if error.hint:
@@ -129,7 +129,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _password() -> str:
-    from remediate.logs import register_secret
+    from remediate.support.logs import register_secret
 
     password = os.environ.get(PASSWORD_ENV)
     if password is None:
@@ -146,7 +146,7 @@ def _password() -> str:
 
 def _credentials(username: str | None) -> Any:
     """The username given (or asked for) and the password from the environment or a prompt."""
-    from remediate.transport import Credentials, Secret
+    from remediate.winrm.session import Credentials, Secret
 
     if not username:
         if not sys.stdin.isatty():
@@ -188,8 +188,8 @@ def warn_if_insecure(found: Any) -> Any:
 
 
 def _targets(ctx: click.Context, options: dict[str, Any]) -> Any:
-    from remediate.hosts import SIM, Targets, embedded_simulator_targets, parse_host
-    from remediate.transport import Connection
+    from remediate.app.fleet import SIM, Targets, embedded_simulator_targets, parse_host
+    from remediate.winrm.session import Connection
 
     connection = Connection(
         transport=options["transport"],
@@ -235,8 +235,8 @@ def _targets(ctx: click.Context, options: dict[str, Any]) -> Any:
 
 
 def _inventory_targets(options: dict[str, Any], base: Any) -> Any:
-    from remediate import inventory
-    from remediate.hosts import Targets
+    from remediate.model import inventory
+    from remediate.app.fleet import Targets
 
     loaded = inventory.load(options["inventory"])
     entries = [loaded.entry(name, base) for name in loaded.select(list(options.get("limits") or ()))]
@@ -264,15 +264,15 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def journal_for(ctx: click.Context) -> Any:
-    from remediate.journal import Journal
+    from remediate.engine.journal import Journal
 
     return Journal.open(ctx.find_object(Context).state_dir())  # type: ignore[union-attr]
 
 
 def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file: Path | None) -> Any:
     """Reach the servers a recorded run (or saved plan) used, as it reached them (credentials asked afresh)."""
-    from remediate.hosts import SIM, Targets, connection_from_meta, embedded_simulator_targets
-    from remediate.transport import Server
+    from remediate.app.fleet import SIM, Targets, connection_from_meta, embedded_simulator_targets
+    from remediate.winrm.session import Server
 
     default = connection_from_meta(run.connection, ca_file)
     if run.hosts.get("given") == [SIM]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from remediate.errors import RemediateError
+from remediate.support.errors import RemediateError
 
 
 @click.command()
@@ -28,7 +28,7 @@ def diagnose(text: str | None, path: Path | None, output: str) -> None:
     remediate diagnose '2000001;reason="This token profile ...";error_category="invalid_token"'
     remediate diagnose -f fr000123.xml
     """
-    from remediate.diagnose import diagnose as explain
+    from remediate.app.diagnosis import diagnose as explain
 
     if path is not None and str(path) != "-":
         source = path.read_text(encoding="utf-8", errors="replace")

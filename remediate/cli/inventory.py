@@ -20,8 +20,8 @@ def inventory() -> None:
 def discover(ctx: click.Context, **options: Any) -> None:
     """List the organization's Exchange servers (Get-ExchangeServer, through the first host)
     as an inventory: save it, review it, and use it with -i."""
-    from remediate import inventory as inventories
-    from remediate.remote import Remote
+    from remediate.model import inventory as inventories
+    from remediate.winrm.reader import Remote
 
     run_targets = targets(ctx, options)
     sessions = run_targets.sessions()

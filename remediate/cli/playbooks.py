@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 
 from remediate.cli.common import error_lines
-from remediate.errors import ExitCode, RemediateError
+from remediate.support.errors import ExitCode, RemediateError
 
 
 @click.command("list")
 def list_playbooks() -> None:
     """List the built-in playbooks."""
-    from remediate import catalog, playbook
+    from remediate.model import catalog
+    from remediate.model import playbook
 
     for name in catalog.builtin_names():
         description = playbook.load(name).playbook.description
@@ -45,8 +46,8 @@ def show(ctx: click.Context, name: str, output: str) -> None:
 
 
 def _show_playbook(playbook_name: str) -> None:
-    from remediate import playbook
-    from remediate.handlers import HANDLER_KINDS
+    from remediate.model import playbook
+    from remediate.kinds.handlers import HANDLER_KINDS
 
     loaded = playbook.load(playbook_name)
     book = loaded.playbook
@@ -83,7 +84,7 @@ def _show_playbook(playbook_name: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check playbook files; errors name file:line:column and the bad key."""
-    from remediate import playbook
+    from remediate.model import playbook
 
     failed = False
     for path in files:
@@ -102,7 +103,7 @@ def validate(files: tuple[Path, ...]) -> None:
 @click.command()
 def schema() -> None:
     """Print the playbook JSON Schema (for editors that complete YAML)."""
-    from remediate import playbook
+    from remediate.model import playbook
 
     click.echo(json.dumps(playbook.json_schema(), indent=2))
 

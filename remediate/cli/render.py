@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from remediate.builds import product
-from remediate.plan import Change, Plan, Problem
+from remediate.support.builds import product
+from remediate.model.plan import Change, Plan, Problem
 
 MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
 

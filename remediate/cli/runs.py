@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from remediate.cli.common import BREAK_LOCK, confirm, confirm_break_lock, journal_for
-from remediate.errors import ExitCode
+from remediate.support.errors import ExitCode
 
 
 @click.command()
@@ -108,9 +108,9 @@ def rollback(
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.cli.common import targets_for_run
     from remediate.cli.render import outcome_text
-    from remediate.rollback import preview_rollback, rollback_refusal, rollback_run, settle
-    from remediate.journal import operator
-    from remediate.transport import Session
+    from remediate.engine.undo import preview_rollback, rollback_refusal, rollback_run, settle
+    from remediate.engine.journal import operator
+    from remediate.winrm.session import Session
 
     journal = journal_for(ctx)
     run_targets = None
@@ -146,7 +146,7 @@ def rollback(
             )
         confirm(f"Roll back run {run.id}?", yes)
         confirm_break_lock(break_lock, yes)
-        from remediate.cli.run import progress_printer
+        from remediate.cli.plan_apply import progress_printer
 
         outcome = rollback_run(
             journal,

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from remediate.cli.common import Context
-from remediate.errors import RemediateError
+from remediate.support.errors import RemediateError
 
 # -- remediate sim ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from remediate.state import write_private
+from remediate.support.statedir import write_private
 
 
 class ErrorSpec(BaseModel):

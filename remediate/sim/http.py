@@ -26,7 +26,7 @@ from typing import Any
 
 from spnego.exceptions import SpnegoError
 
-from remediate.logs import get_logger
+from remediate.support.logs import get_logger
 from remediate.sim.audit import Counters
 from remediate.sim.auth import Credentials, acceptor
 from remediate.sim.faults import FaultBook

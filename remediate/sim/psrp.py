@@ -29,7 +29,7 @@ from psrpcore._events import (  # psrpcore exports these from its private module
 from psrpcore._payload import PSRPPayload, StreamType
 from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
-from remediate.logs import get_logger
+from remediate.support.logs import get_logger
 from remediate.sim.audit import AuditTrail
 from remediate.sim.engine import Command, Session, Stop
 from remediate.sim.machine import Machine

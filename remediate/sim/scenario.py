@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from remediate.errors import RemediateError
+from remediate.support.errors import RemediateError
 from remediate.sim.faults import Fault
 
 # The Microsoft Graph partner application's ActAsPermissions in a real Exchange 2019 lab.
@@ -203,7 +203,7 @@ class Scenario(_Model):
 
 def load_scenario(path: Path) -> Scenario:
     """Read a scenario file; errors name file:line:column and the key."""
-    from remediate import yamlsource
+    from remediate.support import yamlsource
 
     reference = "sim-scenario-invalid"
     document = yamlsource.parse(yamlsource.read(path, reference), str(path), reference)

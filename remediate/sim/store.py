@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.sim.winpath import WinPath
-from remediate.state import private_dir, write_private
+from remediate.support.statedir import private_dir, write_private
 
 
 def now_iso() -> str:

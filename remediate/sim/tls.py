@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from remediate.state import private_dir, write_private
+from remediate.support.statedir import private_dir, write_private
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-from remediate.logs import get_logger
+from remediate.support.logs import get_logger
 from remediate.sim.audit import AuditTrail, Counters
 from remediate.sim.engine import EXCHANGE_CONFIGURATION, SERVER_CONFIGURATION, Session
 from remediate.sim.machine import Machine

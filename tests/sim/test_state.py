@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.errors import RemediateError
+from remediate.support.errors import RemediateError
 from remediate.sim import Scenario, Simulator, load_scenario
 from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, file_bytes, pool, run, content_lines
 

@@ -1,0 +1,1 @@
+"""Read, decide, do: the planner, applying, undoing, the journal and the locks."""

@@ -1,0 +1,152 @@
+"""Read, then decide: the plan for a playbook on a set of servers. Nothing here writes.
+
+Server-scope steps are decided on every server; organization-scope steps once, through the
+first server that could be read. A handler runs on a server when a step there notified it,
+or when an organization-scope step did (Exchange caches organization settings per server).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from remediate.support.errors import RemediateError
+from remediate.kinds.handlers import HANDLER_KINDS
+from remediate.model.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.model.playbook import LoadedPlaybook, Playbook
+from remediate.kinds.preconditions import Check
+from remediate.winrm.reader import Remote
+from remediate.kinds.resources import Overlay
+
+
+def decide_step(step: Any, reader: Overlay) -> Change:
+    base = {"step": step.name, "kind": step.kind, "scope": step.effective_scope, "notify": tuple(step.notify)}
+    try:
+        observed = step.resource.observe(step.settings, reader)
+        decision = step.resource.decide(step.settings, observed)
+    except RemediateError as error:
+        return Change(**base, action="error", summary=error.message, problem=Problem.of(error))
+    if decision.changed:
+        step.resource.remember(step.settings, decision, reader)
+    return Change(
+        **base,
+        action="change" if decision.changed else "none",
+        summary=decision.summary,
+        target=decision.target,
+        before=decision.before,
+        after=decision.after,
+        diff=decision.diff,
+        fingerprint=decision.fingerprint,
+        before_state=decision.before_state,
+        after_state=decision.after_state,
+    )
+
+
+def _preflight(playbook: Playbook, remote: Remote) -> tuple[str | None, tuple[Check, ...], Problem | None]:
+    """Every precondition on this server: the build, the checks, and the problem if one failed."""
+    if not playbook.preconditions:
+        return None, (), None
+    build = remote.exchange_build()
+    checks = tuple(precondition.check(remote) for precondition in playbook.preconditions)
+    failed = [(c, p) for c, p in zip(checks, playbook.preconditions, strict=True) if c.problem]
+    if not failed:
+        return build, checks, None
+    problems = "; ".join(check.problem or "" for check, _ in failed)
+    return build, checks, Problem("precondition-failed", f"{remote.name} {problems}", failed[0][1].hint)
+
+
+def _plan_server(playbook: Playbook, remote: Remote, server_steps: list[Any]) -> ServerPlan:
+    endpoint = remote.session.endpoint
+    try:
+        remote.session.connect()
+        build, checks, problem = _preflight(playbook, remote)
+    except RemediateError as error:
+        return ServerPlan(remote.name, endpoint, problem=Problem.of(error))
+    if problem is not None:
+        return ServerPlan(remote.name, endpoint, problem=problem, build=build, checks=checks)
+    overlay = Overlay(remote)
+    changes = tuple(decide_step(step, overlay) for step in server_steps)
+    locked_by = None
+    if not any(change.action == "change" for change in changes):
+        # nothing to do here: but is a run in the middle of changing (or rolling back) this server?
+        from remediate.engine.locks import held_by
+
+        try:
+            locked_by = held_by(remote)
+        except RemediateError as error:
+            locked_by = f"unknown: the lock could not be read ({error.message})"
+    return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks, locked_by=locked_by)
+
+
+def _handlers(playbook: Playbook, notified: dict[str, list[str]]) -> tuple[HandlerRun, ...]:
+    runs = []
+    for handler in playbook.handlers:
+        if handler.name in notified:
+            kind = HANDLER_KINDS[handler.kind]
+            runs.append(
+                HandlerRun(
+                    handler.name, tuple(kind.commands(handler.settings)), tuple(notified[handler.name])
+                )
+            )
+    return tuple(runs)
+
+
+def _notified(changes: Sequence[Change]) -> dict[str, list[str]]:
+    notified: dict[str, list[str]] = {}
+    for change in changes:
+        if change.action == "change":
+            for name in change.notify:
+                notified.setdefault(name, []).append(change.step)
+    return notified
+
+
+def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int = 16) -> Plan:
+    playbook = loaded.playbook
+    server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
+    organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]
+    # Servers are read concurrently (a bounded pool); results keep the servers' order.
+    workers = max(1, min(parallel, len(remotes)))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="plan") as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, _plan_server, playbook, remote, server_steps)
+            for remote in remotes
+        ]
+        drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]
+
+    organization: tuple[Change, ...] = ()
+    via = next((remote for remote, draft in drafts if draft.problem is None), None)
+    organization_problem = None
+    if organization_steps:
+        if via is None:
+            organization_problem = Problem(
+                "no-server-for-organization",
+                "no server could be read or passed preflight, so organization-wide steps were not planned",
+                "fix the server errors above",
+            )
+        else:
+            overlay = Overlay(via)
+            organization = tuple(decide_step(step, overlay) for step in organization_steps)
+    from_organization = _notified(organization)
+
+    servers = []
+    for _remote, draft in drafts:
+        if draft.problem is not None:
+            servers.append(draft)
+            continue
+        notified = _notified(draft.changes)
+        for name, steps in from_organization.items():
+            notified.setdefault(name, []).extend(steps)
+        servers.append(replace(draft, handlers=_handlers(playbook, notified)))
+    return Plan(
+        playbook=playbook.name,
+        source=loaded.source,
+        digest=loaded.digest,
+        notice=playbook.notice,
+        servers=tuple(servers),
+        organization=organization,
+        organization_via=via.name if via is not None and organization_steps else None,
+        organization_problem=organization_problem,
+    )

@@ -1,0 +1,301 @@
+"""Rolling back a run, now or weeks later: what the journal says it wrote, and what it left.
+
+A rollback restores each target the run may have written (every step from "snapshot durable"
+to "confirmed restored") to its exact snapshot, then runs the handlers. A run that died, or a
+rollback of it that died, also left things behind, which the journal records and a rollback
+takes over: the runspace pools it opened on the servers (deleted first, so that nothing of it
+still runs when the state is read: `settle`), its locks, its temporary files, and handlers it
+started and never saw healthy.
+"""
+
+from __future__ import annotations
+
+from remediate.winrm.writer import sha256
+from remediate.support.errors import RemediateError
+from remediate.engine.apply import (
+    HANDLER_STARTED,
+    LOCKING,
+    MAY_HAVE_WRITTEN,
+    ORG_LOCKING,
+    ORG_UNLOCKED,
+    SHELL_OPENED,
+    Item,
+    Outcome,
+    Progress,
+    Runner,
+    StepReport,
+    handlers_for,
+    observed_state,
+    record,
+)
+from remediate.engine.journal import Journal, RunRow, StepRow
+from remediate.winrm.reader import Remote
+from remediate.kinds.resources import REGISTRY
+from remediate.winrm.session import Session
+
+
+def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
+    if run.kind == "rollback":
+        return RemediateError(
+            "rollback-of-rollback",
+            f"run {run.id} is itself a rollback (of {run.rolls_back}); it cannot be rolled back",
+            "to make the change again, apply the playbook again",
+        )
+    if run.rolled_back_by:
+        return RemediateError(
+            "already-rolled-back",
+            f"run {run.id} was already rolled back by run {run.rolled_back_by}",
+            "nothing to do",
+        )
+    if run.status in ("running", "rolling-back"):
+        return RemediateError(
+            "run-in-progress",
+            f"run {run.id} is still in progress (process {run.pid})",
+            "wait for it to finish",
+        )
+    if run.status in ("rolled-back", "no-change", "refused"):
+        reason = {
+            "rolled-back": "rolled itself back when it failed",
+            "no-change": "changed nothing",
+            "refused": "changed nothing",
+        }
+        return RemediateError("nothing-to-roll-back", f"run {run.id} {reason[run.status]}", "nothing to do")
+    live = [r.id for r in journal.rollbacks_of(run.id) if r.status in ("running", "rolling-back")]
+    if live:
+        return RemediateError(
+            "run-in-progress",
+            f"run {run.id} is being rolled back by run {live[0]}",
+            "wait for that rollback to finish",
+        )
+    if not [step for step in journal.steps(run.id) if step.status in MAY_HAVE_WRITTEN]:
+        if leftover_locks(journal, run) or leftover_handlers(journal, run):
+            return None  # the rollback releases the locks it left and finishes its handlers
+        return RemediateError("nothing-to-roll-back", f"run {run.id} wrote nothing", "nothing to do")
+    return None
+
+
+def settle(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[str]:
+    """Before a rollback reads anything: make sure nothing of a dead run (or of its dead
+    rollbacks) still runs on a server. A client that dies leaves its shells on the servers, and
+    a command of theirs (Set-PartnerApplication, a write) may land seconds later, after the
+    rollback read the state and decided. Each shell the run journaled is deleted, which stops
+    what it runs; then the state is settled. Returns what was done, for the report."""
+    runs = lineage(journal, run) if run.status == "interrupted" else dead_rollbacks(journal, run)
+    done = []
+    for each in runs:
+        for _, server, message in journal.events(each):
+            if server is None or not message.startswith(SHELL_OPENED + " ") or server not in sessions:
+                continue
+            endpoint, shell_id = message[len(SHELL_OPENED) + 1 :].split(" ", 1)
+            if sessions[server].delete_shell(endpoint, shell_id):
+                done.append(f"{server}: stopped shell {shell_id} left by run {each}")
+    return done
+
+
+def leftover_locks(journal: Journal, run: RunRow) -> list[str]:
+    """Servers where `run`, or a rollback of it that died, may still hold remediate's lock."""
+    return list(
+        dict.fromkeys(server for each in lineage(journal, run) for server in unreleased_locks(journal, each))
+    )
+
+
+def leftover_organization_lock(journal: Journal, run: RunRow) -> str | None:
+    """The server through which `run`, or a rollback of it that died, may still hold the
+    organization lock."""
+    return next(
+        filter(None, (unreleased_organization_lock(journal, each) for each in lineage(journal, run))), None
+    )
+
+
+def leftover_handlers(journal: Journal, run: RunRow) -> dict[str, list[str]]:
+    """Handlers that `run`, or a rollback of it that died, started and never saw healthy after:
+    a server may be left with IIS stopped."""
+    started: dict[tuple[str, str], None] = {}
+    for each in lineage(journal, run):
+        for _, server, message in journal.events(each):
+            if server is None:
+                continue
+            if message.startswith(HANDLER_STARTED + " "):
+                started[(server, message[len(HANDLER_STARTED) + 1 :])] = None
+            elif message.startswith("healthy after "):
+                started.pop((server, message[len("healthy after ") :]), None)
+    wanted: dict[str, list[str]] = {}
+    for server, name in started:
+        wanted.setdefault(server, []).append(name)
+    return wanted
+
+
+def unreleased_locks(journal: Journal, run_id: str) -> list[str]:
+    """Servers where run `run_id` may still hold remediate's lock: it was taking it, and never released it."""
+    held: dict[str, None] = {}
+    for _, server, message in journal.events(run_id):
+        if server is not None and message == LOCKING:
+            held[server] = None
+        elif server is not None and (message == "unlocked" or message.startswith("unlocked (")):
+            held.pop(server, None)
+    return list(held)
+
+
+def unreleased_organization_lock(journal: Journal, run_id: str) -> str | None:
+    """The server through which run `run_id` may still hold the organization lock."""
+    via = None
+    for _, server, message in journal.events(run_id):
+        if message == ORG_LOCKING:
+            via = server
+        elif message.startswith(ORG_UNLOCKED):
+            via = None
+    return via
+
+
+def _item(step: StepRow, leftovers: tuple[str, ...]) -> Item:
+    spec = REGISTRY[step.kind].spec.model_validate(step.spec)
+    return Item(
+        seq=step.seq,
+        server=step.server,
+        step=step.step,
+        kind=step.kind,
+        spec=spec,
+        target=step.target,
+        before=step.before_state or b"",
+        after=step.after_state or b"",
+        notify=step.notify,
+        scope=step.scope,
+        backup=step.backup,
+        status=step.status,
+        leftovers=leftovers,
+    )
+
+
+def dead_rollbacks(journal: Journal, run: RunRow) -> list[str]:
+    """Rollbacks of `run` that were stopped before they finished (their process is gone)."""
+    return [rollback.id for rollback in journal.rollbacks_of(run.id) if rollback.status == "interrupted"]
+
+
+def lineage(journal: Journal, run: RunRow) -> list[str]:
+    """`run` and its rollbacks that died: the runs whose leftovers (locks, temporary files,
+    unfinished handlers) a rollback of `run` takes over and cleans up."""
+    return [run.id, *dead_rollbacks(journal, run)]
+
+
+def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
+    leftovers = tuple(lineage(journal, run))
+    return [
+        _item(step, leftovers)
+        for step in journal.steps(run.id)
+        if step.status in MAY_HAVE_WRITTEN and step.before_state is not None
+    ]
+
+
+def preview_rollback(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[StepReport]:
+    """What a rollback would do, step by step, without writing anything."""
+    reports = []
+    for item in reversed(rollback_items(journal, run)):
+        try:
+            current = observed_state(item, Remote(sessions[item.server]))
+        except RemediateError as error:
+            reports.append(
+                StepReport(item.seq, item.server, item.step, item.target, "error", error.message, item.backup)
+            )
+            continue
+        if current is None:
+            status, message = "restore", "missing: would recreate it from the snapshot"
+        elif item.resource.same(item.spec, current, item.before):
+            status, message = "nothing", "already as before"
+        elif item.resource.same(item.spec, current, item.after):
+            status, message = "restore", "would restore the snapshot"
+        else:
+            status, message = (
+                "conflict",
+                "changed since this run wrote it: needs --strategy inverse or --force",
+            )
+        reports.append(
+            StepReport(item.seq, item.server, item.step, item.target, status, message, item.backup)
+        )
+    return reports
+
+
+def rollback_run(
+    journal: Journal,
+    run: RunRow,
+    sessions: dict[str, Session],
+    *,
+    operator: str,
+    progress: Progress,
+    strategy: str = "exact",
+    force: bool = False,
+    health_timeout: float = 120.0,
+    break_lock: str | None = None,
+    settled: bool = False,
+) -> Outcome:
+    """Roll `run` back. `settled`: the caller already stopped what a dead run left running
+    (`settle`, before it showed a preview); otherwise it is done here, before anything is read."""
+    refusal = rollback_refusal(journal, run)
+    if refusal is not None:
+        raise refusal
+    items = rollback_items(journal, run)
+    rollback_id = journal.start_run(
+        kind="rollback",
+        playbook=run.playbook,
+        source=run.playbook_source,
+        digest=run.playbook_digest,
+        operator=operator,
+        change_id=run.change_id,
+        hosts=run.hosts,
+        connection=run.connection,
+        rolls_back=run.id,
+    )
+    for item in items:
+        item.summary, item.diff = f"roll back run {run.id}", None
+    record(journal, rollback_id, items)
+    for item in items:
+        journal.update_step(
+            rollback_id,
+            item.seq,
+            before_state=item.before,
+            after_state=item.after,
+            before_digest=sha256(item.before),
+            after_digest=sha256(item.after),
+            backup=item.backup,
+        )
+    if not settled:
+        settle(journal, run, sessions)
+    runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
+    outcome = Outcome(rollback_id, "rollback", "running")
+    # the servers it changes, and those where the run (or a rollback of it that died) left its
+    # lock: taken over, and released at the end
+    servers = list(dict.fromkeys([item.server for item in items] + leftover_locks(journal, run)))
+    takeover = frozenset(lineage(journal, run))
+    try:
+        organization = next(
+            (i.server for i in items if i.scope == "organization"), None
+        ) or leftover_organization_lock(journal, run)
+        runner.lock(servers, operator, takeover, break_lock, organization)
+    except RemediateError as error:
+        runner.unlock()
+        journal.finish_run(rollback_id, "refused", {"failure": error.message})
+        outcome.status, outcome.failure = "refused", error
+        return outcome
+    try:
+        outcome.steps = runner.undo_all(items, strategy=strategy, force=force)
+        changed = [
+            item
+            for item, report in zip(reversed(items), outcome.steps, strict=True)
+            if report.message != "already as before"
+        ]
+        all_servers = list(run.hosts.get("servers", {})) or servers
+        wanted = handlers_for(changed, all_servers)
+        for server, names in leftover_handlers(journal, run).items():
+            wanted.setdefault(server, []).extend(n for n in names if n not in wanted[server])
+        try:
+            outcome.handlers = runner.run_handlers(wanted, run.hosts.get("handlers", {}))
+        except RemediateError as error:
+            outcome.failure = error
+            outcome.handlers = [f"handlers failed: {error.message}"]
+        complete = all(step.status == "rolled-back" for step in outcome.steps) and outcome.failure is None
+        outcome.status = "succeeded" if complete else "incomplete"
+    finally:
+        runner.unlock()
+    journal.finish_run(rollback_id, outcome.status, outcome.to_dict())
+    if outcome.status == "succeeded":
+        journal.mark_rolled_back(run.id, rollback_id)
+    return outcome

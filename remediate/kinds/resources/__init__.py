@@ -1,0 +1,161 @@
+"""Resource kinds: what a playbook step can manage.
+
+Every kind is one module with one object satisfying `Resource`, listed in `REGISTRY`.
+Adding a kind is adding a module and a line here; the playbook model, its JSON Schema and
+the planner pick it up from the registry.
+
+A resource separates reading from deciding: `observe` reads the server through a `Reader`
+(remote calls, nothing written), `decide` is pure and says what would change, with before
+and after. Planning stops there. Applying and rolling back work on a target's exact *state*
+(a file's bytes; a property's value as JSON): read it, write it through a `Changer` (which
+only the executor holds), compare two states, compute the semantic inverse of a change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+Scope = Literal["server", "organization"]
+
+
+class Reader(Protocol):
+    """What resources may read from a server. Every read is a real cmdlet; none writes."""
+
+    def expand(self, path: str) -> str:
+        """`%Name%` environment variables expanded with the server's values."""
+        ...
+
+    def read_file(self, path: str) -> bytes | None:
+        """A file's exact bytes, or None when it does not exist."""
+        ...
+
+    def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
+        """`Get-<noun> -Identity <identity>`'s properties (multi-valued as lists of strings), or None."""
+        ...
+
+    def can_set(self, noun: str, parameter: str) -> bool:
+        """Whether `Set-<noun> -<parameter>` is available through this Exchange session."""
+        ...
+
+
+class Overlay:
+    """A Reader that sees the changes planned so far, so that two steps on one target are
+    decided in order (the second on the first one's result), never on the same old state."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._files: dict[str, bytes] = {}
+        self._properties: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def expand(self, path: str) -> str:
+        return self._reader.expand(path)
+
+    def read_file(self, path: str) -> bytes | None:
+        return self._files.get(path.lower()) or self._reader.read_file(path)
+
+    def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
+        found = self._reader.exchange_object(noun, identity)
+        planned = self._properties.get((noun.lower(), identity.lower()))
+        return {**found, **planned} if found is not None and planned else found
+
+    def can_set(self, noun: str, parameter: str) -> bool:
+        return self._reader.can_set(noun, parameter)
+
+    def plan_file(self, path: str, content: bytes) -> None:
+        self._files[path.lower()] = content
+
+    def plan_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        self._properties.setdefault((noun.lower(), identity.lower()), {})[name] = value
+
+
+class Changer(Protocol):
+    """The writes resources may make. Every one is a real cmdlet with bound parameters."""
+
+    def replace_file(self, path: str, content: bytes, tag: str) -> None:
+        """Write `content` beside `path`, check it, then replace `path` with it in one step."""
+        ...
+
+    def backup_file(self, path: str, content: bytes, tag: str) -> str:
+        """Copy `path` (holding `content`) beside itself; return the copy's path."""
+        ...
+
+    def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        """`Set-<noun> -Identity <identity> -<name> <value>`."""
+        ...
+
+    def remove_file(self, path: str) -> None:
+        """Remove a file if it exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a step would do to one target, decided from what was read."""
+
+    target: str  # what is changed: a file path, or `PartnerApplication 'Microsoft Graph'.AppOnlyPermissions`
+    changed: bool
+    summary: str  # "adds V1S2SAppOnly" / "no change (V1S2SAppOnly already present)"
+    before: Any = None
+    after: Any = None
+    diff: str | None = None  # unified diff, for files
+    fingerprint: str = ""  # SHA-256 of the state read: what the decision rests on
+    before_state: bytes = b""  # the target's exact state now
+    after_state: bytes = b""  # the exact state applying writes
+
+
+class Resource(Protocol):
+    kind: str
+    spec: type[BaseModel]
+    scopes: tuple[Scope, ...]  # allowed scopes, the default first
+
+    def describe(self, spec: Any) -> str:
+        """One line saying what the step manages."""
+        ...
+
+    def observe(self, spec: Any, reader: Reader) -> Any:
+        """Read what the decision needs. Raises RemediateError for a state it cannot work with."""
+        ...
+
+    def decide(self, spec: Any, observed: Any) -> Decision:
+        """Pure: what would change. Raises RemediateError when the change cannot be made."""
+        ...
+
+    def state(self, spec: Any, target: str, reader: Reader) -> bytes:
+        """The target's exact state now (read afresh)."""
+        ...
+
+    def same(self, spec: Any, one: bytes, other: bytes) -> bool:
+        """Whether two states are the same as far as the target's owner is concerned."""
+        ...
+
+    def write(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> None:
+        """Make the target hold exactly `state`."""
+        ...
+
+    def backup(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> str | None:
+        """Keep a copy on the server for finishing a rollback by hand (None: nothing to keep)."""
+        ...
+
+    def inverse(self, spec: Any, before: bytes, after: bytes, current: bytes) -> bytes:
+        """Undo only this change (before -> after) on `current`, which someone changed since."""
+        ...
+
+    def remember(self, spec: Any, decision: Decision, overlay: Overlay) -> None:
+        """Let later steps' reads through `overlay` see this planned change."""
+        ...
+
+    def cleanup(self, spec: Any, target: str, changer: Changer, tag: str) -> None:
+        """Remove what an interrupted write may have left (a temporary file)."""
+        ...
+
+
+def _registry() -> dict[str, Resource]:
+    from remediate.kinds.resources import exchange_object, xml_attribute, xml_token
+
+    return {module.RESOURCE.kind: module.RESOURCE for module in (xml_token, xml_attribute, exchange_object)}
+
+
+REGISTRY: dict[str, Resource] = _registry()

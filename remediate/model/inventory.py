@@ -1,0 +1,200 @@
+"""Inventories: the servers of an organization, how to reach them, and groups of them.
+
+    defaults:                     # shared by every server unless it says otherwise
+      transport: https
+      auth: negotiate
+      exchange: snapin
+      ca_file: corp-ca.pem        # relative to this file
+      username: CONTOSO\\admin
+    servers:
+      ex01: {}                    # the host is the name
+      ex02: {host: 10.0.0.12, port: 5986}
+      ex03: {host: ex03.contoso.lab, exchange: remote}
+    groups:
+      site-a: [ex01, ex02]
+      site-b: [ex03]
+
+`--limit` picks servers or groups (`--limit site-a`, `--limit ex01,ex03`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from remediate.support import yamlsource
+from remediate.support.errors import RemediateError
+from remediate.winrm.session import Connection, Server
+
+INVALID = "inventory-invalid"
+
+
+class Settings(BaseModel):
+    """How to reach a server; every key may be set in `defaults` or on one server."""
+
+    model_config = ConfigDict(extra="forbid")
+    transport: Literal["https", "http"] | None = None
+    auth: Literal["negotiate", "ntlm", "kerberos", "basic"] | None = None
+    exchange: Literal["snapin", "remote"] | None = None
+    ca_file: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    path: str | None = None
+    exchange_port: int | None = Field(default=None, ge=1, le=65535)
+    exchange_path: str | None = None
+    timeout: int | None = Field(default=None, ge=1, le=3600)
+    connect_timeout: int | None = Field(default=None, ge=1, le=600)
+    restart_timeout: int | None = Field(default=None, ge=1, le=3600)
+    insecure: bool | None = Field(
+        default=None, description="Do not verify the certificate (https): labs only; recorded in the journal."
+    )
+
+
+class Defaults(Settings):
+    username: str | None = None
+
+
+class ServerEntry(Settings):
+    host: str | None = Field(default=None, description="Host name or address; the server's name when absent.")
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="remediate inventory")
+    defaults: Defaults = Field(default_factory=Defaults)
+    servers: dict[str, ServerEntry] = Field(min_length=1)
+    groups: dict[str, list[str]] = Field(default={})
+
+    @model_validator(mode="after")
+    def _groups_name_servers(self) -> Inventory:
+        for group, members in self.groups.items():
+            if group in self.servers:
+                raise ValueError(f"group {group!r} has the name of a server")
+            for member in members:
+                if member not in self.servers:
+                    close = difflib.get_close_matches(member, list(self.servers), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(f"group {group!r} names {member!r}, which is not a server{hint}")
+        return self
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One server of an inventory, resolved: where it is and how to reach it."""
+
+    server: Server
+    connection: Connection
+
+
+@dataclass(frozen=True)
+class LoadedInventory:
+    inventory: Inventory
+    source: Path
+
+    @property
+    def username(self) -> str | None:
+        return self.inventory.defaults.username
+
+    def select(self, limits: list[str]) -> list[str]:
+        """Server names `--limit` picks (all, in inventory order, when there is no limit)."""
+        names = list(self.inventory.servers)
+        if not limits:
+            return names
+        wanted: set[str] = set()
+        for limit in (part.strip() for value in limits for part in value.split(",") if part.strip()):
+            if limit in self.inventory.servers:
+                wanted.add(limit)
+            elif limit in self.inventory.groups:
+                wanted.update(self.inventory.groups[limit])
+            else:
+                choices = names + list(self.inventory.groups)
+                close = difflib.get_close_matches(limit, choices, n=1)
+                raise RemediateError(
+                    "limit-unknown",
+                    f"--limit {limit!r}: no server or group of that name in {self.source}",
+                    f"did you mean {close[0]!r}?" if close else f"servers: {', '.join(names)}",
+                )
+        return [name for name in names if name in wanted]
+
+    def entry(self, name: str, base: Connection) -> Entry:
+        defaults, own = self.inventory.defaults, self.inventory.servers[name]
+
+        def pick(key: str) -> object:
+            value = getattr(own, key)
+            return value if value is not None else getattr(defaults, key)
+
+        ca_file = pick("ca_file")
+        connection = Connection(
+            transport=pick("transport") or base.transport,  # type: ignore[arg-type]
+            auth=pick("auth") or base.auth,  # type: ignore[arg-type]
+            exchange=pick("exchange") or base.exchange,  # type: ignore[arg-type]
+            ca_file=(self.source.parent / str(ca_file)) if ca_file else base.ca_file,
+            operation_timeout=pick("timeout") or base.operation_timeout,  # type: ignore[arg-type]
+            connect_timeout=pick("connect_timeout") or base.connect_timeout,  # type: ignore[arg-type]
+            restart_timeout=pick("restart_timeout") or base.restart_timeout,  # type: ignore[arg-type]
+            insecure=bool(pick("insecure") or base.insecure),
+        )
+        server = Server(
+            name=name,
+            address=own.host or name,
+            port=pick("port"),  # type: ignore[arg-type]
+            path=pick("path") or "wsman",  # type: ignore[arg-type]
+            exchange_port=pick("exchange_port"),  # type: ignore[arg-type]
+            exchange_path=pick("exchange_path") or "PowerShell",  # type: ignore[arg-type]
+        )
+        return Entry(server, connection)
+
+
+def load(path: Path) -> LoadedInventory:
+    document = yamlsource.parse(yamlsource.read(path, INVALID), str(path), INVALID)
+    try:
+        inventory = Inventory.model_validate(document.data or {})
+    except ValidationError as error:
+        raise yamlsource.validation_error(
+            error, document, Inventory, INVALID, "see the inventory keys in the README"
+        ) from None
+    return LoadedInventory(inventory, path)
+
+
+def discovered(servers: list[dict[str, str]], connection: Connection, username: str | None) -> str:
+    """An inventory (YAML text) for servers found with Get-ExchangeServer.
+
+    What the servers say is data from elsewhere: it goes through the YAML emitter (which quotes
+    and escapes whatever needs it, every non-ASCII character among them, so no line break a
+    parser honours, such as NEL or U+2028, can end a scalar), and comments hold only a safe
+    subset of it."""
+    import yaml
+
+    defaults: dict[str, str] = {
+        "transport": connection.transport,
+        "auth": connection.auth,
+        "exchange": connection.exchange,
+    }
+    if connection.ca_file:
+        defaults["ca_file"] = str(connection.ca_file)
+    if username:
+        defaults["username"] = username
+    entries = {server["name"].lower(): {"host": server["fqdn"]} for server in servers}
+    header = ["# Discovered with `remediate inventory discover`; review before use."]
+    header += [
+        f"# {_comment(server['name'].lower())}: {_comment(server['version'])}, {_comment(server['role'])}"
+        for server in servers
+    ]
+    body = yaml.safe_dump(
+        {"defaults": defaults, "servers": entries},
+        sort_keys=False,
+        allow_unicode=False,
+        default_flow_style=False,
+    )
+    return "\n".join(header) + "\n" + body
+
+
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,()_/-]")
+
+
+def _comment(text: str) -> str:
+    """Text for a comment line: anything but letters, digits and plain punctuation becomes '?'."""
+    return _COMMENT_SAFE.sub("?", text)[:120]

@@ -1,0 +1,163 @@
+"""The plan: what a playbook would change, per server and step, with before and after.
+
+A plan is data. `--dry-run` prints it and stops; applying (a later step) executes exactly it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from remediate.support.errors import RemediateError
+from remediate.kinds.preconditions import Check
+from remediate.kinds.resources import Scope
+
+Action = Literal["change", "none", "error"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    reference: str
+    message: str
+    hint: str | None
+
+    @classmethod
+    def of(cls, error: RemediateError) -> Problem:
+        return cls(error.reference, error.message, error.hint)
+
+
+@dataclass(frozen=True)
+class Change:
+    step: str
+    kind: str
+    scope: Scope
+    action: Action
+    summary: str
+    target: str | None = None
+    before: Any = None
+    after: Any = None
+    diff: str | None = None
+    fingerprint: str | None = None
+    notify: tuple[str, ...] = ()
+    problem: Problem | None = None
+    # The target's exact state when planned, and the exact state applying writes: not shown.
+    before_state: bytes = field(default=b"", repr=False, compare=False)
+    after_state: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class HandlerRun:
+    name: str
+    commands: tuple[str, ...]
+    because: tuple[str, ...]  # the steps that notified it
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    server: str
+    endpoint: str
+    changes: tuple[Change, ...] = ()
+    handlers: tuple[HandlerRun, ...] = ()
+    problem: Problem | None = None  # the server could not be planned at all
+    build: str | None = None
+    checks: tuple[Check, ...] = ()  # preflight: the playbook's preconditions on this server
+    # nothing to change here, but a remediate run holds the server: it may still change or roll
+    # back, so "no change" is not final
+    locked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    playbook: str
+    source: str
+    digest: str
+    notice: str | None
+    servers: tuple[ServerPlan, ...]
+    organization: tuple[Change, ...] = ()
+    organization_via: str | None = None
+    organization_problem: Problem | None = None
+
+    def all_changes(self) -> list[Change]:
+        return [*(c for s in self.servers for c in s.changes), *self.organization]
+
+    @property
+    def to_change(self) -> int:
+        return sum(1 for c in self.all_changes() if c.action == "change")
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for c in self.all_changes() if c.action == "none")
+
+    @property
+    def errors(self) -> int:
+        server_problems = sum(1 for s in self.servers if s.problem)
+        return (
+            sum(1 for c in self.all_changes() if c.action == "error")
+            + server_problems
+            + bool(self.organization_problem)
+        )
+
+    def problems(self) -> list[Problem]:
+        """Every problem the plan found: a server's, a step's, the organization's."""
+        found = [s.problem for s in self.servers if s.problem is not None]
+        found += [c.problem for c in self.all_changes() if c.problem is not None]
+        return found + ([self.organization_problem] if self.organization_problem is not None else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        def change(c: Change) -> dict[str, Any]:
+            return {
+                "step": c.step,
+                "kind": c.kind,
+                "scope": c.scope,
+                "action": c.action,
+                "summary": c.summary,
+                "target": c.target,
+                "before": _jsonable(c.before),
+                "after": _jsonable(c.after),
+                "diff": c.diff,
+                "fingerprint": c.fingerprint,
+                "notify": list(c.notify),
+                "problem": problem(c.problem),
+            }
+
+        def problem(p: Problem | None) -> dict[str, Any] | None:
+            return None if p is None else {"reference": p.reference, "message": p.message, "hint": p.hint}
+
+        return {
+            "playbook": self.playbook,
+            "source": self.source,
+            "digest": self.digest,
+            "notice": self.notice,
+            "servers": [
+                {
+                    "server": s.server,
+                    "endpoint": s.endpoint,
+                    "build": s.build,
+                    "preflight": [{"check": c.label, "problem": c.problem} for c in s.checks],
+                    "problem": problem(s.problem),
+                    "locked_by": s.locked_by,
+                    "changes": [change(c) for c in s.changes],
+                    "handlers": [
+                        {"name": h.name, "commands": list(h.commands), "because": list(h.because)}
+                        for h in s.handlers
+                    ],
+                }
+                for s in self.servers
+            ],
+            "organization": {
+                "via": self.organization_via,
+                "problem": problem(self.organization_problem),
+                "changes": [change(c) for c in self.organization],
+            },
+            "summary": {"change": self.to_change, "unchanged": self.unchanged, "errors": self.errors},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"bytes": len(value)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value

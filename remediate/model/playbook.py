@@ -1,0 +1,197 @@
+"""Playbooks: a fix described as data.
+
+    name: app-only-graph
+    description: ...
+    preconditions: [{exchange_build: {minimum: 15.1.544.27}}]
+    steps:
+      - name: ...
+        xml_token: {...}          # exactly one resource kind per step
+        notify: [restart-iis]
+    handlers:
+      - name: restart-iis
+        restart_iis: {}
+
+The step, handler and precondition models are built from their registries, so a new kind
+appears in validation and in the JSON Schema (`remediate schema`) without touching this file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from remediate.support import yamlsource
+from remediate.model.catalog import INVALID, locate
+from remediate.support.errors import RemediateError
+from remediate.kinds.handlers import HANDLER_KINDS
+from remediate.kinds.preconditions import HINTS, PRECONDITION_KINDS, Check
+from remediate.kinds.resources import REGISTRY, Resource, Scope
+
+
+class _OneKind(BaseModel):
+    """A mapping that holds exactly one of several kinds (`xml_token: {...}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    KINDS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> _OneKind:
+        chosen = [kind for kind in self.KINDS if getattr(self, kind) is not None]
+        if len(chosen) != 1:
+            also = f" (it has {' and '.join(chosen)})" if chosen else ""
+            raise ValueError(f"needs exactly one of: {', '.join(self.KINDS)}{also}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in self.KINDS if getattr(self, kind) is not None)
+
+    @property
+    def settings(self) -> Any:
+        return getattr(self, self.kind)
+
+
+class StepBase(_OneKind):
+    name: str = Field(min_length=1, description="What the step does, for people: it is shown in plans.")
+    scope: Scope | None = Field(
+        default=None, description="server: on every server; organization: once, through one server."
+    )
+    notify: list[str] = Field(default=[], description="Handlers to run when this step changes something.")
+
+    @model_validator(mode="after")
+    def _scope_allowed(self) -> StepBase:
+        allowed = REGISTRY[self.kind].scopes
+        if self.scope is not None and self.scope not in allowed:
+            raise ValueError(f"{self.kind} steps run at scope {' or '.join(allowed)}, not {self.scope}")
+        return self
+
+    @property
+    def resource(self) -> Resource:
+        return REGISTRY[self.kind]
+
+    @property
+    def effective_scope(self) -> Scope:
+        return self.scope or self.resource.scopes[0]
+
+
+class HandlerBase(_OneKind):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Steps notify the handler by this name.")
+
+
+class PreconditionBase(_OneKind):
+    def check(self, reader: Any) -> Check:
+        return self.settings.check(reader)  # type: ignore[no-any-return]
+
+    @property
+    def hint(self) -> str:
+        return HINTS[self.kind]
+
+
+def _one_kind_model(name: str, base: type[_OneKind], kinds: dict[str, type[BaseModel]]) -> type[_OneKind]:
+    fields: dict[str, Any] = {
+        kind: (spec | None, Field(default=None, description=(spec.__doc__ or "").strip()))
+        for kind, spec in kinds.items()
+    }
+    model = create_model(name, __base__=base, **fields)
+    model.KINDS = tuple(kinds)
+    return model
+
+
+if TYPE_CHECKING:  # mypy sees the bases; pydantic validates with the registry-built models
+    Step = StepBase
+    Handler = HandlerBase
+    Precondition = PreconditionBase
+else:
+    Step = _one_kind_model("Step", StepBase, {kind: resource.spec for kind, resource in REGISTRY.items()})
+    Handler = _one_kind_model("Handler", HandlerBase, {kind: h.spec for kind, h in HANDLER_KINDS.items()})
+    Precondition = _one_kind_model("Precondition", PreconditionBase, dict(PRECONDITION_KINDS))
+
+
+class Playbook(BaseModel):
+    """A remediate playbook."""
+
+    model_config = ConfigDict(extra="forbid", title="remediate playbook")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = Field(min_length=1)
+    notice: str | None = Field(default=None, description="Shown above every plan (support status, risks).")
+    preconditions: list[Precondition] = Field(default=[])
+    steps: list[Step] = Field(min_length=1)
+    handlers: list[Handler] = Field(default=[])
+
+    def handler(self, name: str) -> HandlerBase:
+        return next(handler for handler in self.handlers if handler.name == name)
+
+
+@dataclass(frozen=True)
+class LoadedPlaybook:
+    playbook: Playbook
+    source: str  # the file, or `built-in:<name>`
+    digest: str  # SHA-256 of the file's bytes
+    text: bytes = b""  # the file's bytes, which saved plans carry
+
+    @property
+    def name(self) -> str:
+        return self.playbook.name
+
+
+def _check_references(playbook: Playbook, document: yamlsource.Document) -> None:
+    def fail(location: yamlsource.Location, message: str, hint: str) -> RemediateError:
+        position = document.position(location)
+        where = f"{document.source}:{position.line}:{position.column}" if position else document.source
+        return RemediateError(INVALID, f"{where}: {yamlsource.path_text(location)}: {message}", hint)
+
+    handler_names = [handler.name for handler in playbook.handlers]
+    for kind, names in (("step", [step.name for step in playbook.steps]), ("handler", handler_names)):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                raise fail(
+                    (f"{kind}s", index, "name"),
+                    f"a second {kind} named {name!r}",
+                    f"give each {kind} its own name",
+                )
+            seen.add(name)
+    for index, step in enumerate(playbook.steps):
+        for position, name in enumerate(step.notify):
+            if name not in handler_names:
+                close = difflib.get_close_matches(name, handler_names, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else "add the handler under 'handlers', or fix the name"
+                )
+                raise fail(("steps", index, "notify", position), f"no handler named {name!r}", hint)
+
+
+def parse(text: bytes, source: str) -> LoadedPlaybook:
+    document = yamlsource.parse(text, source, INVALID)
+    if not isinstance(document.data, dict):
+        raise RemediateError(
+            INVALID,
+            f"{source}: a playbook is a mapping (name, description, steps, ...)",
+            "see `remediate schema`",
+        )
+    try:
+        playbook = Playbook.model_validate(document.data)
+    except ValidationError as error:
+        raise yamlsource.validation_error(
+            error, document, Playbook, INVALID, "see `remediate schema`"
+        ) from None
+    _check_references(playbook, document)
+    return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text)
+
+
+def load(name_or_path: str) -> LoadedPlaybook:
+    """A built-in playbook by name, or a playbook file by path."""
+    path, source = locate(name_or_path)
+    return parse(yamlsource.read(path, INVALID), source)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Playbook.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

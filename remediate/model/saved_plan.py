@@ -1,0 +1,255 @@
+"""Saved plans: the plan a change board reviewed, applied exactly, or not at all.
+
+A plan file is JSON: the plan as people review it, the playbook it was made from (its text
+and digest), the servers and how to reach them (the username, never a password), the change
+id, the tool version, and for every target a fingerprint of its state when planned plus the exact state applying writes.
+`remediate apply FILE` refuses the file if it was edited (its digest), if it was made by
+another version, or if any target's state no longer matches its fingerprint: a stale plan.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediate import __version__
+from remediate.support.errors import RemediateError
+from remediate.engine.journal import now
+from remediate.model.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.model.playbook import LoadedPlaybook, parse
+from remediate.kinds.preconditions import Check
+
+FORMAT = "remediate-plan/1"
+REPLAN = "make a new plan (`remediate plan ... --out`), have it reviewed, and apply that"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {k: v for k, v in data.items() if k != "digest"}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _states(plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    for server, changes in [(s.server, s.changes) for s in plan.servers] + [
+        (plan.organization_via, plan.organization)
+    ]:
+        for change in changes:
+            rows.append(
+                {
+                    "server": server,
+                    "step": change.step,
+                    "target": change.target,
+                    "action": change.action,
+                    "fingerprint": change.fingerprint,
+                    "after_state": base64.b64encode(change.after_state).decode()
+                    if change.action == "change"
+                    else None,
+                }
+            )
+    return rows
+
+
+def save(
+    path: Path,
+    plan: Plan,
+    loaded: LoadedPlaybook,
+    hosts: dict[str, Any],
+    connection: dict[str, Any],
+    change_id: str | None = None,
+) -> str:
+    """Write the plan file (owner-only); its digest, for the change ticket (--expect-digest)."""
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "tool_version": __version__,
+        "created": now(),
+        "change_id": change_id,
+        "playbook": {
+            "name": loaded.name,
+            "source": loaded.source,
+            "digest": loaded.digest,
+            "text": loaded.text.decode("utf-8"),
+        },
+        "hosts": hosts,
+        "connection": connection,
+        "plan": plan.to_dict(),
+        "states": _states(plan),
+    }
+    data["digest"] = _digest(data)
+    from remediate.support.statedir import write_private
+
+    write_private(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))  # owner-only
+    return str(data["digest"])
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    path: Path
+    plan: Plan
+    playbook: LoadedPlaybook
+    hosts: dict[str, Any]
+    connection: dict[str, Any]
+    created: str
+    change_id: str | None = None
+    digest: str = ""  # of the content that was read and checked: what --expect-digest compares
+
+
+def load(path: Path) -> SavedPlan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RemediateError(
+            "plan-unreadable", f"cannot read {path}: {error.strerror}", "check the path"
+        ) from None
+    except ValueError as error:
+        raise RemediateError(
+            "plan-invalid", f"{path} is not a remediate plan (not JSON: {error})", REPLAN
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RemediateError("plan-invalid", f"{path} is not a remediate plan ({FORMAT})", REPLAN)
+    if data.get("digest") != _digest(data):
+        raise RemediateError(
+            "plan-tampered",
+            f"{path} was changed after it was made: its digest does not match its content",
+            REPLAN,
+        )
+    if data.get("tool_version") != __version__:
+        raise RemediateError(
+            "plan-version",
+            f"{path} was made by remediate {data.get('tool_version')}; this is remediate {__version__}",
+            REPLAN,
+        )
+    recorded = data["playbook"]
+    playbook = parse(recorded["text"].encode("utf-8"), recorded["source"])
+    if playbook.digest != recorded["digest"]:
+        raise RemediateError(
+            "plan-tampered", f"{path}: the playbook it carries does not match its digest", REPLAN
+        )
+    plan = plan_from_dict(data["plan"], data["states"])
+    return SavedPlan(
+        path,
+        plan,
+        playbook,
+        data["hosts"],
+        data["connection"],
+        data.get("created", "?"),
+        data.get("change_id"),
+        data["digest"],
+    )
+
+
+def _problem(data: dict[str, Any] | None) -> Problem | None:
+    return None if data is None else Problem(data["reference"], data["message"], data.get("hint"))
+
+
+def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
+    written = {
+        (row["server"], row["step"], row["target"]): base64.b64decode(row["after_state"])
+        for row in states
+        if row["after_state"] is not None
+    }
+
+    def change(server: str | None, raw: dict[str, Any]) -> Change:
+        return Change(
+            step=raw["step"],
+            kind=raw["kind"],
+            scope=raw["scope"],
+            action=raw["action"],
+            summary=raw["summary"],
+            target=raw["target"],
+            before=raw["before"],
+            after=raw["after"],
+            diff=raw["diff"],
+            fingerprint=raw["fingerprint"],
+            notify=tuple(raw["notify"]),
+            problem=_problem(raw["problem"]),
+            after_state=written.get((server, raw["step"], raw["target"]), b""),
+        )
+
+    servers = tuple(
+        ServerPlan(
+            server=s["server"],
+            endpoint=s["endpoint"],
+            changes=tuple(change(s["server"], c) for c in s["changes"]),
+            handlers=tuple(
+                HandlerRun(h["name"], tuple(h["commands"]), tuple(h["because"])) for h in s["handlers"]
+            ),
+            problem=_problem(s["problem"]),
+            build=s["build"],
+            checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
+        )
+        for s in data["servers"]
+    )
+    organization = data["organization"]
+    return Plan(
+        playbook=data["playbook"],
+        source=data["source"],
+        digest=data["digest"],
+        notice=data["notice"],
+        servers=servers,
+        organization=tuple(change(organization["via"], c) for c in organization["changes"]),
+        organization_via=organization["via"],
+        organization_problem=_problem(organization["problem"]),
+    )
+
+
+def fresh(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
+    """The plan to apply, made again from the saved playbook and each target's current state.
+
+    Nothing stored in the file is written as it is: every change is derived again, and must be
+    the reviewed one. A target whose state no longer matches its fingerprint makes the plan
+    stale (`stale-plan`, naming the servers and targets that moved); a change that derives to
+    other bytes than the file says, or that the file does not have, means the file was forged
+    (`plan-tampered`). What is shown and applied is the new derivation: the diff of exactly the
+    bytes that will be written."""
+    from remediate.engine.decide import make_plan
+
+    remotes = [readers[server.server] for server in saved.plan.servers]
+    again = make_plan(saved.playbook, remotes)
+    stored, derived = dict(_changes(saved.plan)), dict(_changes(again))
+    moved = [
+        f"{key[0]}: {change.target}"
+        for key, change in stored.items()
+        if change.fingerprint is not None
+        and key in derived
+        and derived[key].fingerprint != change.fingerprint
+    ]
+    if moved or again.errors:
+        problems = moved or [p.message for p in again.problems()]
+        raise RemediateError(
+            "stale-plan",
+            f"stale plan: changed since {saved.path} was made ({saved.created}): {'; '.join(problems)}",
+            "re-plan and re-review: " + REPLAN,
+        )
+    forged = [
+        f"{key[0]}: {key[1]}"
+        for key in stored.keys() | derived.keys()
+        if key not in stored
+        or key not in derived
+        or stored[key].action != derived[key].action
+        or (derived[key].action == "change" and stored[key].after_state != derived[key].after_state)
+    ]
+    if forged or again.organization_via != saved.plan.organization_via:
+        raise RemediateError(
+            "plan-tampered",
+            f"{saved.path}: what it says it will write is not what its playbook makes of the servers' "
+            f"current state: {'; '.join(forged) or 'the organization step goes through another server'}",
+            REPLAN,
+        )
+    return again
+
+
+ChangeKey = tuple[str | None, str, str | None]  # server (or the organization's via), step, target
+
+
+def _changes(plan: Plan) -> list[tuple[ChangeKey, Change]]:
+    rows: list[tuple[ChangeKey, Change]] = [
+        ((s.server, c.step, c.target), c) for s in plan.servers for c in s.changes
+    ]
+    rows += [((plan.organization_via, c.step, c.target), c) for c in plan.organization]
+    return rows

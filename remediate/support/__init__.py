@@ -1,0 +1,1 @@
+"""Below everything: errors, logs, the state directory, YAML and XML, builds. Imports nothing of remediate."""

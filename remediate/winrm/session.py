@@ -1,0 +1,420 @@
+"""Talking to a server: pypsrp, one runspace pool per server and endpoint for a whole run.
+
+Every remote action is a real cmdlet with bound parameters (`add_cmdlet`/`add_parameter`):
+no script text is ever sent, so a value can never become code. pypsrp's exceptions are
+mapped here, at the boundary, to RemediateErrors that say what failed and what to try.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from remediate.support.errors import RemediateError
+from remediate.support.logs import get_logger, mask_secrets
+
+log = get_logger(__name__)
+
+Transport = Literal["https", "http"]
+Auth = Literal["negotiate", "ntlm", "kerberos", "basic"]
+ExchangeAccess = Literal["snapin", "remote"]
+Endpoint = Literal["server", "exchange"]
+EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
+
+
+# Failures of the connection itself (as opposed to a command's): after one, a pool is not
+# trusted again: NTLM is bound to the TCP connection, and pypsrp cannot resume a broken one.
+CONNECTION_ERRORS = frozenset(
+    {"host-unreachable", "host-timeout", "connection-failed", "endpoint-error", "wsman-fault", "tls-failed"}
+)
+
+
+class Secret(str):
+    """A password: never shown by repr, str formatting in logs, or a traceback's locals."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: Secret = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach servers: shared by every server of a run unless overridden."""
+
+    transport: Transport = "https"
+    auth: Auth = "negotiate"
+    ca_file: Path | None = None
+    exchange: ExchangeAccess = "snapin"
+    operation_timeout: int = 60  # one cmdlet call, start to end (and one HTTP request)
+    connect_timeout: int = 15  # opening a TCP connection
+    restart_timeout: int = 300  # one Restart-Service or Restart-WebAppPool call
+    insecure: bool = False  # do not verify the server certificate (https)
+
+    def __post_init__(self) -> None:
+        if self.auth == "basic" and self.transport != "https":
+            raise RemediateError(
+                "basic-over-http",
+                "Basic authentication sends the password in the clear; remediate uses it over HTTPS only",
+                "use --transport https, or --auth negotiate (HTTP is then encrypted with the session key)",
+            )
+        if self.insecure and self.transport != "https":
+            raise RemediateError(
+                "insecure-over-http",
+                "--insecure turns off certificate checks, which only https has",
+                "drop --insecure (http is always encrypted with the logon session key)",
+            )
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server to connect to."""
+
+    name: str  # as the user named it (or the simulator's server name)
+    address: str
+    port: int | None = None  # default: 5986 for https, 5985 for http
+    path: str = "wsman"
+    exchange_port: int | None = None  # the Exchange endpoint (/PowerShell); default: 443/80
+    exchange_path: str = "PowerShell"
+
+    def port_for(self, connection: Connection) -> int:
+        return self.port or (5986 if connection.transport == "https" else 5985)
+
+    def exchange_port_for(self, connection: Connection) -> int:
+        return self.exchange_port or (443 if connection.transport == "https" else 80)
+
+
+@dataclass(frozen=True)
+class PSErrorInfo:
+    """An error a cmdlet reported (non-terminating, or the one that failed the pipeline)."""
+
+    error_id: str  # FullyQualifiedErrorId
+    message: str
+
+    def is_kind(self, error_id: str) -> bool:
+        return self.error_id.split(",", 1)[0].endswith(error_id)
+
+
+@dataclass(frozen=True)
+class Result:
+    output: list[Any]
+    errors: list[PSErrorInfo]
+    failed: bool  # a terminating error ended the pipeline
+    warnings: list[str]
+
+
+def _describe(server: Server, connection: Connection, endpoint: Endpoint) -> str:
+    if endpoint == "exchange" and connection.exchange == "remote":
+        return f"{server.name} ({connection.transport}://{server.address}:{server.exchange_port_for(connection)}/{server.exchange_path})"
+    return f"{server.name} ({connection.transport}://{server.address}:{server.port_for(connection)}/{server.path})"
+
+
+def map_exception(
+    error: BaseException, server: Server, connection: Connection, endpoint: Endpoint, username: str
+) -> RemediateError:
+    """A pypsrp or requests failure as a RemediateError (never carrying the password)."""
+    import requests
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+
+    where = _describe(server, connection, endpoint)
+    if isinstance(error, AuthenticationError):
+        return RemediateError(
+            "authentication-failed",
+            f"{where} refused the logon of {username} ({connection.auth})",
+            "check REMEDIATE_USERNAME and REMEDIATE_PASSWORD (DOMAIN\\user or user@domain), and that the account "
+            "is a local administrator of the server",
+        )
+    if isinstance(error, requests.exceptions.SSLError):
+        reason = "certificate" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS"
+        return RemediateError(
+            "certificate-untrusted" if reason == "certificate" else "tls-failed",
+            f"{where}: the server's {reason} could not be verified",
+            "pass the CA certificate that issued the server's certificate with --ca-file",
+        )
+    if isinstance(error, requests.exceptions.Timeout):
+        return RemediateError(
+            "host-timeout",
+            f"{where} did not answer in time",
+            "check that the server is up and that WinRM is reachable through firewalls; raise --timeout if it is slow",
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return RemediateError(
+            "host-unreachable",
+            f"cannot connect to {where}",
+            "check the host name and port, that WinRM listens there (winrm quickconfig), and the firewall",
+        )
+    if isinstance(error, WSManFaultError):
+        return RemediateError(
+            "wsman-fault",
+            f"{where} answered with a WS-Management fault {error.code}: {error.reason}",
+            "for the Exchange endpoint, try --exchange snapin; otherwise check the WinRM configuration",
+        )
+    if isinstance(error, WinRMTransportError):
+        hint = "check the endpoint path and that the service behind it is running"
+        if error.code == 503:
+            hint = "the Exchange endpoint lives in IIS: is IIS running on the server?"
+        return RemediateError("endpoint-error", f"{where} answered HTTP {error.code}", hint)
+    text = str(error)
+    if connection.auth == "kerberos" and (
+        isinstance(error, ImportError) or "gssapi" in text.lower() or "kerberos" in text.lower()
+    ):
+        return RemediateError(
+            "kerberos-unavailable",
+            f"{where}: Kerberos logon is not possible from here: {mask_secrets(text)}",
+            "Kerberos needs the gssapi package (pip install 'pyspnego[kerberos]'), a krb5 setup and a ticket "
+            "(kinit); otherwise use --auth negotiate",
+        )
+    return RemediateError(
+        "connection-failed",
+        f"{where}: {mask_secrets(f'{type(error).__name__}: {error}')}",
+        "run with -vv for details",
+    )
+
+
+class Session:
+    """One server for the length of a run: a runspace pool per endpoint, opened when first used."""
+
+    def __init__(self, server: Server, connection: Connection, credentials: Credentials) -> None:
+        self.server = server
+        self.connection = connection
+        self._credentials = credentials
+        self._pools: dict[str, Any] = {}
+        self._snapin_loaded = False
+        self._lock = threading.Lock()
+        self._open_failed: dict[str, RemediateError] = {}  # opening a pool failed: not tried again
+        # the server's environment variables as read during this run (they do not change in one)
+        self.environment: dict[str, str | None] = {}
+        # told of every runspace pool (shell) opened, with its endpoint and ShellId: a run journals
+        # them, so that if it dies, a rollback can stop what it left running on the server
+        self.on_open: Callable[[str, str], None] | None = None
+
+    def _wsman(self, endpoint: Endpoint) -> Any:
+        from pypsrp.wsman import WSMan
+
+        remote = endpoint == "exchange" and self.connection.exchange == "remote"
+        port = (
+            self.server.exchange_port_for(self.connection)
+            if remote
+            else self.server.port_for(self.connection)
+        )
+        cert_validation: bool | str = str(self.connection.ca_file) if self.connection.ca_file else True
+        if self.connection.insecure:
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
+            warnings.simplefilter("ignore", InsecureRequestWarning)  # the CLI has said it, loudly, once
+            cert_validation = False
+        return WSMan(
+            self.server.address,
+            port=port,
+            path=self.server.exchange_path if remote else self.server.path,
+            ssl=self.connection.transport == "https",
+            auth=self.connection.auth,
+            username=self._credentials.username,
+            password=str(self._credentials.password),
+            cert_validation=cert_validation,  # type: ignore[arg-type]  # a CA path, as requests' verify takes
+            # over http every message is sealed with the logon session key (never plain text);
+            # over https, TLS protects it
+            encryption="always" if self.connection.transport == "http" else "auto",
+            operation_timeout=self.connection.operation_timeout,
+            read_timeout=self.connection.operation_timeout + 10,
+            connection_timeout=self.connection.connect_timeout,
+        )
+
+    def _pool(self, endpoint: Endpoint) -> Any:
+        from pypsrp.powershell import RunspacePool
+
+        key = "exchange" if endpoint == "exchange" and self.connection.exchange == "remote" else "server"
+        pool = self._pools.get(key)
+        if key in self._open_failed:
+            raise self._open_failed[key]
+        if pool is None:
+            configuration = "Microsoft.Exchange" if key == "exchange" else "Microsoft.PowerShell"
+            try:
+                pool = RunspacePool(self._wsman(endpoint), configuration_name=configuration)
+                pool.open()
+            except Exception as error:
+                self._open_failed[key] = self._mapped(error, endpoint)
+                raise self._open_failed[key] from None
+            self._pools[key] = pool
+            log.info("opened runspace pool", server=self.server.name, configuration=configuration)
+            if self.on_open is not None:
+                self.on_open(key, str(pool.id))
+        return pool
+
+    def _mapped(self, error: BaseException, endpoint: Endpoint) -> RemediateError:
+        return map_exception(error, self.server, self.connection, endpoint, self._credentials.username)
+
+    @property
+    def endpoint(self) -> str:
+        """Where the server endpoint is, for people: 10.0.0.5:5986."""
+        address = f"[{self.server.address}]" if ":" in self.server.address else self.server.address
+        return f"{address}:{self.server.port_for(self.connection)}"
+
+    def connect(self) -> None:
+        """Open the server endpoint's pool now, so connection problems surface before any step."""
+        with self._lock:
+            self._pool("server")
+
+    def connect_soon(self) -> None:
+        """Start opening the server endpoint's pool in the background: the network round trips
+        then overlap with the work done meanwhile. The first call waits for it; a failure is
+        raised there (and not tried again)."""
+        import pypsrp.powershell  # noqa: F401  # here: importing is work, the thread's part is waiting
+
+        ready = threading.Event()
+
+        def open_pool() -> None:
+            with self._lock:
+                ready.set()
+                try:
+                    self._pool("server")
+                except RemediateError:
+                    pass  # kept in _open_failed, raised by the next call
+
+        context = contextvars.copy_context()  # log lines from the thread keep the run's fields
+        threading.Thread(
+            target=context.run, args=(open_pool,), name=f"connect-{self.server.name}", daemon=True
+        ).start()
+        ready.wait()  # the lock is held: later calls queue behind the opening
+
+    def run(
+        self,
+        endpoint: Endpoint,
+        cmdlet: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run one cmdlet with bound parameters (None as a value means a switch). It must end
+        within `timeout` seconds (default: the connection's operation timeout), or it is
+        stopped and the call fails with `call-timeout`."""
+        from pypsrp.powershell import PowerShell
+
+        limit = timeout or self.connection.operation_timeout
+        with self._lock:
+            pool = self._pool(endpoint)
+            if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
+                self._load_snapin(pool)
+            shell = PowerShell(pool)
+            shell.add_cmdlet(cmdlet)
+            for name, value in (parameters or {}).items():
+                shell.add_parameter(name, value)
+            log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters or {}))
+            try:
+                output = self._invoke(shell, cmdlet, limit)
+            except RemediateError:
+                raise
+            except Exception as error:
+                mapped = self._mapped(error, endpoint)
+                if mapped.reference in CONNECTION_ERRORS:
+                    # The pool's connection is gone, and pypsrp cannot resume it (NTLM is bound
+                    # to the TCP connection): the next call opens a new pool.
+                    self._forget_pools()
+                raise mapped from None
+        errors = [PSErrorInfo(str(e.fq_error or ""), str(e)) for e in shell.streams.error]
+        warnings = [str(w.message) for w in shell.streams.warning]
+        return Result(list(output), errors, bool(shell.had_errors), warnings)
+
+    def _invoke(self, shell: Any, cmdlet: str, limit: float) -> list[Any]:
+        """pypsrp's invoke, with a deadline: each Receive waits at most the time left."""
+        from pypsrp.powershell import PSInvocationState
+
+        deadline = time.monotonic() + limit
+        shell.begin_invoke()
+        while shell.state == PSInvocationState.RUNNING:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._stop(shell)
+                raise RemediateError(
+                    "call-timeout",
+                    f"{self.server.name}: {cmdlet} did not finish within {limit:g}s; it was stopped",
+                    "the server may be overloaded or the command stuck; check it, then raise --timeout "
+                    "(or --restart-timeout for restarts) if it is only slow",
+                )
+            wait = max(1, min(math.ceil(remaining), self.connection.operation_timeout))
+            shell.poll_invoke(timeout=wait)
+        return list(shell.output)
+
+    def _stop(self, shell: Any) -> None:
+        """Ask the server to stop a pipeline (ctrl-c); if even that fails, drop the pools."""
+        try:
+            shell.stop()
+        except Exception as error:
+            log.info("stopping a timed-out pipeline failed", server=self.server.name, error=str(error))
+            self._forget_pools()
+
+    def _load_snapin(self, pool: Any) -> None:
+        from pypsrp.powershell import PowerShell
+
+        shell = PowerShell(pool)
+        shell.add_cmdlet("Add-PSSnapin").add_parameter("Name", EXCHANGE_SNAPIN)
+        try:
+            shell.invoke()
+        except Exception as error:
+            raise self._mapped(error, "exchange") from None
+        problems = [e for e in shell.streams.error if "already added" not in str(e)]
+        if problems:
+            raise RemediateError(
+                "exchange-snapin-unavailable",
+                f"{self.server.name}: cannot load the Exchange snap-in: {problems[0]}",
+                "is Exchange installed on this server? Otherwise use --exchange remote",
+            )
+        self._snapin_loaded = True
+
+    def open_shells(self) -> list[tuple[str, str]]:
+        """The runspace pools open now: (endpoint key, ShellId)."""
+        with self._lock:
+            return [(key, str(pool.id)) for key, pool in self._pools.items()]
+
+    def delete_shell(self, endpoint_key: str, shell_id: str) -> bool:
+        """Delete a shell on the server (WS-Management Delete), stopping whatever it still runs:
+        what a client that died left behind. False if the server no longer has it."""
+        from pypsrp.exceptions import WSManFaultError
+        from pypsrp.wsman import SelectorSet
+
+        endpoint: Endpoint = "exchange" if endpoint_key == "exchange" else "server"
+        configuration = "Microsoft.Exchange" if endpoint_key == "exchange" else "Microsoft.PowerShell"
+        selectors = SelectorSet()
+        selectors.add_option("ShellId", shell_id)
+        try:
+            self._wsman(endpoint).delete(
+                f"http://schemas.microsoft.com/powershell/{configuration}", selector_set=selectors
+            )
+        except WSManFaultError as error:
+            if "not found" in str(error.reason or "").lower() or error.code == 2150858843:
+                return False
+            raise self._mapped(error, endpoint) from None
+        except Exception as error:
+            raise self._mapped(error, endpoint) from None
+        return True
+
+    def reset(self) -> None:
+        """Forget the pools without closing them (their connection is gone); the next call opens new ones."""
+        with self._lock:
+            self._forget_pools()
+
+    def _forget_pools(self) -> None:
+        self._pools = {}
+        self._open_failed = {}
+        self._snapin_loaded = False
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            try:
+                pool.close()
+            except Exception as error:  # a broken pool cannot be closed; the server drops it
+                log.debug("closing runspace pool failed", server=self.server.name, error=str(error))

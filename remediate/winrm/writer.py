@@ -1,0 +1,239 @@
+"""The writing side of a server: the only code that changes one. Only the executor holds it.
+
+Every write is a real cmdlet with bound parameters, and checked: a file is written beside
+its target, its SHA-256 read back, and only then moved over the target in one step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from remediate.support.errors import RemediateError
+from remediate.winrm.session import PSErrorInfo, Result, Session
+from remediate.winrm.wire import properties
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+class Changer:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def name(self) -> str:
+        return self.session.server.name
+
+    def _run(
+        self,
+        endpoint: str,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        what: str,
+        hint: str,
+        timeout: float | None = None,
+    ) -> Result:
+        result = self.session.run(endpoint, cmdlet, parameters, timeout=timeout)  # type: ignore[arg-type]
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
+        return result
+
+    def _failure(self, cmdlet: str, result: Result) -> RemediateError:
+        detail = result.errors[0].message if result.errors else "the command failed"
+        return RemediateError(
+            "health-read-failed", f"{self.name}: {cmdlet} failed: {detail}", "run with -vv for details"
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def file_sha256(self, path: str) -> str | None:
+        result = self.session.run("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
+        if not result.output:
+            return None
+        found = properties(result.output[0]).get("Hash")
+        return str(found).lower() if found else None
+
+    def put(self, path: str, content: bytes) -> None:
+        self._run(
+            "server",
+            "Set-Content",
+            {"LiteralPath": path, "Value": content, "Encoding": "Byte"},
+            f"cannot write {path}",
+            "the account needs write access to the folder",
+        )
+
+    def move(self, source: str, destination: str) -> None:
+        self._run(
+            "server",
+            "Move-Item",
+            {"LiteralPath": source, "Destination": destination, "Force": None},
+            f"cannot replace {destination}",
+            "is the file locked by another process, or read-only?",
+        )
+
+    def copy(self, source: str, destination: str) -> None:
+        self._run(
+            "server",
+            "Copy-Item",
+            {"LiteralPath": source, "Destination": destination, "Force": None},
+            f"cannot copy {source} to {destination}",
+            "the account needs write access to the folder",
+        )
+
+    def remove_file(self, path: str) -> None:
+        result = self.session.run("server", "Remove-Item", {"LiteralPath": path, "Force": None})
+        if result.failed or (result.errors and not any(e.is_kind("PathNotFound") for e in result.errors)):
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "write-failed", f"{self.name}: cannot remove {path}: {detail}", "remove it by hand"
+            )
+
+    def replace_file(self, path: str, content: bytes, tag: str) -> None:
+        """Write beside the target, check the copy's SHA-256, then move it over the target."""
+        temporary = f"{path}.remediate-{tag}.tmp"
+        self.put(temporary, content)
+        if self.file_sha256(temporary) != sha256(content):
+            self.remove_file(temporary)
+            raise RemediateError(
+                "write-mismatch",
+                f"{self.name}: {temporary} does not hold what was written",
+                "the disk or a filter driver altered the file; nothing was replaced",
+            )
+        self.move(temporary, path)
+
+    def backup_file(self, path: str, content: bytes, tag: str) -> str:
+        backup = f"{path}.remediate-{tag}.bak"
+        self.copy(path, backup)
+        if self.file_sha256(backup) != sha256(content):
+            raise RemediateError(
+                "backup-mismatch",
+                f"{self.name}: the backup {backup} does not match the snapshot",
+                "the file changed while it was copied; run again",
+            )
+        return backup
+
+    def create_exclusive(self, path: str, text: str) -> bool:
+        """Create a file that must not exist yet (New-Item without -Force); False if it exists."""
+        return self._create_once(
+            "server",
+            "New-Item",
+            {"ItemType": "File", "Path": path, "Value": text},
+            lambda e: e.is_kind("NewItemIOError") and "already exists" in e.message,
+            f"cannot create {path}",
+            "check the folder exists and is writable",
+        )
+
+    def _create_once(
+        self,
+        endpoint: str,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        exists: Callable[[PSErrorInfo], bool],
+        what: str,
+        hint: str,
+    ) -> bool:
+        """Create something that must not exist yet, in one step on the server (a lock's claim):
+        True if created, False if it exists; any other failure is an error."""
+        result = self.session.run(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
+        if any(exists(e) for e in result.errors):
+            return False
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError("lock-failed", f"{self.name}: {what}: {detail}", hint)
+        return True
+
+    # -- Exchange ----------------------------------------------------------------------------
+
+    def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
+        self._run(
+            "exchange",
+            f"Set-{noun}",
+            {"Identity": identity, name: value},
+            f"Set-{noun} -Identity '{identity}' -{name} failed",
+            "with --exchange remote, RBAC may not grant the parameter: try --exchange snapin",
+        )
+
+    def create_scope(self, name: str, recipient_filter: str) -> bool:
+        """Create an (unused) RBAC management scope; False if one of that name exists. Exchange
+        creates an AD object: the check and the claim are one step, seen by the whole organization."""
+        return self._create_once(
+            "exchange",
+            "New-ManagementScope",
+            {"Name": name, "RecipientRestrictionFilter": recipient_filter},
+            lambda e: "already exists" in e.message or "AlreadyExists" in e.error_id,
+            f"cannot create the management scope {name}",
+            "the account needs the Role Management role (Organization Management has it), or use --exchange snapin",
+        )
+
+    def remove_scope(self, name: str) -> None:
+        self._run(
+            "exchange",
+            "Remove-ManagementScope",
+            {"Identity": name, "Confirm": False},
+            f"cannot remove the management scope {name}",
+            "remove it by hand (Remove-ManagementScope) once no remediate run is in progress",
+        )
+
+    # -- services and IIS -----------------------------------------------------------------------
+
+    def restart_services(self, names: list[str]) -> None:
+        self._run(
+            "server",
+            "Restart-Service",
+            {"Name": names, "Force": None},
+            f"Restart-Service {','.join(names)} failed",
+            "check the services on the server (Get-Service); they may need starting by hand",
+            timeout=self.session.connection.restart_timeout,
+        )
+
+    def recycle(self, pool: str) -> None:
+        self._run(
+            "server",
+            "Restart-WebAppPool",
+            {"Name": pool},
+            f"Restart-WebAppPool {pool} failed",
+            "is the app pool started? Check IIS Manager",
+            timeout=self.session.connection.restart_timeout,
+        )
+
+    def service_states(self, names: list[str]) -> dict[str, str]:
+        result = self.session.run("server", "Get-Service", {"Name": names})
+        if result.failed:  # a missing service is a non-terminating error: it shows as missing
+            raise self._failure("Get-Service", result)
+        states = {}
+        for service in result.output:
+            values = properties(service)
+            states[str(values.get("Name") or values.get("ServiceName"))] = str(values.get("Status"))
+        return states
+
+    def pool_state(self, name: str) -> str | None:
+        """One app pool's run-time state (Started, Stopped, ...); None if there is no such pool.
+        -Name is a scalar String: one call per pool."""
+        result = self.session.run("server", "Get-WebAppPoolState", {"Name": name})
+        if result.failed:
+            raise self._failure("Get-WebAppPoolState", result)
+        if not result.output:
+            return None
+        return str(properties(result.output[0]).get("Value"))
+
+    def pool_states(self) -> dict[str, str]:
+        """Every app pool's run-time state, by name (from each object's ItemXPath)."""
+        result = self.session.run("server", "Get-WebAppPoolState", {})
+        if result.failed:
+            raise self._failure("Get-WebAppPoolState", result)
+        states = {}
+        for index, state in enumerate(result.output):
+            values = properties(state)
+            states[_pool_name(values.get("ItemXPath")) or f"#{index}"] = str(values.get("Value"))
+        return states
+
+
+def _pool_name(xpath: Any) -> str | None:
+    """The pool an ItemXPath names: /system.applicationHost/applicationPools/add[@name='X']."""
+    found = re.search(r"@name='((?:[^']|'')*)'", str(xpath or ""))
+    return found.group(1).replace("''", "'") if found else None
