@@ -45,7 +45,7 @@ def test_a_self_referencing_alias_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("breaker", ["\r", "\n", "\x85", "\u2028", "\u2029"])
 def test_discovered_inventories_cannot_be_injected(tmp_path: Path, breaker: str) -> None:
-    from remediate.winrm.session import Connection
+    from remediate.winrm.settings import Connection
 
     hostile = f"Version 15.2{breaker}insecure: true{breaker}servers: {{evil: {{host: attacker.example}}}}"
     servers = [

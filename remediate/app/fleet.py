@@ -1,72 +1,121 @@
-"""Which servers a run talks to: `--host` values, and the embedded simulator (`--host sim`)."""
+"""The fleet: the servers a command talks to, how to reach each, and as whom; and their
+sessions, opened once and closed in one place (`with fleet:`).
+
+A fleet comes from the command line's options (`--host`, `-i INVENTORY`, `--host sim` for the
+embedded simulator) or from what a recorded run or saved plan kept. What is missing (a
+username, a password) is asked through an `Asker`: the CLI's prompts, or a test's answers.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from remediate.support.errors import RemediateError
-from remediate.winrm.session import Connection, Credentials, Secret, Server, Session
-
-SIM = "sim"
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$"
+from remediate.winrm.reader import Remote
+from remediate.winrm.session import Session
+from remediate.winrm.settings import (
+    Auth,
+    Connection,
+    Credentials,
+    ExchangeAccess,
+    Secret,
+    Server,
+    Transport,
+    connection_from_meta,
+    connection_meta,
+    parse_host,
 )
 
-
-def _invalid(text: str, why: str) -> RemediateError:
-    return RemediateError(
-        "host-invalid",
-        f"--host {text!r}: {why}",
-        "give host[:port][/path], e.g. ex01.contoso.lab:5986 or 10.0.0.5",
-    )
+SIM = "sim"
+# Servers whose connection starts opening while the playbook is loaded and validated.
+CONNECT_AHEAD = 16
 
 
-def parse_host(text: str) -> Server:
-    value = text.strip()
-    if "://" in value:
-        raise _invalid(text, "a URL is not a host (the scheme comes from --transport)")
-    address, _, path = value.partition("/")
-    port_text = None
-    if address.startswith("["):
-        address, _, rest = address[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise _invalid(text, "expected :port after the IPv6 address")
-            port_text = rest[1:]
-    elif address.count(":") == 1:
-        address, port_text = address.split(":")
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        if not _HOSTNAME.match(address):
-            raise _invalid(text, "not a host name or IP address") from None
-    port = None
-    if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise _invalid(text, f"{port_text!r} is not a port")
-        port = int(port_text)
-    return Server(name=value.split("/")[0], address=address, port=port, path=path or "wsman")
+class Asker(Protocol):
+    """How a use case gets what the options did not say."""
+
+    def username(self) -> str: ...
+
+    def password(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """What the command line says about the servers: which, and how to reach them."""
+
+    hosts: tuple[str, ...] = ()
+    inventory: Path | None = None
+    limits: tuple[str, ...] = ()
+    transport: Transport = "https"
+    auth: Auth = "negotiate"
+    ca_file: Path | None = None
+    exchange: ExchangeAccess = "snapin"
+    exchange_port: int | None = None
+    username: str | None = None
+    insecure: bool = False
+    timeout: int = 60
+    connect_timeout: int = 15
+    restart_timeout: int = 300
+
+    def connection(self) -> Connection:
+        return Connection(
+            transport=self.transport,
+            auth=self.auth,
+            ca_file=self.ca_file,
+            exchange=self.exchange,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            restart_timeout=self.restart_timeout,
+            insecure=self.insecure,
+        )
+
+    def given(self) -> list[str]:
+        """How the servers were named on the command line, for the journal."""
+        if self.inventory is not None:
+            return [f"-i {self.inventory}", *(f"--limit {limit}" for limit in self.limits)]
+        return list(self.hosts)
 
 
 @dataclass
-class Targets:
-    """The servers of a run, how to reach them (per server, from an inventory), and as whom."""
+class Fleet:
+    """The servers of a command, how to reach them (per server, from an inventory), and as whom."""
 
     servers: list[Server]
     connection: Connection  # for servers without their own
     credentials: Credentials
     simulator: Any = None  # the embedded simulator, when --host sim
     connections: dict[str, Connection] = field(default_factory=dict)
+    _sessions: dict[str, Session] | None = field(default=None, repr=False)
 
     def connection_for(self, name: str) -> Connection:
         return self.connections.get(name, self.connection)
 
+    @property
+    def username(self) -> str:
+        return self.credentials.username
+
+    def insecure(self) -> list[str]:
+        """The servers whose certificates will not be checked (--insecure)."""
+        return [s.name for s in self.servers if self.connection_for(s.name).insecure]
+
+    @property
     def sessions(self) -> dict[str, Session]:
-        return {s.name: Session(s, self.connection_for(s.name), self.credentials) for s in self.servers}
+        """One session per server, made when first asked for; closed when the fleet is."""
+        if self._sessions is None:
+            self._sessions = {
+                s.name: Session(s, self.connection_for(s.name), self.credentials) for s in self.servers
+            }
+        return self._sessions
+
+    def readers(self) -> dict[str, Remote]:
+        return {name: Remote(session) for name, session in self.sessions.items()}
+
+    def connect_ahead(self, count: int = CONNECT_AHEAD) -> None:
+        """Start opening the first servers' connections while other work goes on."""
+        for session in list(self.sessions.values())[:count]:
+            session.connect_soon()
 
     def meta(self, given: list[str]) -> dict[str, Any]:
         """What the journal and saved plans keep to reach these servers again (no credentials)."""
@@ -86,39 +135,108 @@ class Targets:
             },
         }
 
+    def connection_meta(self) -> dict[str, Any]:
+        return connection_meta(self.connection)
+
     def close(self) -> None:
+        """Close every session, then the embedded simulator: the one place this is done."""
+        sessions, self._sessions = self._sessions or {}, None
+        for session in sessions.values():
+            session.close()
         if self.simulator is not None:
-            self.simulator.stop()
+            simulator, self.simulator = self.simulator, None
+            simulator.stop()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def connection_meta(connection: Connection) -> dict[str, Any]:
-    return {
-        "transport": connection.transport,
-        "auth": connection.auth,
-        "exchange": connection.exchange,
-        "ca_file": str(connection.ca_file) if connection.ca_file else None,
-        "insecure": connection.insecure,
-        "operation_timeout": connection.operation_timeout,
-        "connect_timeout": connection.connect_timeout,
-        "restart_timeout": connection.restart_timeout,
-    }
+def _credentials(username: str | None, asker: Asker) -> Credentials:
+    return Credentials(username or asker.username(), Secret(asker.password()))
 
 
-def connection_from_meta(meta: dict[str, Any], ca_file: Path | None = None) -> Connection:
-    recorded = meta.get("ca_file")
-    return Connection(
-        transport=meta["transport"],
-        auth=meta["auth"],
-        exchange=meta["exchange"],
-        ca_file=ca_file or (Path(recorded) if recorded else None),
-        operation_timeout=meta.get("operation_timeout", 60),
-        connect_timeout=meta.get("connect_timeout", 15),
-        restart_timeout=meta.get("restart_timeout", 300),
-        insecure=bool(meta.get("insecure", False)),
+def open_fleet(options: FleetOptions, state_dir: Path, asker: Asker) -> Fleet:
+    """The servers, connections and credentials the options describe."""
+    connection = options.connection()
+    hosts = options.hosts
+    if options.inventory is not None:
+        if hosts:
+            raise RemediateError(
+                "host-invalid", "give either --host or -i, not both", "an inventory names its servers"
+            )
+        return _inventory_fleet(options, connection, asker)
+    if not hosts:
+        raise RemediateError(
+            "host-missing",
+            "no servers: give --host (repeat it) or -i INVENTORY",
+            "--host sim tries the simulator",
+        )
+    if options.limits:
+        raise RemediateError(
+            "host-invalid", "--limit selects from an inventory (-i)", "drop --limit, or use -i"
+        )
+    if SIM in hosts:
+        if len(hosts) > 1:
+            raise RemediateError(
+                "host-invalid",
+                "--host sim cannot be combined with other hosts",
+                "use --host sim alone: it is every server of the simulated organization",
+            )
+        return embedded_simulator(state_dir, connection)
+    servers = [parse_host(host) for host in hosts]
+    if options.exchange_port:
+        servers = [replace(server, exchange_port=options.exchange_port) for server in servers]
+    return Fleet(servers, connection, _credentials(options.username, asker))
+
+
+def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> Fleet:
+    from remediate.model import inventory
+
+    assert options.inventory is not None
+    loaded = inventory.load(options.inventory)
+    entries = [loaded.entry(name, base) for name in loaded.select(list(options.limits))]
+    if not entries:
+        raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
+    return Fleet(
+        [entry.server for entry in entries],
+        base,
+        _credentials(options.username or loaded.username, asker),
+        connections={entry.server.name: entry.connection for entry in entries},
     )
 
 
-def embedded_simulator_targets(state_dir: Path, connection: Connection) -> Targets:
+def fleet_of_run(
+    hosts: dict[str, Any],
+    connection: dict[str, Any],
+    *,
+    username: str | None,
+    ca_file: Path | None,
+    state_dir: Path,
+    asker: Asker,
+) -> Fleet:
+    """Reach the servers a recorded run (or saved plan) used, as it reached them (the password
+    is asked afresh; `username` and `ca_file` override what was recorded)."""
+    default = connection_from_meta(connection, ca_file)
+    if hosts.get("given") == [SIM]:
+        if ca_file is None:
+            default = connection_from_meta({**connection, "ca_file": None})
+        return embedded_simulator(state_dir, default)
+    servers, connections = [], {}
+    for name, details in hosts.get("servers", {}).items():
+        details = dict(details)
+        recorded = details.pop("connection", None)
+        servers.append(Server(name=name, **details))
+        if recorded:
+            connections[name] = connection_from_meta(recorded, ca_file)
+    return Fleet(
+        servers, default, _credentials(username or hosts.get("username"), asker), connections=connections
+    )
+
+
+def embedded_simulator(state_dir: Path, connection: Connection) -> Fleet:
     """`--host sim`: every server of the embedded simulated organization."""
     from remediate.sim.embedded import start_embedded
 
@@ -130,4 +248,4 @@ def embedded_simulator_targets(state_dir: Path, connection: Connection) -> Targe
     if connection.ca_file is None:
         connection = replace(connection, ca_file=simulator.ca_file)
     credentials = Credentials(simulator.username, Secret(simulator.password))
-    return Targets(servers, connection, credentials, simulator)
+    return Fleet(servers, connection, credentials, simulator)

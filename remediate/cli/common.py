@@ -128,52 +128,90 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
-def _password() -> str:
-    from remediate.support.logs import register_secret
+class Prompts:
+    """The CLI's `Asker`: the password from REMEDIATE_PASSWORD or a prompt, the username from
+    a prompt; never without a terminal to ask on."""
 
-    password = os.environ.get(PASSWORD_ENV)
-    if password is None:
-        if not sys.stdin.isatty():
-            raise RemediateError(
-                "password-missing",
-                f"no password: {PASSWORD_ENV} is not set and there is no terminal to ask on",
-                f"set {PASSWORD_ENV} in the environment (never on the command line)",
-            )
-        password = click.prompt("Password", hide_input=True, err=True)
-    register_secret(password)
-    return password
-
-
-def _credentials(username: str | None) -> Any:
-    """The username given (or asked for) and the password from the environment or a prompt."""
-    from remediate.winrm.session import Credentials, Secret
-
-    if not username:
+    def username(self) -> str:
         if not sys.stdin.isatty():
             raise RemediateError(
                 "username-missing",
                 "no username given",
                 f"use --username or set {USERNAME_ENV} (DOMAIN\\user or user@domain)",
             )
-        username = click.prompt("Username (DOMAIN\\user)", err=True)
-    return Credentials(username, Secret(_password()))
+        return str(click.prompt("Username (DOMAIN\\user)", err=True))
+
+    def password(self) -> str:
+        from remediate.support.logs import register_secret
+
+        password = os.environ.get(PASSWORD_ENV)
+        if password is None:
+            if not sys.stdin.isatty():
+                raise RemediateError(
+                    "password-missing",
+                    f"no password: {PASSWORD_ENV} is not set and there is no terminal to ask on",
+                    f"set {PASSWORD_ENV} in the environment (never on the command line)",
+                )
+            password = click.prompt("Password", hide_input=True, err=True)
+        register_secret(password)
+        return str(password)
 
 
-def given_hosts(options: dict[str, Any]) -> list[str]:
-    """How the servers were named on the command line, for the journal."""
-    if options.get("inventory"):
-        return [f"-i {options['inventory']}", *(f"--limit {limit}" for limit in options.get("limits") or ())]
-    return list(options["hosts"])
+CONNECTION_KEYS = (
+    "hosts",
+    "inventory",
+    "limits",
+    "transport",
+    "auth",
+    "ca_file",
+    "exchange",
+    "exchange_port",
+    "username",
+    "insecure",
+    "timeout",
+    "connect_timeout",
+    "restart_timeout",
+)
 
 
-def targets(ctx: click.Context, options: dict[str, Any]) -> Any:
-    """The servers, connections and credentials the options describe (warning if insecure)."""
-    return warn_if_insecure(_targets(ctx, options))
+def fleet_options(options: dict[str, Any]) -> Any:
+    """The connection options, typed (they are removed from `options`)."""
+    from remediate.app.fleet import FleetOptions
+
+    return FleetOptions(**{key: options.pop(key) for key in CONNECTION_KEYS})
 
 
-def warn_if_insecure(found: Any) -> Any:
+def state_dir(ctx: click.Context) -> Path:
+    return ctx.find_object(Context).state_dir()  # type: ignore[union-attr]
+
+
+def fleet_opener(ctx: click.Context, options: Any) -> Callable[[], Any]:
+    """Opens the fleet the options describe (warning loudly if certificates go unchecked)."""
+    from remediate.app.fleet import open_fleet
+
+    return lambda: warn_if_insecure(open_fleet(options, state_dir(ctx), Prompts()))
+
+
+def run_fleet_opener(
+    ctx: click.Context,
+    hosts: dict[str, Any],
+    connection: dict[str, Any],
+    username: str | None,
+    ca_file: Path | None,
+) -> Callable[[], Any]:
+    """Opens the fleet a recorded run or saved plan used, as it reached it (the password asked afresh)."""
+    from remediate.app.fleet import fleet_of_run
+
+    return lambda: warn_if_insecure(
+        fleet_of_run(
+            hosts, connection, username=username, ca_file=ca_file, state_dir=state_dir(ctx), asker=Prompts()
+        )
+    )
+
+
+def warn_if_insecure(fleet: Any) -> Any:
     """Say loudly, once per command, which servers' certificates will not be checked."""
-    insecure = [s.name for s in found.servers if found.connection_for(s.name).insecure]
+    insecure = fleet.insecure()
     if insecure:
         click.echo(
             click.style(
@@ -184,71 +222,7 @@ def warn_if_insecure(found: Any) -> Any:
             ),
             err=True,
         )
-    return found
-
-
-def _targets(ctx: click.Context, options: dict[str, Any]) -> Any:
-    from remediate.app.fleet import SIM, Targets, embedded_simulator_targets, parse_host
-    from remediate.winrm.session import Connection
-
-    connection = Connection(
-        transport=options["transport"],
-        auth=options["auth"],
-        ca_file=options["ca_file"],
-        exchange=options["exchange"],
-        operation_timeout=options["timeout"],
-        connect_timeout=options["connect_timeout"],
-        restart_timeout=options["restart_timeout"],
-        insecure=options["insecure"],
-    )
-    hosts: tuple[str, ...] = options["hosts"]
-    if options.get("inventory"):
-        if hosts:
-            raise RemediateError(
-                "host-invalid", "give either --host or -i, not both", "an inventory names its servers"
-            )
-        return _inventory_targets(options, connection)
-    if not hosts:
-        raise RemediateError(
-            "host-missing",
-            "no servers: give --host (repeat it) or -i INVENTORY",
-            "--host sim tries the simulator",
-        )
-    if options.get("limits"):
-        raise RemediateError(
-            "host-invalid", "--limit selects from an inventory (-i)", "drop --limit, or use -i"
-        )
-    if SIM in hosts:
-        if len(hosts) > 1:
-            raise RemediateError(
-                "host-invalid",
-                "--host sim cannot be combined with other hosts",
-                "use --host sim alone: it is every server of the simulated organization",
-            )
-        return embedded_simulator_targets(ctx.find_object(Context).state_dir(), connection)  # type: ignore[union-attr]
-    servers = [parse_host(host) for host in hosts]
-    if options["exchange_port"]:
-        from dataclasses import replace
-
-        servers = [replace(server, exchange_port=options["exchange_port"]) for server in servers]
-    return Targets(servers, connection, _credentials(options["username"]))
-
-
-def _inventory_targets(options: dict[str, Any], base: Any) -> Any:
-    from remediate.model import inventory
-    from remediate.app.fleet import Targets
-
-    loaded = inventory.load(options["inventory"])
-    entries = [loaded.entry(name, base) for name in loaded.select(list(options.get("limits") or ()))]
-    if not entries:
-        raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
-    username = options["username"] or loaded.username
-    return Targets(
-        [entry.server for entry in entries],
-        base,
-        _credentials(username),
-        connections={entry.server.name: entry.connection for entry in entries},
-    )
+    return fleet
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -264,33 +238,9 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def journal_for(ctx: click.Context) -> Any:
-    from remediate.engine.journal import Journal
+    from remediate.app.history import open_journal
 
-    return Journal.open(ctx.find_object(Context).state_dir())  # type: ignore[union-attr]
-
-
-def targets_for_run(ctx: click.Context, run: Any, username: str | None, ca_file: Path | None) -> Any:
-    """Reach the servers a recorded run (or saved plan) used, as it reached them (credentials asked afresh)."""
-    from remediate.app.fleet import SIM, Targets, connection_from_meta, embedded_simulator_targets
-    from remediate.winrm.session import Server
-
-    default = connection_from_meta(run.connection, ca_file)
-    if run.hosts.get("given") == [SIM]:
-        if ca_file is None:
-            default = connection_from_meta({**run.connection, "ca_file": None})
-        return warn_if_insecure(embedded_simulator_targets(ctx.find_object(Context).state_dir(), default))  # type: ignore[union-attr]
-    servers, connections = [], {}
-    for name, details in run.hosts.get("servers", {}).items():
-        details = dict(details)
-        recorded = details.pop("connection", None)
-        servers.append(Server(name=name, **details))
-        if recorded:
-            connections[name] = connection_from_meta(recorded, ca_file)
-    return warn_if_insecure(
-        Targets(
-            servers, default, _credentials(username or run.hosts.get("username")), connections=connections
-        )
-    )
+    return open_journal(state_dir(ctx))
 
 
 BREAK_LOCK = click.option(

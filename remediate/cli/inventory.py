@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from remediate.cli.common import connection_options, targets
+from remediate.cli.common import connection_options, fleet_opener, fleet_options
 
 
 @click.group()
@@ -20,24 +20,9 @@ def inventory() -> None:
 def discover(ctx: click.Context, **options: Any) -> None:
     """List the organization's Exchange servers (Get-ExchangeServer, through the first host)
     as an inventory: save it, review it, and use it with -i."""
-    from remediate.model import inventory as inventories
-    from remediate.winrm.reader import Remote
+    from remediate.app.discovery import discover as found
 
-    run_targets = targets(ctx, options)
-    sessions = run_targets.sessions()
-    try:
-        first = run_targets.servers[0].name
-        servers = Remote(sessions[first]).exchange_servers()
-        click.echo(
-            inventories.discovered(
-                servers, run_targets.connection_for(first), run_targets.credentials.username
-            ),
-            nl=False,
-        )
-    finally:
-        for session in sessions.values():
-            session.close()
-        run_targets.close()
+    click.echo(found(fleet_opener(ctx, fleet_options(options))()), nl=False)
 
 
 COMMANDS = (inventory,)

@@ -15,9 +15,10 @@ from remediate.cli.common import (
     confirm,
     confirm_break_lock,
     connection_options,
-    given_hosts,
+    fleet_opener,
+    fleet_options,
     journal_for,
-    targets,
+    run_fleet_opener,
 )
 from remediate.support.errors import ExitCode, RemediateError
 
@@ -83,27 +84,19 @@ def plan(
     **options: Any,
 ) -> None:
     """Show what PLAYBOOK would change on the servers. Reads only; changes nothing."""
-    _bind_change_id(change_id)
-    with _planned(ctx, playbook_name, options) as (the_plan, loaded, _sessions, run_targets):
-        _show(the_plan, output)
-        if out is not None:
-            from remediate.model import saved_plan
-            from remediate.app.fleet import connection_meta
+    from remediate.app.planning import save
 
-            digest = saved_plan.save(
-                out,
-                the_plan,
-                loaded,
-                run_targets.meta(given_hosts(options)),
-                connection_meta(run_targets.connection),
-                change_id,
-            )
+    _bind_change_id(change_id)
+    with _planned(ctx, playbook_name, options) as planned:
+        _show(planned.plan, output)
+        if out is not None:
+            digest = save(out, planned, change_id)
             click.echo(
                 f"plan saved to {out} (sha256 {digest}): apply it with "
                 f"`remediate apply {out} --expect-digest {digest}`",
                 err=True,
             )
-        _exit(the_plan, detailed_exitcode)
+        _exit(planned.plan, detailed_exitcode)
 
 
 @click.command()
@@ -114,52 +107,16 @@ def plan(
 def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -> None:
     """`plan --detailed-exitcode`: exit 0 if nothing would change, 2 if something would
     (drift, e.g. a cumulative update replaced web.config), 1 on errors. For cron and CI."""
-    with _planned(ctx, playbook_name, options) as (the_plan, _loaded, _sessions, _targets):
-        _show(the_plan, output)
-        _exit(the_plan, True)
+    with _planned(ctx, playbook_name, options) as planned:
+        _show(planned.plan, output)
+        _exit(planned.plan, True)
 
 
-# Servers whose connection is opened while the playbook is validated (the rest open as read).
-CONNECT_AHEAD = 16
+def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) -> Any:
+    from remediate.app.planning import planned
 
-
-class _planned:
-    """Load, connect, plan; close the sessions (and the embedded simulator) at the end."""
-
-    def __init__(self, ctx: click.Context, playbook_name: str, options: dict[str, Any]) -> None:
-        self.ctx, self.playbook_name, self.options = ctx, playbook_name, options
-
-    def __enter__(self) -> tuple[Any, Any, Any, Any]:
-        from remediate.model import catalog
-
-        catalog.locate(self.playbook_name)  # a mistyped name fails before anything else
-        try:
-            self.targets = targets(self.ctx, self.options)
-        except RemediateError:
-            from remediate.model import playbook
-
-            playbook.load(self.playbook_name)  # a broken playbook is the first thing to fix
-            raise
-        self.sessions = self.targets.sessions()
-        try:
-            for session in list(self.sessions.values())[:CONNECT_AHEAD]:
-                session.connect_soon()  # while the playbook model is imported and the playbook validated
-            from remediate.model import playbook
-            from remediate.engine.decide import make_plan
-            from remediate.winrm.reader import Remote
-
-            loaded = playbook.load(self.playbook_name)
-            the_plan = make_plan(loaded, [Remote(session) for session in self.sessions.values()])
-        except BaseException:
-            self.__exit__()
-            raise
-        return the_plan, loaded, self.sessions, self.targets
-
-    def __exit__(self, *exc: Any) -> None:
-        for session in getattr(self, "sessions", {}).values():
-            session.close()
-        if hasattr(self, "targets"):
-            self.targets.close()
+    fleet = fleet_options(options)
+    return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given())
 
 
 @click.command()
@@ -201,29 +158,21 @@ class _planned:
 def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **options: Any) -> None:
     """Apply PLAYBOOK (or a saved plan): show the plan, ask, then snapshot, write, verify,
     restart and check, batch by batch, rolling back what fails. With --dry-run: the plan only."""
-    keys = ("yes", "change_id", "break_lock", "health_timeout", "serial", "max_failures", "expect_digest")
-    settings = {key: options.pop(key) for key in keys}
-    _bind_change_id(settings["change_id"])
-    if _is_plan_file(playbook_name):
-        _apply_saved(ctx, Path(playbook_name), dry_run, output, options, settings)
+    from remediate.app.applying import ApplySettings, is_saved_plan
+
+    yes, expect_digest = options.pop("yes"), options.pop("expect_digest")
+    keys = ("change_id", "break_lock", "health_timeout", "serial", "max_failures")
+    settings = ApplySettings(**{key: options.pop(key) for key in keys})
+    _bind_change_id(settings.change_id)
+    if is_saved_plan(playbook_name):
+        _apply_saved(ctx, Path(playbook_name), dry_run, output, yes, expect_digest, options, settings)
         return
-    with _planned(ctx, playbook_name, options) as (the_plan, loaded, sessions, run_targets):
-        _show(the_plan, output)
+    with _planned(ctx, playbook_name, options) as planned:
+        _show(planned.plan, output)
         if dry_run:
-            _exit(the_plan, False)
+            _exit(planned.plan, False)
             return
-        _apply(ctx, the_plan, loaded, sessions, run_targets, run_targets.meta(given_hosts(options)), settings)
-
-
-def _is_plan_file(argument: str) -> bool:
-    """A saved plan (`.plan`, or JSON under another name) rather than a playbook."""
-    path = Path(argument)
-    if path.suffix == ".plan":
-        return True
-    if not path.is_file() or path.suffix in (".yaml", ".yml"):
-        return False
-    with path.open("rb") as handle:
-        return handle.read(64).lstrip().startswith(b"{")
+        _apply(ctx, planned, yes, settings)
 
 
 def _apply_saved(
@@ -231,94 +180,46 @@ def _apply_saved(
     path: Path,
     dry_run: bool,
     output: str,
+    yes: bool,
+    expect_digest: str | None,
     options: dict[str, Any],
-    settings: dict[str, Any],
+    settings: Any,
 ) -> None:
-    from remediate.model import saved_plan
-    from remediate.cli.common import targets_for_run
-    from remediate.winrm.reader import Remote
+    from dataclasses import replace
+
+    from remediate.app.applying import load_saved, saved_planned
 
     if options["hosts"] or options["inventory"]:
         raise RemediateError(
             "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
         )
-    saved = saved_plan.load(path)
-    expected = settings.get("expect_digest")
-    # the digest of the content just read and checked, not of the file read again: a file
-    # swapped in between must not pass for the reviewed one
-    if expected and saved.digest != expected.lower():
-        raise RemediateError(
-            "plan-not-the-reviewed-one",
-            f"{path} has digest {saved.digest}, not {expected}: it is not the plan that was reviewed",
-            "apply the file attached to the change ticket, or have this one reviewed",
-        )
-    if settings["change_id"] and saved.change_id and settings["change_id"] != saved.change_id:
-        raise RemediateError(
-            "plan-change-id",
-            f"{path} was made for change {saved.change_id}, not {settings['change_id']}",
-            "apply it under the change it was reviewed for (or drop --change-id)",
-        )
-    settings["change_id"] = settings["change_id"] or saved.change_id
-    _bind_change_id(settings["change_id"])
-    run_targets = targets_for_run(ctx, saved, options["username"], options["ca_file"])
-    sessions = run_targets.sessions()
-    try:
-        the_plan = saved_plan.fresh(saved, {name: Remote(session) for name, session in sessions.items()})
+    saved = load_saved(path, expect_digest, settings.change_id)
+    settings = replace(settings, change_id=settings.change_id or saved.change_id)
+    _bind_change_id(settings.change_id)
+    opener = run_fleet_opener(ctx, saved.hosts, saved.connection, options["username"], options["ca_file"])
+    with saved_planned(saved, opener) as planned:
         click.echo(
             f"Saved plan {path} (made {saved.created}, sha256 {saved.digest}), derived again "
             "from its playbook and the servers' current state: it is the reviewed plan.",
             err=True,
         )
-        _show(the_plan, output)
+        _show(planned.plan, output)
         if not dry_run:
-            _apply(ctx, the_plan, saved.playbook, sessions, run_targets, saved.hosts, settings)
-    finally:
-        for session in sessions.values():
-            session.close()
-        run_targets.close()
+            _apply(ctx, planned, yes, settings)
 
 
-def _apply(
-    ctx: click.Context,
-    the_plan: Any,
-    loaded: Any,
-    sessions: Any,
-    run_targets: Any,
-    hosts: dict[str, Any],
-    settings: dict[str, Any],
-) -> None:
+def _apply(ctx: click.Context, planned: Any, yes: bool, settings: Any) -> None:
+    from remediate.app.applying import apply, refuse_errors
     from remediate.cli.render import outcome_text
-    from remediate.engine.apply import apply_plan
-    from remediate.app.fleet import connection_meta
-    from remediate.engine.journal import operator
 
-    if the_plan.errors:
-        raise RemediateError(
-            "plan-has-errors",
-            "the plan has errors, so nothing was applied",
-            "fix the errors above and run again",
-        )
-    if the_plan.to_change:
-        where = ", ".join(server.server for server in the_plan.servers)
-        confirm(f"Apply {the_plan.to_change} change(s) to {where}?", settings["yes"])
-    confirm_break_lock(settings["break_lock"], settings["yes"])
+    refuse_errors(planned)
+    if planned.plan.to_change:
+        where = ", ".join(server.server for server in planned.plan.servers)
+        confirm(f"Apply {planned.plan.to_change} change(s) to {where}?", yes)
+    confirm_break_lock(settings.break_lock, yes)
     journal = journal_for(ctx)
     try:
-        outcome = apply_plan(
-            the_plan,
-            loaded,
-            sessions,
-            journal,
-            operator=operator(run_targets.credentials.username),
-            change_id=settings["change_id"],
-            hosts=hosts,
-            connection=connection_meta(run_targets.connection),
-            progress=progress_printer(),
-            health_timeout=settings["health_timeout"],
-            break_lock=settings["break_lock"],
-            serial=settings["serial"],
-            max_failures=settings["max_failures"],
-        )
+        outcome = apply(planned, journal, settings, progress_printer())
     finally:
         journal.close()
     click.echo(outcome_text(outcome))

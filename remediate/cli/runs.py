@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from remediate.cli.common import BREAK_LOCK, confirm, confirm_break_lock, journal_for
+from remediate.cli.common import (
+    BREAK_LOCK,
+    confirm,
+    confirm_break_lock,
+    journal_for,
+    run_fleet_opener,
+    state_dir,
+)
 from remediate.support.errors import ExitCode
 
 
@@ -18,48 +25,22 @@ from remediate.support.errors import ExitCode
 @click.pass_context
 def runs(ctx: click.Context, limit: int, output: str) -> None:
     """Recent runs and their status, newest first."""
+    from remediate.app.history import recent, run_summary
     from remediate.cli.render import runs_table
 
-    journal = journal_for(ctx)
-    try:
-        found = journal.runs(limit)
-    finally:
-        journal.close()
+    found = recent(state_dir(ctx), limit)
     if output == "json":
-        keys = (
-            "id",
-            "kind",
-            "playbook",
-            "change_id",
-            "operator",
-            "started",
-            "finished",
-            "rolls_back",
-            "rolled_back_by",
-        )
-        rows = [
-            {
-                **{key: getattr(run, key) for key in keys},
-                "status": run.status,
-                "hosts": run.hosts.get("given"),
-            }
-            for run in found
-        ]
+        rows = [run_summary(run) for run in found]
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(runs_table(found) if found else "no runs yet")
 
 
 def show_run(ctx: click.Context, run_id: str, output: str) -> None:
+    from remediate.app.history import one
     from remediate.cli.render import run_text
 
-    journal = journal_for(ctx)
-    try:
-        run = journal.run(run_id)
-        steps = journal.steps(run_id)
-        events = journal.events(run_id)
-    finally:
-        journal.close()
+    run, steps, events = one(state_dir(ctx), run_id)
     if output == "json":
         data = {**{k: v for k, v in run.__dict__.items() if k != "stored_status"}, "status": run.status}
         data["steps"] = [
@@ -106,68 +87,44 @@ def rollback(
     ca_file: Path | None,
 ) -> None:
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
-    from remediate.cli.common import targets_for_run
+    from remediate.app import undoing
+    from remediate.cli.plan_apply import progress_printer
     from remediate.cli.render import outcome_text
-    from remediate.engine.undo import preview_rollback, rollback_refusal, rollback_run, settle
-    from remediate.engine.journal import operator
-    from remediate.winrm.session import Session
 
+    settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout)
     journal = journal_for(ctx)
-    run_targets = None
-    sessions: dict[str, Session] = {}
     try:
-        run = journal.run(run_id)
-        refusal = rollback_refusal(journal, run)
-        if refusal is not None:
-            raise refusal
-        run_targets = targets_for_run(ctx, run, username, ca_file)
-        sessions = run_targets.sessions()
-        if dry_run:
-            if run.status == "interrupted":
+        run = undoing.prepare(journal, run_id)
+        with run_fleet_opener(ctx, run.hosts, run.connection, username, ca_file)() as fleet:
+            if dry_run:
+                if run.status == "interrupted":
+                    click.echo(
+                        f"Run {run.id} died: commands it left running on a server may still change what is "
+                        "shown here (the rollback stops them first).",
+                        err=True,
+                    )
+            else:
+                for line in undoing.settle(journal, run, fleet):  # before anything is read
+                    click.echo(f"  {line}", err=True)
+            preview = undoing.preview(journal, run, fleet)
+            click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
+            for step in preview:
+                click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
+            if dry_run:
+                return
+            if any(step.status == "conflict" for step in preview) and strategy == "exact" and not force:
                 click.echo(
-                    f"Run {run.id} died: commands it left running on a server may still change what is shown "
-                    "here (the rollback stops them first).",
+                    "Some targets changed since the run: they will be left alone unless you choose "
+                    "--strategy inverse or --force.",
                     err=True,
                 )
-        else:
-            for line in settle(journal, run, sessions):  # before anything is read
-                click.echo(f"  {line}", err=True)
-        preview = preview_rollback(journal, run, sessions)
-        click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
-        for step in preview:
-            click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
-        if dry_run:
-            return
-        if any(step.status == "conflict" for step in preview) and strategy == "exact" and not force:
-            click.echo(
-                "Some targets changed since the run: they will be left alone unless you choose "
-                "--strategy inverse or --force.",
-                err=True,
-            )
-        confirm(f"Roll back run {run.id}?", yes)
-        confirm_break_lock(break_lock, yes)
-        from remediate.cli.plan_apply import progress_printer
-
-        outcome = rollback_run(
-            journal,
-            run,
-            sessions,
-            operator=operator(run_targets.credentials.username),
-            progress=progress_printer(),
-            strategy=strategy,
-            force=force,
-            health_timeout=health_timeout,
-            break_lock=break_lock,
-            settled=True,  # above, before the preview read anything
-        )
+            confirm(f"Roll back run {run.id}?", yes)
+            confirm_break_lock(break_lock, yes)
+            outcome = undoing.roll_back(journal, run, fleet, settings, progress_printer())
         click.echo(outcome_text(outcome))
         if outcome.status != "succeeded":
             sys.exit(ExitCode.ERROR)
     finally:
-        for session in sessions.values():
-            session.close()
-        if run_targets is not None:
-            run_targets.close()
         journal.close()
 
 

@@ -29,7 +29,8 @@ from remediate.model.plan import Plan
 from remediate.model.playbook import LoadedPlaybook
 from remediate.winrm.reader import Remote
 from remediate.kinds.resources import REGISTRY, Resource
-from remediate.winrm.session import CONNECTION_ERRORS, Session
+from remediate.winrm.session import Session
+from remediate.winrm.settings import CONNECTION_ERRORS
 
 log = get_logger(__name__)
 Progress = Callable[[str, str], None]  # (server, what is happening)

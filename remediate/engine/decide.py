@@ -16,6 +16,7 @@ from typing import Any
 from remediate.support.errors import RemediateError
 from remediate.kinds.handlers import HANDLER_KINDS
 from remediate.model.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.model.saved_plan import REPLAN, SavedPlan
 from remediate.model.playbook import LoadedPlaybook, Playbook
 from remediate.kinds.preconditions import Check
 from remediate.winrm.reader import Remote
@@ -150,3 +151,58 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int =
         organization_via=via.name if via is not None and organization_steps else None,
         organization_problem=organization_problem,
     )
+
+
+def derive_again(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
+    """The plan to apply, made again from the saved playbook and each target's current state.
+
+    Nothing stored in the file is written as it is: every change is derived again, and must be
+    the reviewed one. A target whose state no longer matches its fingerprint makes the plan
+    stale (`stale-plan`, naming the servers and targets that moved); a change that derives to
+    other bytes than the file says, or that the file does not have, means the file was forged
+    (`plan-tampered`). What is shown and applied is the new derivation: the diff of exactly the
+    bytes that will be written."""
+    remotes = [readers[server.server] for server in saved.plan.servers]
+    again = make_plan(saved.playbook, remotes)
+    stored, derived = dict(_changes(saved.plan)), dict(_changes(again))
+    moved = [
+        f"{key[0]}: {change.target}"
+        for key, change in stored.items()
+        if change.fingerprint is not None
+        and key in derived
+        and derived[key].fingerprint != change.fingerprint
+    ]
+    if moved or again.errors:
+        problems = moved or [p.message for p in again.problems()]
+        raise RemediateError(
+            "stale-plan",
+            f"stale plan: changed since {saved.path} was made ({saved.created}): {'; '.join(problems)}",
+            "re-plan and re-review: " + REPLAN,
+        )
+    forged = [
+        f"{key[0]}: {key[1]}"
+        for key in stored.keys() | derived.keys()
+        if key not in stored
+        or key not in derived
+        or stored[key].action != derived[key].action
+        or (derived[key].action == "change" and stored[key].after_state != derived[key].after_state)
+    ]
+    if forged or again.organization_via != saved.plan.organization_via:
+        raise RemediateError(
+            "plan-tampered",
+            f"{saved.path}: what it says it will write is not what its playbook makes of the servers' "
+            f"current state: {'; '.join(forged) or 'the organization step goes through another server'}",
+            REPLAN,
+        )
+    return again
+
+
+ChangeKey = tuple[str | None, str, str | None]  # server (or the organization's via), step, target
+
+
+def _changes(plan: Plan) -> list[tuple[ChangeKey, Change]]:
+    rows: list[tuple[ChangeKey, Change]] = [
+        ((s.server, c.step, c.target), c) for s in plan.servers for c in s.changes
+    ]
+    rows += [((plan.organization_via, c.step, c.target), c) for c in plan.organization]
+    return rows

@@ -29,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
-from remediate.winrm.session import Connection, Server
+from remediate.winrm.settings import Connection, Server
 
 INVALID = "inventory-invalid"
+SERVER_KEYS = ("port", "path", "exchange_port", "exchange_path")  # where the server is; the rest: how
 
 
 class Settings(BaseModel):
@@ -120,32 +121,19 @@ class LoadedInventory:
         return [name for name in names if name in wanted]
 
     def entry(self, name: str, base: Connection) -> Entry:
+        """The server `name`: its own keys, else the inventory's defaults, else `base` (the
+        command line's). `--insecure` on the command line holds whatever the file says."""
         defaults, own = self.inventory.defaults, self.inventory.servers[name]
-
-        def pick(key: str) -> object:
-            value = getattr(own, key)
-            return value if value is not None else getattr(defaults, key)
-
-        ca_file = pick("ca_file")
-        connection = Connection(
-            transport=pick("transport") or base.transport,  # type: ignore[arg-type]
-            auth=pick("auth") or base.auth,  # type: ignore[arg-type]
-            exchange=pick("exchange") or base.exchange,  # type: ignore[arg-type]
-            ca_file=(self.source.parent / str(ca_file)) if ca_file else base.ca_file,
-            operation_timeout=pick("timeout") or base.operation_timeout,  # type: ignore[arg-type]
-            connect_timeout=pick("connect_timeout") or base.connect_timeout,  # type: ignore[arg-type]
-            restart_timeout=pick("restart_timeout") or base.restart_timeout,  # type: ignore[arg-type]
-            insecure=bool(pick("insecure") or base.insecure),
-        )
-        server = Server(
-            name=name,
-            address=own.host or name,
-            port=pick("port"),  # type: ignore[arg-type]
-            path=pick("path") or "wsman",  # type: ignore[arg-type]
-            exchange_port=pick("exchange_port"),  # type: ignore[arg-type]
-            exchange_path=pick("exchange_path") or "PowerShell",  # type: ignore[arg-type]
-        )
-        return Entry(server, connection)
+        keys = {
+            **defaults.model_dump(exclude_none=True, exclude={"username"}),
+            **own.model_dump(exclude_none=True, exclude={"host"}),
+        }
+        where = {key: keys.pop(key) for key in SERVER_KEYS if key in keys}
+        if "ca_file" in keys:
+            keys["ca_file"] = self.source.parent / str(keys["ca_file"])
+        keys["insecure"] = bool(keys.get("insecure") or base.insecure)
+        connection = base.overridden(**keys)
+        return Entry(Server(name=name, address=own.host or name, **where), connection)
 
 
 def load(path: Path) -> LoadedInventory:

@@ -12,86 +12,22 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
+
+from remediate.winrm.settings import (
+    CONNECTION_ERRORS,
+    EXCHANGE_SNAPIN,
+    Connection,
+    Credentials,
+    Endpoint,
+    Server,
+)
 
 from remediate.support.errors import RemediateError
 from remediate.support.logs import get_logger, mask_secrets
 
 log = get_logger(__name__)
-
-Transport = Literal["https", "http"]
-Auth = Literal["negotiate", "ntlm", "kerberos", "basic"]
-ExchangeAccess = Literal["snapin", "remote"]
-Endpoint = Literal["server", "exchange"]
-EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
-
-
-# Failures of the connection itself (as opposed to a command's): after one, a pool is not
-# trusted again: NTLM is bound to the TCP connection, and pypsrp cannot resume a broken one.
-CONNECTION_ERRORS = frozenset(
-    {"host-unreachable", "host-timeout", "connection-failed", "endpoint-error", "wsman-fault", "tls-failed"}
-)
-
-
-class Secret(str):
-    """A password: never shown by repr, str formatting in logs, or a traceback's locals."""
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: Secret = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How to reach servers: shared by every server of a run unless overridden."""
-
-    transport: Transport = "https"
-    auth: Auth = "negotiate"
-    ca_file: Path | None = None
-    exchange: ExchangeAccess = "snapin"
-    operation_timeout: int = 60  # one cmdlet call, start to end (and one HTTP request)
-    connect_timeout: int = 15  # opening a TCP connection
-    restart_timeout: int = 300  # one Restart-Service or Restart-WebAppPool call
-    insecure: bool = False  # do not verify the server certificate (https)
-
-    def __post_init__(self) -> None:
-        if self.auth == "basic" and self.transport != "https":
-            raise RemediateError(
-                "basic-over-http",
-                "Basic authentication sends the password in the clear; remediate uses it over HTTPS only",
-                "use --transport https, or --auth negotiate (HTTP is then encrypted with the session key)",
-            )
-        if self.insecure and self.transport != "https":
-            raise RemediateError(
-                "insecure-over-http",
-                "--insecure turns off certificate checks, which only https has",
-                "drop --insecure (http is always encrypted with the logon session key)",
-            )
-
-
-@dataclass(frozen=True)
-class Server:
-    """One server to connect to."""
-
-    name: str  # as the user named it (or the simulator's server name)
-    address: str
-    port: int | None = None  # default: 5986 for https, 5985 for http
-    path: str = "wsman"
-    exchange_port: int | None = None  # the Exchange endpoint (/PowerShell); default: 443/80
-    exchange_path: str = "PowerShell"
-
-    def port_for(self, connection: Connection) -> int:
-        return self.port or (5986 if connection.transport == "https" else 5985)
-
-    def exchange_port_for(self, connection: Connection) -> int:
-        return self.exchange_port or (443 if connection.transport == "https" else 80)
 
 
 @dataclass(frozen=True)
@@ -227,8 +163,8 @@ class Session:
             # over http every message is sealed with the logon session key (never plain text);
             # over https, TLS protects it
             encryption="always" if self.connection.transport == "http" else "auto",
-            operation_timeout=self.connection.operation_timeout,
-            read_timeout=self.connection.operation_timeout + 10,
+            operation_timeout=self.connection.timeout,
+            read_timeout=self.connection.timeout + 10,
             connection_timeout=self.connection.connect_timeout,
         )
 
@@ -302,7 +238,7 @@ class Session:
         stopped and the call fails with `call-timeout`."""
         from pypsrp.powershell import PowerShell
 
-        limit = timeout or self.connection.operation_timeout
+        limit = timeout or self.connection.timeout
         with self._lock:
             pool = self._pool(endpoint)
             if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
@@ -343,7 +279,7 @@ class Session:
                     "the server may be overloaded or the command stuck; check it, then raise --timeout "
                     "(or --restart-timeout for restarts) if it is only slow",
                 )
-            wait = max(1, min(math.ceil(remaining), self.connection.operation_timeout))
+            wait = max(1, min(math.ceil(remaining), self.connection.timeout))
             shell.poll_invoke(timeout=wait)
         return list(shell.output)
 

@@ -1,0 +1,61 @@
+"""Use cases `plan` and `check`: load a playbook, reach the servers, read, decide. Nothing
+here writes to a server; a saved plan is written to a file of the operator's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediate.app.fleet import Fleet
+from remediate.model.plan import Plan
+from remediate.model.playbook import LoadedPlaybook
+from remediate.support.errors import RemediateError
+
+
+@dataclass
+class Planned:
+    """A plan, what it was made from, and the servers it was made on (their sessions open)."""
+
+    plan: Plan
+    playbook: LoadedPlaybook
+    fleet: Fleet
+    hosts: dict[str, Any]  # how to reach the servers again: for the journal and saved plans
+
+
+@contextmanager
+def planned(playbook_name: str, open_fleet: Callable[[], Fleet], given: list[str]) -> Iterator[Planned]:
+    """Plan `playbook_name` on the fleet `open_fleet` makes; the fleet is closed at the end.
+
+    A mistyped playbook name fails before anything else; a broken playbook before a problem
+    with the servers (it is the first thing to fix); connections start opening while the
+    playbook is validated."""
+    from remediate.model import catalog
+
+    catalog.locate(playbook_name)
+    try:
+        fleet = open_fleet()
+    except RemediateError:
+        from remediate.model import playbook
+
+        playbook.load(playbook_name)
+        raise
+    with fleet:
+        fleet.connect_ahead()
+        from remediate.engine.decide import make_plan
+        from remediate.model import playbook
+
+        loaded = playbook.load(playbook_name)
+        the_plan = make_plan(loaded, list(fleet.readers().values()))
+        yield Planned(the_plan, loaded, fleet, fleet.meta(given))
+
+
+def save(path: Path, planned: Planned, change_id: str | None) -> str:
+    """Save the plan for review; its digest, to pin in the change ticket."""
+    from remediate.model import saved_plan
+
+    return saved_plan.save(
+        path, planned.plan, planned.playbook, planned.hosts, planned.fleet.connection_meta(), change_id
+    )
