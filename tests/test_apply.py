@@ -333,7 +333,7 @@ def test_rollback_does_not_overwrite_a_later_edit(sim: Simulator, tmp_path: Path
     result = rollback(sim, tmp_path, run)
     assert result.exit_code == 1 and "--strategy inverse" in result.output
     assert web_config(sim) == edited
-    assert last_run(tmp_path)["status"] == "incomplete"
+    assert last_run(tmp_path)["status"] == "rollback-incomplete"
 
 
 def test_rollback_inverse_removes_only_our_token(sim: Simulator, tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_a_health_failure_on_the_second_server_stops_the_run_there(
     assert "health-check-failed" in result.output and "ex02: not healthy" in result.output
     table = result.output[result.output.rindex("SERVER") :]
     assert _row(table, "ex01") == "applied"
-    assert _row(table, "ex02") == "rolled back"
+    assert _row(table, "ex02") == "rolled-back"
     assert _row(table, "ex03") == "untouched"
     report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
     assert report["status"] == "partial"
@@ -118,7 +118,7 @@ def test_max_failures_lets_the_run_go_on(sim: Simulator, fleet: Path, tmp_path: 
     result = apply(sim, tmp_path, fleet, "--serial", "1", "--max-failures", "1")
     assert result.exit_code == 1, result.output
     table = result.output[result.output.rindex("SERVER") :]
-    assert [_row(table, s) for s in ("ex01", "ex02", "ex03")] == ["applied", "rolled back", "applied"]
+    assert [_row(table, s) for s in ("ex01", "ex02", "ex03")] == ["applied", "rolled-back", "applied"]
     assert FIXED in web_config(sim, "ex03") and FIXED not in web_config(sim, "ex02")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,11 @@ from typing import Any
 from click.testing import CliRunner
 
 from remediate.cli import main
-from remediate.engine.journal import Journal
+import pytest
+
+from remediate.engine.journal import SCHEMA_VERSION, Journal
+from remediate.model.status import RunStatus
+from remediate.support.errors import RemediateError
 
 
 def start_apply(journal: Journal) -> str:
@@ -81,3 +86,102 @@ def test_no_secret_reaches_the_journal(start_sim: Any, tmp_path: Path) -> None:
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
     assert secret not in result.output
+
+
+# -- schema versions -----------------------------------------------------------------------------------
+
+V1_SCHEMA = Path(__file__).parent / "data" / "journal-v1.sql"
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrite the journal at `path` as the version before versions were recorded wrote it:
+    the old tables (tests/data/journal-v1.sql), handlers kept under hosts["handlers"], a failed
+    rollback's status "incomplete", user_version 0."""
+    new = sqlite3.connect(path)
+    runs = [
+        dict(zip([c[0] for c in new.execute("SELECT * FROM runs LIMIT 0").description], row, strict=True))
+        for row in new.execute("SELECT * FROM runs")
+    ]
+    steps = new.execute("SELECT * FROM steps").fetchall()
+    events = new.execute("SELECT * FROM events").fetchall()
+    new.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    old = sqlite3.connect(path)
+    old.executescript(V1_SCHEMA.read_text())
+    for run in runs:
+        handlers = json.loads(run.pop("handlers") or "{}")
+        run["hosts"] = json.dumps({**json.loads(run["hosts"]), "handlers": handlers})
+        if run["status"] == "rollback-incomplete":
+            run["status"] = "incomplete"
+        old.execute(
+            f"INSERT INTO runs ({', '.join(run)}) VALUES ({', '.join('?' * len(run))})", tuple(run.values())
+        )
+    if steps:
+        old.executemany(f"INSERT INTO steps VALUES ({', '.join('?' * len(steps[0]))})", steps)
+    old.executemany("INSERT INTO events VALUES (?,?,?,?)", events)
+    old.commit()
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert "handlers" not in [c[1] for c in old.execute("PRAGMA table_info(runs)")]
+    old.close()
+
+
+def test_a_new_journal_records_its_schema_version(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    assert journal.version == SCHEMA_VERSION
+    journal.close()
+    assert sqlite3.connect(tmp_path / "journal.sqlite3").execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_journal_of_the_previous_version_still_rolls_back_exactly(start_sim: Any, tmp_path: Path) -> None:
+    """Rollback "weeks later": a run journaled by the version before schema versions, rolled
+    back by this one, restores the exact bytes and values and runs the run's handlers."""
+    from tests.test_apply import apply, fingerprint, last_run, rollback
+
+    sim = start_sim(servers=2, restart_seconds=0)
+    original = fingerprint(sim)
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)
+    _as_version_1(tmp_path / "journal.sqlite3")
+    sim.audit_records()  # what the apply did is not what is asserted below
+    before = len([r for r in sim.audit_records() if r.command == "Restart-Service"])
+
+    undone = rollback(sim, tmp_path, run["id"])
+    assert undone.exit_code == 0, undone.output
+    assert fingerprint(sim) == original
+    restarts = [r for r in sim.audit_records() if r.command == "Restart-Service"]
+    assert len(restarts) == before + 2  # the handlers came from hosts["handlers"], migrated
+    migrated = sqlite3.connect(tmp_path / "journal.sqlite3")
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    handlers = json.loads(
+        migrated.execute("SELECT handlers FROM runs WHERE id = ?", (run["id"],)).fetchone()[0]
+    )
+    assert handlers == {"restart-iis": {"kind": "restart_iis", "settings": {}}}
+
+
+def test_migration_renames_the_old_incomplete_status(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    run = start_apply(journal)
+    journal._write("UPDATE runs SET status = 'rollback-incomplete', pid = 1 WHERE id = ?", (run,))
+    journal.close()
+    _as_version_1(tmp_path / "journal.sqlite3")
+    assert (
+        sqlite3.connect(tmp_path / "journal.sqlite3").execute("SELECT status FROM runs").fetchone()[0]
+        == "incomplete"
+    )
+    reopened = Journal.open(tmp_path)
+    assert reopened.run(run).status == RunStatus.ROLLBACK_INCOMPLETE
+    reopened.close()
+
+
+def test_a_journal_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    Journal.open(tmp_path).close()
+    path = tmp_path / "journal.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(RemediateError) as raised:
+        Journal.open(tmp_path)
+    assert raised.value.reference == "journal-too-new"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1

@@ -14,7 +14,7 @@ from remediate.app.planning import Planned
 from remediate.support.errors import RemediateError
 
 if TYPE_CHECKING:
-    from remediate.engine.apply import Outcome, Progress
+    from remediate.engine.steps import Outcome, Progress
     from remediate.engine.journal import Journal
     from remediate.model.saved_plan import SavedPlan
 
@@ -45,7 +45,6 @@ def apply(planned: Planned, journal: Journal, settings: ApplySettings, progress:
     refuse_errors(planned)
     return apply_plan(
         planned.plan,
-        planned.playbook,
         planned.fleet.sessions,
         journal,
         operator=operator(planned.fleet.username),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from remediate.app.fleet import Fleet
 
 if TYPE_CHECKING:
-    from remediate.engine.apply import Outcome, Progress, StepReport
+    from remediate.engine.steps import Outcome, Progress, StepReport
     from remediate.engine.journal import Journal, RunRow
 
 

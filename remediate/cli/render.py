@@ -9,6 +9,7 @@ import click
 
 from remediate.support.builds import product
 from remediate.model.plan import Change, Plan, Problem
+from remediate.model.status import Preview, RunStatus, ServerOutcome, StepStatus
 
 MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
 
@@ -141,14 +142,33 @@ def summary(plan: Plan) -> str:
 
 
 OUTCOME_COLORS = {
-    "applied": "green",
-    "rolled-back": "green",
-    "not-applied": None,
-    "nothing": None,
-    "restore": "yellow",
-    "conflict": "red",
-    "rollback-failed": "red",
-    "error": "red",
+    StepStatus.APPLIED: "green",
+    StepStatus.ROLLED_BACK: "green",
+    StepStatus.NOT_APPLIED: None,
+    StepStatus.ROLLBACK_CONFLICT: "red",
+    StepStatus.ROLLBACK_FAILED: "red",
+    Preview.NOTHING: None,
+    Preview.RESTORE: "yellow",
+    Preview.CONFLICT: "red",
+    Preview.ERROR: "red",
+}
+SERVER_COLORS = {
+    ServerOutcome.APPLIED: "green",
+    ServerOutcome.ROLLED_BACK: "yellow",
+    ServerOutcome.ROLLBACK_INCOMPLETE: "red",
+    ServerOutcome.UNTOUCHED: None,
+}
+VERDICTS = {
+    RunStatus.SUCCEEDED: ("green", "done"),
+    RunStatus.NO_CHANGE: ("green", "nothing to change: already in the desired state"),
+    RunStatus.ROLLED_BACK: ("yellow", "the run failed and was rolled back: the servers are as they were"),
+    RunStatus.PARTIAL: (
+        "yellow",
+        "the run stopped: the failing batch was rolled back, earlier batches stay applied, "
+        "later servers were not touched",
+    ),
+    RunStatus.ROLLBACK_INCOMPLETE: ("red", "could NOT be fully rolled back: see the steps above"),
+    RunStatus.REFUSED: ("red", "nothing was changed"),
 }
 
 
@@ -160,42 +180,20 @@ def outcome_text(outcome: Any) -> str:
         if outcome.failure.hint:
             lines.append(f"  hint: {outcome.failure.hint}")
     for step in sorted(outcome.steps, key=lambda s: s.seq):
-        status = _styled(f"{step.status:<15}", OUTCOME_COLORS.get(step.status), True)
+        status = _styled(f"{step.status:<17}", OUTCOME_COLORS.get(step.status), True)
         lines.append(f"  {status} {step.server}: {step.step}")
-        lines.append(f"                  {step.target}: {step.message}")
-        if step.backup and step.status in ("rollback-failed", "conflict"):
-            lines.append(f"                  backup on the server: {step.backup}")
+        lines.append(f"                    {step.target}: {step.message}")
+        if step.backup and step.status in (StepStatus.ROLLBACK_FAILED, StepStatus.ROLLBACK_CONFLICT):
+            lines.append(f"                    backup on the server: {step.backup}")
     lines += [f"  {line}" for line in outcome.handlers]
     if outcome.servers and len(outcome.servers) > 1:
         width = max(len("SERVER"), *(len(name) for name in outcome.servers))
         lines += ["", f"  {'SERVER':<{width}}  RESULT"]
-        colors = {
-            "applied": "green",
-            "rolled back": "yellow",
-            "rollback incomplete": "red",
-            "untouched": None,
-        }
         lines += [
-            f"  {name:<{width}}  {_styled(state, colors.get(state))}"
+            f"  {name:<{width}}  {_styled(state, SERVER_COLORS.get(state))}"
             for name, state in outcome.servers.items()
         ]
-    verdicts = {
-        "succeeded": ("green", "done"),
-        "no-change": ("green", "nothing to change: already in the desired state"),
-        "rolled-back": ("yellow", "the run failed and was rolled back: the servers are as they were"),
-        "partial": (
-            "yellow",
-            "the run stopped: the failing batch was rolled back, earlier batches stay applied, "
-            "later servers were not touched",
-        ),
-        "rollback-incomplete": (
-            "red",
-            "the run failed and could NOT be fully rolled back: see the steps above",
-        ),
-        "incomplete": ("red", "the rollback is incomplete: see the steps above"),
-        "refused": ("red", "nothing was changed"),
-    }
-    color, verdict = verdicts.get(outcome.status, (None, outcome.status))
+    color, verdict = VERDICTS.get(outcome.status, (None, str(outcome.status)))
     lines.append(_styled(f"{outcome.kind} {outcome.run_id}: {outcome.status}: {verdict}", color, True))
     return "\n".join(lines)
 

@@ -88,6 +88,7 @@ def rollback(
 ) -> None:
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.app import undoing
+    from remediate.model.status import Preview
     from remediate.cli.plan_apply import progress_printer
     from remediate.cli.render import outcome_text
 
@@ -112,7 +113,7 @@ def rollback(
                 click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
             if dry_run:
                 return
-            if any(step.status == "conflict" for step in preview) and strategy == "exact" and not force:
+            if any(step.status == Preview.CONFLICT for step in preview) and strategy == "exact" and not force:
                 click.echo(
                     "Some targets changed since the run: they will be left alone unless you choose "
                     "--strategy inverse or --force.",

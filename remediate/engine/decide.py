@@ -15,7 +15,7 @@ from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.kinds.handlers import HANDLER_KINDS
-from remediate.model.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.model.plan import Change, HandlerRun, HandlerSpec, Plan, Problem, ServerPlan
 from remediate.model.saved_plan import REPLAN, SavedPlan
 from remediate.model.playbook import LoadedPlaybook, Playbook
 from remediate.kinds.preconditions import Check
@@ -23,8 +23,15 @@ from remediate.winrm.reader import Remote
 from remediate.kinds.resources import Overlay
 
 
-def decide_step(step: Any, reader: Overlay) -> Change:
-    base = {"step": step.name, "kind": step.kind, "scope": step.effective_scope, "notify": tuple(step.notify)}
+def decide_step(step: Any, reader: Overlay, server: str) -> Change:
+    base = {
+        "step": step.name,
+        "kind": step.kind,
+        "scope": step.effective_scope,
+        "notify": tuple(step.notify),
+        "server": server,
+        "settings": step.settings.model_dump(exclude_unset=True),
+    }
     try:
         observed = step.resource.observe(step.settings, reader)
         decision = step.resource.decide(step.settings, observed)
@@ -69,7 +76,7 @@ def _plan_server(playbook: Playbook, remote: Remote, server_steps: list[Any]) ->
     if problem is not None:
         return ServerPlan(remote.name, endpoint, problem=problem, build=build, checks=checks)
     overlay = Overlay(remote)
-    changes = tuple(decide_step(step, overlay) for step in server_steps)
+    changes = tuple(decide_step(step, overlay, remote.name) for step in server_steps)
     locked_by = None
     if not any(change.action == "change" for change in changes):
         # nothing to do here: but is a run in the middle of changing (or rolling back) this server?
@@ -129,7 +136,7 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int =
             )
         else:
             overlay = Overlay(via)
-            organization = tuple(decide_step(step, overlay) for step in organization_steps)
+            organization = tuple(decide_step(step, overlay, via.name) for step in organization_steps)
     from_organization = _notified(organization)
 
     servers = []
@@ -150,6 +157,10 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int =
         organization=organization,
         organization_via=via.name if via is not None and organization_steps else None,
         organization_problem=organization_problem,
+        handlers=tuple(
+            HandlerSpec(h.name, h.kind, h.settings.model_dump(exclude_unset=True)) for h in playbook.handlers
+        ),
+        steps=tuple(step.name for step in playbook.steps),
     )
 
 

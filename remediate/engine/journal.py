@@ -18,11 +18,30 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from remediate.model.status import ACTIVE, RunStatus, StepStatus
+from remediate.support.clock import now
 from remediate.support.errors import RemediateError
 from remediate.support.statedir import private_dir
 
+if TYPE_CHECKING:
+    from remediate.engine.steps import Item
+
+# The journal's schema version (SQLite's user_version). Rollback "weeks later" reads journals
+# written by earlier versions: each is brought up to this one by MIGRATIONS, in order, in one
+# transaction, when it is opened. Version 1 is the schema before versions were recorded
+# (user_version 0 with the tables present).
+SCHEMA_VERSION = 2
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: a run's handlers get their own column (they were kept under hosts["handlers"])
+    1: (
+        "ALTER TABLE runs ADD COLUMN handlers TEXT",
+        "UPDATE runs SET handlers = json_extract(hosts, '$.handlers') WHERE handlers IS NULL",
+        # one vocabulary: a rollback that could not restore everything was "incomplete"
+        "UPDATE runs SET status = 'rollback-incomplete' WHERE status = 'incomplete'",
+    ),
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -41,7 +60,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished TEXT,
     pid INTEGER NOT NULL,
     machine TEXT NOT NULL,
-    report TEXT
+    report TEXT,
+    handlers TEXT                     -- JSON: name -> {kind, settings}, as the run ran them
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -73,13 +93,6 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 """
-
-# A run whose process is gone while its status still says it is working was interrupted.
-ACTIVE = ("running", "rolling-back")
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def new_run_id() -> str:
@@ -150,12 +163,14 @@ class RunRow:
     pid: int
     machine: str
     report: dict[str, Any] | None
+    handlers: dict[str, Any]  # name -> {kind, settings}
 
     @property
-    def status(self) -> str:
-        if self.stored_status in ACTIVE and not _alive(self.pid, self.machine):
-            return "interrupted"
-        return self.stored_status
+    def status(self) -> RunStatus:
+        status = RunStatus(self.stored_status)
+        if status in ACTIVE and not _alive(self.pid, self.machine):
+            return RunStatus.INTERRUPTED
+        return status
 
 
 class Journal:
@@ -167,11 +182,36 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._migrate()
         for suffix in ("-wal", "-shm"):
             sidecar = path.with_name(path.name + suffix)
             if sidecar.exists():
                 os.chmod(sidecar, 0o600)
+
+    def _migrate(self) -> None:
+        """Create the tables, or bring an earlier version's up to SCHEMA_VERSION."""
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
+        if not tables:  # a new journal (two processes doing this at once make the same tables)
+            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0] or 1
+            if version > SCHEMA_VERSION:
+                raise RemediateError(
+                    "journal-too-new",
+                    f"{self.path} was written by a newer remediate (journal version {version}; this one "
+                    f"knows up to {SCHEMA_VERSION})",
+                    "use that version of remediate (a journal is never downgraded)",
+                )
+            while version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    self._db.execute(statement)
+                version += 1
+            self._db.execute(f"PRAGMA user_version = {int(version)}")
+
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @classmethod
     def open(cls, state_dir: Path) -> Journal:
@@ -199,12 +239,14 @@ class Journal:
         change_id: str | None,
         hosts: dict[str, Any],
         connection: dict[str, Any],
+        handlers: dict[str, Any] | None = None,
         rolls_back: str | None = None,
     ) -> str:
         run_id = new_run_id()
         self._write(
             "INSERT INTO runs (id, kind, playbook, playbook_source, playbook_digest, operator, change_id, hosts,"
-            " connection, status, rolls_back, started, pid, machine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " connection, status, rolls_back, started, pid, machine, handlers)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 run_id,
                 kind,
@@ -215,19 +257,17 @@ class Journal:
                 change_id,
                 json.dumps(hosts),
                 json.dumps(connection),
-                "running",
+                RunStatus.RUNNING,
                 rolls_back,
                 now(),
                 os.getpid(),
                 socket.gethostname(),
+                json.dumps(handlers or {}),
             ),
         )
         return run_id
 
-    def set_run_status(self, run_id: str, status: str) -> None:
-        self._write("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
-
-    def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, status: RunStatus, report: dict[str, Any]) -> None:
         self._write(
             "UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?",
             (status, now(), json.dumps(report), run_id),
@@ -244,37 +284,24 @@ class Journal:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def add_step(
-        self,
-        run_id: str,
-        seq: int,
-        *,
-        server: str,
-        step: str,
-        kind: str,
-        scope: str,
-        spec: dict[str, Any],
-        target: str,
-        summary: str,
-        diff: str | None,
-        notify: list[str],
-    ) -> None:
+    def add_step(self, run_id: str, item: Item) -> None:
+        """A step of the run, whole (status planned): all a rollback needs, weeks later."""
         self._write(
             "INSERT INTO steps (run_id, seq, server, step, kind, scope, spec, target, summary, diff, notify, status)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 run_id,
-                seq,
-                server,
-                step,
-                kind,
-                scope,
-                json.dumps(spec),
-                target,
-                summary,
-                diff,
-                json.dumps(notify),
-                "planned",
+                item.seq,
+                item.server,
+                item.step,
+                item.kind,
+                item.scope,
+                json.dumps(item.settings()),
+                item.target,
+                item.summary,
+                item.diff,
+                json.dumps(item.notify),
+                StepStatus.PLANNED,
             ),
         )
 
@@ -345,4 +372,5 @@ class Journal:
         data["hosts"] = json.loads(data["hosts"])
         data["connection"] = json.loads(data["connection"])
         data["report"] = json.loads(data["report"]) if data["report"] else None
+        data["handlers"] = json.loads(data["handlers"]) if data["handlers"] else {}
         return RunRow(**data)

@@ -17,7 +17,7 @@ from typing import Any
 
 from remediate.winrm.writer import Changer
 from remediate.support.errors import RemediateError
-from remediate.engine.journal import now
+from remediate.support.clock import now
 from remediate.winrm.reader import Remote
 
 LOCK_PATH = "%ProgramData%\\remediate.lock"

@@ -10,28 +10,28 @@ started and never saw healthy.
 
 from __future__ import annotations
 
-from remediate.winrm.writer import sha256
-from remediate.support.errors import RemediateError
-from remediate.engine.apply import (
+from remediate.engine.execution import Execution
+from remediate.engine.journal import Journal, RunRow
+from remediate.engine.restore import restore_all
+from remediate.engine.steps import (
     HANDLER_STARTED,
     LOCKING,
-    MAY_HAVE_WRITTEN,
     ORG_LOCKING,
     ORG_UNLOCKED,
     SHELL_OPENED,
     Item,
     Outcome,
     Progress,
-    Runner,
     StepReport,
     handlers_for,
     observed_state,
     record,
 )
-from remediate.engine.journal import Journal, RunRow, StepRow
+from remediate.model.status import ACTIVE, MAY_HAVE_WRITTEN, Preview, RunStatus, StepStatus
+from remediate.support.errors import RemediateError
 from remediate.winrm.reader import Remote
-from remediate.kinds.resources import REGISTRY
 from remediate.winrm.session import Session
+from remediate.winrm.writer import sha256
 
 
 def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
@@ -47,20 +47,20 @@ def rollback_refusal(journal: Journal, run: RunRow) -> RemediateError | None:
             f"run {run.id} was already rolled back by run {run.rolled_back_by}",
             "nothing to do",
         )
-    if run.status in ("running", "rolling-back"):
+    if run.status in ACTIVE:
         return RemediateError(
             "run-in-progress",
             f"run {run.id} is still in progress (process {run.pid})",
             "wait for it to finish",
         )
-    if run.status in ("rolled-back", "no-change", "refused"):
+    if run.status in (RunStatus.ROLLED_BACK, RunStatus.NO_CHANGE, RunStatus.REFUSED):
         reason = {
-            "rolled-back": "rolled itself back when it failed",
-            "no-change": "changed nothing",
-            "refused": "changed nothing",
+            RunStatus.ROLLED_BACK: "rolled itself back when it failed",
+            RunStatus.NO_CHANGE: "changed nothing",
+            RunStatus.REFUSED: "changed nothing",
         }
         return RemediateError("nothing-to-roll-back", f"run {run.id} {reason[run.status]}", "nothing to do")
-    live = [r.id for r in journal.rollbacks_of(run.id) if r.status in ("running", "rolling-back")]
+    live = [r.id for r in journal.rollbacks_of(run.id) if r.status in ACTIVE]
     if live:
         return RemediateError(
             "run-in-progress",
@@ -80,7 +80,7 @@ def settle(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[
     a command of theirs (Set-PartnerApplication, a write) may land seconds later, after the
     rollback read the state and decided. Each shell the run journaled is deleted, which stops
     what it runs; then the state is settled. Returns what was done, for the report."""
-    runs = lineage(journal, run) if run.status == "interrupted" else dead_rollbacks(journal, run)
+    runs = lineage(journal, run) if run.status == RunStatus.INTERRUPTED else dead_rollbacks(journal, run)
     done = []
     for each in runs:
         for _, server, message in journal.events(each):
@@ -147,28 +147,11 @@ def unreleased_organization_lock(journal: Journal, run_id: str) -> str | None:
     return via
 
 
-def _item(step: StepRow, leftovers: tuple[str, ...]) -> Item:
-    spec = REGISTRY[step.kind].spec.model_validate(step.spec)
-    return Item(
-        seq=step.seq,
-        server=step.server,
-        step=step.step,
-        kind=step.kind,
-        spec=spec,
-        target=step.target,
-        before=step.before_state or b"",
-        after=step.after_state or b"",
-        notify=step.notify,
-        scope=step.scope,
-        backup=step.backup,
-        status=step.status,
-        leftovers=leftovers,
-    )
-
-
 def dead_rollbacks(journal: Journal, run: RunRow) -> list[str]:
     """Rollbacks of `run` that were stopped before they finished (their process is gone)."""
-    return [rollback.id for rollback in journal.rollbacks_of(run.id) if rollback.status == "interrupted"]
+    return [
+        rollback.id for rollback in journal.rollbacks_of(run.id) if rollback.status == RunStatus.INTERRUPTED
+    ]
 
 
 def lineage(journal: Journal, run: RunRow) -> list[str]:
@@ -180,7 +163,7 @@ def lineage(journal: Journal, run: RunRow) -> list[str]:
 def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
     leftovers = tuple(lineage(journal, run))
     return [
-        _item(step, leftovers)
+        Item.of_row(step, leftovers)
         for step in journal.steps(run.id)
         if step.status in MAY_HAVE_WRITTEN and step.before_state is not None
     ]
@@ -193,24 +176,20 @@ def preview_rollback(journal: Journal, run: RunRow, sessions: dict[str, Session]
         try:
             current = observed_state(item, Remote(sessions[item.server]))
         except RemediateError as error:
-            reports.append(
-                StepReport(item.seq, item.server, item.step, item.target, "error", error.message, item.backup)
-            )
+            reports.append(StepReport.of(item, Preview.ERROR, error.message))
             continue
         if current is None:
-            status, message = "restore", "missing: would recreate it from the snapshot"
+            status, message = Preview.RESTORE, "missing: would recreate it from the snapshot"
         elif item.resource.same(item.spec, current, item.before):
-            status, message = "nothing", "already as before"
+            status, message = Preview.NOTHING, "already as before"
         elif item.resource.same(item.spec, current, item.after):
-            status, message = "restore", "would restore the snapshot"
+            status, message = Preview.RESTORE, "would restore the snapshot"
         else:
             status, message = (
-                "conflict",
+                Preview.CONFLICT,
                 "changed since this run wrote it: needs --strategy inverse or --force",
             )
-        reports.append(
-            StepReport(item.seq, item.server, item.step, item.target, status, message, item.backup)
-        )
+        reports.append(StepReport.of(item, status, message))
     return reports
 
 
@@ -242,6 +221,7 @@ def rollback_run(
         change_id=run.change_id,
         hosts=run.hosts,
         connection=run.connection,
+        handlers=run.handlers,
         rolls_back=run.id,
     )
     for item in items:
@@ -259,8 +239,8 @@ def rollback_run(
         )
     if not settled:
         settle(journal, run, sessions)
-    runner = Runner(journal, sessions, rollback_id, progress, health_timeout)
-    outcome = Outcome(rollback_id, "rollback", "running")
+    execution = Execution(journal, sessions, rollback_id, progress, health_timeout)
+    outcome = Outcome(rollback_id, "rollback", RunStatus.RUNNING)
     # the servers it changes, and those where the run (or a rollback of it that died) left its
     # lock: taken over, and released at the end
     servers = list(dict.fromkeys([item.server for item in items] + leftover_locks(journal, run)))
@@ -269,14 +249,14 @@ def rollback_run(
         organization = next(
             (i.server for i in items if i.scope == "organization"), None
         ) or leftover_organization_lock(journal, run)
-        runner.lock(servers, operator, takeover, break_lock, organization)
+        execution.lock(servers, operator, takeover, break_lock, organization)
     except RemediateError as error:
-        runner.unlock()
-        journal.finish_run(rollback_id, "refused", {"failure": error.message})
-        outcome.status, outcome.failure = "refused", error
+        execution.unlock()
+        journal.finish_run(rollback_id, RunStatus.REFUSED, {"failure": error.message})
+        outcome.status, outcome.failure = RunStatus.REFUSED, error
         return outcome
     try:
-        outcome.steps = runner.undo_all(items, strategy=strategy, force=force)
+        outcome.steps = restore_all(execution, items, strategy=strategy, force=force)
         changed = [
             item
             for item, report in zip(reversed(items), outcome.steps, strict=True)
@@ -287,15 +267,17 @@ def rollback_run(
         for server, names in leftover_handlers(journal, run).items():
             wanted.setdefault(server, []).extend(n for n in names if n not in wanted[server])
         try:
-            outcome.handlers = runner.run_handlers(wanted, run.hosts.get("handlers", {}))
+            outcome.handlers = execution.run_handlers(wanted, run.handlers)
         except RemediateError as error:
             outcome.failure = error
             outcome.handlers = [f"handlers failed: {error.message}"]
-        complete = all(step.status == "rolled-back" for step in outcome.steps) and outcome.failure is None
-        outcome.status = "succeeded" if complete else "incomplete"
+        complete = (
+            all(step.status == StepStatus.ROLLED_BACK for step in outcome.steps) and outcome.failure is None
+        )
+        outcome.status = RunStatus.SUCCEEDED if complete else RunStatus.ROLLBACK_INCOMPLETE
     finally:
-        runner.unlock()
+        execution.unlock()
     journal.finish_run(rollback_id, outcome.status, outcome.to_dict())
-    if outcome.status == "succeeded":
+    if outcome.status == RunStatus.SUCCEEDED:
         journal.mark_rolled_back(run.id, rollback_id)
     return outcome

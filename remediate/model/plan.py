@@ -5,6 +5,7 @@ A plan is data. `--dry-run` prints it and stops; applying (a later step) execute
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,11 +29,16 @@ class Problem:
 
 @dataclass(frozen=True)
 class Change:
+    """One planned change to one target: everything applying it and undoing it needs, with no
+    look-up back into the playbook (the step's settings travel with it)."""
+
     step: str
     kind: str
     scope: Scope
     action: Action
     summary: str
+    server: str = ""  # the server it is made through (for organization steps: the plan's `via`)
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the step's, as written
     target: str | None = None
     before: Any = None
     after: Any = None
@@ -43,6 +49,18 @@ class Change:
     # The target's exact state when planned, and the exact state applying writes: not shown.
     before_state: bytes = field(default=b"", repr=False, compare=False)
     after_state: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """A handler of the playbook, as applying (and a rollback weeks later) runs it."""
+
+    name: str
+    kind: str
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "settings": self.settings}
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Plan:
     organization: tuple[Change, ...] = ()
     organization_via: str | None = None
     organization_problem: Problem | None = None
+    handlers: tuple[HandlerSpec, ...] = ()  # every handler of the playbook, notified or not
+    steps: tuple[str, ...] = ()  # the playbook's step names, in its order: the order of applying
 
     def all_changes(self) -> list[Change]:
         return [*(c for s in self.servers for c in s.changes), *self.organization]
@@ -108,6 +128,7 @@ class Plan:
             return {
                 "step": c.step,
                 "kind": c.kind,
+                "settings": c.settings,
                 "scope": c.scope,
                 "action": c.action,
                 "summary": c.summary,
@@ -149,8 +170,72 @@ class Plan:
                 "problem": problem(self.organization_problem),
                 "changes": [change(c) for c in self.organization],
             },
+            "handlers": {h.name: h.to_dict() for h in self.handlers},
+            "steps": list(self.steps),
             "summary": {"change": self.to_change, "unchanged": self.unchanged, "errors": self.errors},
         }
+
+
+def _problem(data: dict[str, Any] | None) -> Problem | None:
+    return None if data is None else Problem(data["reference"], data["message"], data.get("hint"))
+
+
+def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
+    """A plan from `Plan.to_dict`, with the exact states to write (`states`: a saved plan's)."""
+    written = {
+        (row["server"], row["step"], row["target"]): base64.b64decode(row["after_state"])
+        for row in states
+        if row["after_state"] is not None
+    }
+
+    def change(server: str | None, raw: dict[str, Any]) -> Change:
+        return Change(
+            step=raw["step"],
+            kind=raw["kind"],
+            server=server or "",
+            settings=raw.get("settings", {}),
+            scope=raw["scope"],
+            action=raw["action"],
+            summary=raw["summary"],
+            target=raw["target"],
+            before=raw["before"],
+            after=raw["after"],
+            diff=raw["diff"],
+            fingerprint=raw["fingerprint"],
+            notify=tuple(raw["notify"]),
+            problem=_problem(raw["problem"]),
+            after_state=written.get((server, raw["step"], raw["target"]), b""),
+        )
+
+    servers = tuple(
+        ServerPlan(
+            server=s["server"],
+            endpoint=s["endpoint"],
+            changes=tuple(change(s["server"], c) for c in s["changes"]),
+            handlers=tuple(
+                HandlerRun(h["name"], tuple(h["commands"]), tuple(h["because"])) for h in s["handlers"]
+            ),
+            problem=_problem(s["problem"]),
+            build=s["build"],
+            checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
+        )
+        for s in data["servers"]
+    )
+    organization = data["organization"]
+    return Plan(
+        playbook=data["playbook"],
+        source=data["source"],
+        digest=data["digest"],
+        notice=data["notice"],
+        servers=servers,
+        organization=tuple(change(organization["via"], c) for c in organization["changes"]),
+        organization_via=organization["via"],
+        organization_problem=_problem(organization["problem"]),
+        handlers=tuple(
+            HandlerSpec(name, h["kind"], h["settings"]) for name, h in data.get("handlers", {}).items()
+        ),
+        steps=tuple(data.get("steps", ())),
+    )
 
 
 def _jsonable(value: Any) -> Any:

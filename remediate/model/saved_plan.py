@@ -18,10 +18,9 @@ from typing import Any
 
 from remediate import __version__
 from remediate.support.errors import RemediateError
-from remediate.engine.journal import now
-from remediate.model.plan import Change, HandlerRun, Plan, Problem, ServerPlan
+from remediate.support.clock import now
+from remediate.model.plan import Plan, plan_from_dict
 from remediate.model.playbook import LoadedPlaybook, parse
-from remediate.kinds.preconditions import Check
 
 FORMAT = "remediate-plan/1"
 REPLAN = "make a new plan (`remediate plan ... --out`), have it reviewed, and apply that"
@@ -140,59 +139,4 @@ def load(path: Path) -> SavedPlan:
         data.get("created", "?"),
         data.get("change_id"),
         data["digest"],
-    )
-
-
-def _problem(data: dict[str, Any] | None) -> Problem | None:
-    return None if data is None else Problem(data["reference"], data["message"], data.get("hint"))
-
-
-def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
-    written = {
-        (row["server"], row["step"], row["target"]): base64.b64decode(row["after_state"])
-        for row in states
-        if row["after_state"] is not None
-    }
-
-    def change(server: str | None, raw: dict[str, Any]) -> Change:
-        return Change(
-            step=raw["step"],
-            kind=raw["kind"],
-            scope=raw["scope"],
-            action=raw["action"],
-            summary=raw["summary"],
-            target=raw["target"],
-            before=raw["before"],
-            after=raw["after"],
-            diff=raw["diff"],
-            fingerprint=raw["fingerprint"],
-            notify=tuple(raw["notify"]),
-            problem=_problem(raw["problem"]),
-            after_state=written.get((server, raw["step"], raw["target"]), b""),
-        )
-
-    servers = tuple(
-        ServerPlan(
-            server=s["server"],
-            endpoint=s["endpoint"],
-            changes=tuple(change(s["server"], c) for c in s["changes"]),
-            handlers=tuple(
-                HandlerRun(h["name"], tuple(h["commands"]), tuple(h["because"])) for h in s["handlers"]
-            ),
-            problem=_problem(s["problem"]),
-            build=s["build"],
-            checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
-        )
-        for s in data["servers"]
-    )
-    organization = data["organization"]
-    return Plan(
-        playbook=data["playbook"],
-        source=data["source"],
-        digest=data["digest"],
-        notice=data["notice"],
-        servers=servers,
-        organization=tuple(change(organization["via"], c) for c in organization["changes"]),
-        organization_via=organization["via"],
-        organization_problem=_problem(organization["problem"]),
     )

@@ -1,0 +1,230 @@
+"""An execution of a run (an apply, or a rollback): its sessions and journal, reconnecting,
+the locks, and the handlers with the health check after them. `engine.apply` and
+`engine.undo` build on it; `engine.restore` puts one target back."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from remediate.engine.journal import Journal
+from remediate.engine.locks import acquire, organization_lock, release, server_lock
+from remediate.engine.steps import (
+    LOCKING,
+    ORG_LOCKING,
+    ORG_UNLOCKED,
+    HANDLER_STARTED,
+    SHELL_OPENED,
+    Item,
+    Progress,
+)
+from remediate.kinds.handlers import HANDLER_KINDS
+from remediate.model.status import ACTIVE, StepStatus
+from remediate.support import logs
+from remediate.support.errors import RemediateError
+from remediate.support.logs import get_logger
+from remediate.winrm.reader import Remote
+from remediate.winrm.session import Session
+from remediate.winrm.settings import CONNECTION_ERRORS
+from remediate.winrm.writer import Changer
+
+log = get_logger(__name__)
+
+
+class Execution:
+    """What an apply and a rollback share while they run: sessions, journal, locks, handlers."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        sessions: dict[str, Session],
+        run_id: str,
+        progress: Progress,
+        health_timeout: float,
+    ) -> None:
+        self.journal = journal
+        self.sessions = sessions
+        self.run_id = run_id
+        self.health_timeout = health_timeout
+        self.locks: dict[str, str] = {}
+        self.org_lock: str | None = None  # the server through which the run holds the organization lock
+        # app pool states before a server's handler first ran in this run: health is judged
+        # against them, also when the handlers run again after a rollback
+        self.baselines: dict[tuple[str, str], dict[str, str]] = {}
+        logs.bind(run=run_id)  # every log line of the run carries it
+        log.info("run started", servers=sorted(sessions))
+        for server, session in sessions.items():
+            # journaled before anything is written: if this process dies, a rollback finds the
+            # shells it left on the servers and stops what they still run before reading state
+            for endpoint, shell_id in session.open_shells():
+                self._shell_opened(server, endpoint, shell_id)
+            session.on_open = functools.partial(self._shell_opened, server)
+
+        def logged(server: str, message: str) -> None:
+            log.info(message, server=server or None)
+            progress(server, message)
+
+        self.progress = logged
+
+    def _shell_opened(self, server: str, endpoint: str, shell_id: str) -> None:
+        self.journal.event(self.run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def reader(self, server: str) -> Remote:
+        """A Remote with an empty cache: every read of state is made afresh (the environment
+        variables, which do not change during a run, are remembered by the session)."""
+        return Remote(self.sessions[server])
+
+    def changer(self, server: str) -> Changer:
+        return Changer(self.sessions[server])
+
+    def with_reconnect(self, server: str, action: Callable[[], Any]) -> Any:
+        """Run `action`; after a lost connection, reopen the server's pools and try once more.
+
+        Only used where repeating is safe: every step re-reads the state before acting on it.
+        """
+        try:
+            return action()
+        except RemediateError as error:
+            if error.reference not in CONNECTION_ERRORS:
+                raise
+            self.progress(server, f"reconnecting after: {error.message}")
+            self.sessions[server].reset()
+            return action()
+
+    def holder_alive(self, holder: dict[str, Any]) -> bool | None:
+        """Whether the run holding a lock is still running: True, False (provably dead: this
+        journal says it ended or its process on this machine is gone), None (cannot tell)."""
+        import socket
+
+        from remediate.engine.journal import process_alive
+
+        try:
+            run = self.journal.run(str(holder.get("run")))
+        except RemediateError:
+            run = None
+        if run is not None and run.machine == socket.gethostname():
+            return run.status in ACTIVE
+        pid = holder.get("pid")
+        if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+            return process_alive(pid)
+        return None
+
+    def lock(
+        self,
+        servers: Iterable[str],
+        operator: str,
+        takeover: frozenset[str],
+        break_lock: str | None,
+        organization_via: str | None = None,
+    ) -> None:
+        """Take each server's lock, then, when the run changes organization-wide objects, the
+        organization's lock (through `organization_via`'s Exchange session)."""
+        for server in servers:
+            # journaled first: a run killed right after New-Item is known to hold the lock
+            self.journal.event(self.run_id, server, LOCKING)
+            place = server_lock(self.reader(server), self.changer(server))
+            acquire(
+                place,
+                self.run_id,
+                operator,
+                takeover=takeover,
+                break_lock=break_lock,
+                alive=self.holder_alive,
+            )
+            self.locks[server] = place.where
+            self.journal.event(self.run_id, server, f"locked {place.where}")
+        if organization_via is not None:
+            self.journal.event(self.run_id, organization_via, ORG_LOCKING)
+            place = organization_lock(self.reader(organization_via), self.changer(organization_via))
+            acquire(
+                place,
+                self.run_id,
+                operator,
+                takeover=takeover,
+                break_lock=break_lock,
+                alive=self.holder_alive,
+            )
+            self.org_lock = organization_via
+            self.journal.event(self.run_id, organization_via, "locked the organization")
+
+    def unlock(self) -> None:
+        if self.org_lock is not None:
+            via, self.org_lock = self.org_lock, None
+            try:
+                ours = self.with_reconnect(
+                    via, lambda: release(organization_lock(self.reader(via), self.changer(via)), self.run_id)
+                )
+                self.journal.event(
+                    self.run_id, via, ORG_UNLOCKED + ("" if ours else " (another run's: left alone)")
+                )
+            except RemediateError as error:
+                self.journal.event(
+                    self.run_id, via, f"could not remove the organization lock: {error.message}"
+                )
+        for server, path in list(self.locks.items()):
+            try:
+                ours = self.with_reconnect(
+                    server,
+                    lambda: release(server_lock(self.reader(server), self.changer(server)), self.run_id),
+                )
+                self.journal.event(
+                    self.run_id,
+                    server,
+                    "unlocked" if ours else "unlocked (the lock was another run's: left alone)",
+                )
+            except RemediateError as error:
+                self.journal.event(self.run_id, server, f"could not remove the lock {path}: {error.message}")
+            del self.locks[server]
+
+    def step_status(self, item: Item, status: StepStatus, **fields: Any) -> None:
+        item.status = status
+        self.journal.update_step(self.run_id, item.seq, status=status, **fields)
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    def run_handlers(self, wanted: dict[str, list[str]], handlers: dict[str, dict[str, Any]]) -> list[str]:
+        """Run each server's notified handlers once, then wait until it is healthy. Raises on failure."""
+        lines = []
+        for server, names in wanted.items():
+            for name in names:
+                kind = HANDLER_KINDS[handlers[name]["kind"]]
+                settings = kind.spec.model_validate(handlers[name]["settings"])
+                key = (server, name)
+                if key not in self.baselines:
+                    self.baselines[key] = self.with_reconnect(
+                        server, functools.partial(kind.baseline, settings, self.changer(server))
+                    )
+                before = self.baselines[key]
+                self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
+                self.journal.event(self.run_id, server, f"{HANDLER_STARTED} {name}")
+                notes = self.with_reconnect(
+                    server, functools.partial(kind.run, settings, self.changer(server), before)
+                )
+                self.journal.event(self.run_id, server, f"ran handler {name}")
+                self.wait_healthy(server, kind, settings, name, before)
+                lines.append(f"{server}: {name} ran; healthy" + "".join(f"; {note}" for note in notes))
+        return lines
+
+    def wait_healthy(self, server: str, kind: Any, settings: Any, name: str, before: dict[str, str]) -> None:
+        deadline = time.monotonic() + self.health_timeout
+        while True:
+            try:
+                problem = self.with_reconnect(
+                    server, lambda: kind.health(settings, self.changer(server), before)
+                )
+            except RemediateError as error:  # right after a restart a read may fail: ask again
+                problem = f"cannot check: {error.message}"
+            if problem is None:
+                self.journal.event(self.run_id, server, f"healthy after {name}")
+                return
+            if time.monotonic() >= deadline:
+                raise RemediateError(
+                    "health-check-failed",
+                    f"{server}: not healthy {self.health_timeout:g}s after {name}: {problem}",
+                    "check the services and app pools on the server (Get-Service, IIS Manager)",
+                )
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
