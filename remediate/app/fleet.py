@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.support.errors import RemediateError
-from remediate.winrm.reader import Remote
+from remediate.winrm.reader import ServerReader
 from remediate.winrm.session import Session
 from remediate.winrm.settings import (
     Auth,
@@ -109,8 +109,8 @@ class Fleet:
             }
         return self._sessions
 
-    def readers(self) -> dict[str, Remote]:
-        return {name: Remote(session) for name, session in self.sessions.items()}
+    def readers(self) -> dict[str, ServerReader]:
+        return {name: ServerReader(session) for name, session in self.sessions.items()}
 
     def connect_ahead(self, count: int = CONNECT_AHEAD) -> None:
         """Start opening the first servers' connections while other work goes on."""

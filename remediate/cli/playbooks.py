@@ -47,7 +47,7 @@ def show(ctx: click.Context, name: str, output: str) -> None:
 
 def _show_playbook(playbook_name: str) -> None:
     from remediate.model import playbook
-    from remediate.kinds.handlers import HANDLER_KINDS
+    from remediate.kinds.handlers import REGISTRY as HANDLERS
 
     loaded = playbook.load(playbook_name)
     book = loaded.playbook
@@ -75,9 +75,7 @@ def _show_playbook(playbook_name: str) -> None:
     if book.handlers:
         click.echo("handlers:")
         for handler in book.handlers:
-            click.echo(
-                f"  {handler.name}: {'; '.join(HANDLER_KINDS[handler.kind].commands(handler.settings))}"
-            )
+            click.echo(f"  {handler.name}: {'; '.join(HANDLERS[handler.kind].commands(handler.settings))}")
 
 
 @click.command()

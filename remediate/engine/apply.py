@@ -77,12 +77,12 @@ class Applying(Execution):
             )
 
     def apply_one(self, item: Item) -> None:
-        resource, spec, changer = item.resource, item.spec, self.changer(item.server)
+        resource, spec, writer = item.resource, item.spec, self.writer(item.server)
         self.journal.update_step(self.run_id, item.seq, started=now())
         self.step_status(
             item, StepStatus.SNAPSHOTTED, before_state=item.before, before_digest=sha256(item.before)
         )
-        backup = resource.backup(spec, item.target, item.before, changer, self.run_id)
+        backup = resource.backup(spec, item.target, item.before, writer, self.run_id)
         if backup:
             item.backup = backup
             self.journal.update_step(self.run_id, item.seq, backup=backup)
@@ -90,7 +90,7 @@ class Applying(Execution):
             item.server, f"snapshot taken: {item.target}" + (f" (backup {backup})" if backup else "")
         )
         self.step_status(item, StepStatus.WRITING, after_state=item.after, after_digest=sha256(item.after))
-        resource.write(spec, item.target, item.after, changer, self.run_id)
+        resource.write(spec, item.target, item.after, writer, self.run_id)
         self.step_status(item, StepStatus.WRITTEN)
         current = resource.state(spec, item.target, self.reader(item.server))
         if not resource.same(spec, current, item.after):

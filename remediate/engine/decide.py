@@ -14,12 +14,12 @@ from dataclasses import replace
 from typing import Any
 
 from remediate.support.errors import RemediateError
-from remediate.kinds.handlers import HANDLER_KINDS
+from remediate.kinds.handlers import REGISTRY as HANDLERS
 from remediate.model.plan import Change, HandlerRun, HandlerSpec, Plan, Problem, ServerPlan
 from remediate.model.saved_plan import REPLAN, SavedPlan
 from remediate.model.playbook import LoadedPlaybook, Playbook
 from remediate.kinds.preconditions import Check
-from remediate.winrm.reader import Remote
+from remediate.winrm.reader import ServerReader
 from remediate.kinds.resources import Overlay
 
 
@@ -53,7 +53,9 @@ def decide_step(step: Any, reader: Overlay, server: str) -> Change:
     )
 
 
-def _preflight(playbook: Playbook, remote: Remote) -> tuple[str | None, tuple[Check, ...], Problem | None]:
+def _preflight(
+    playbook: Playbook, remote: ServerReader
+) -> tuple[str | None, tuple[Check, ...], Problem | None]:
     """Every precondition on this server: the build, the checks, and the problem if one failed."""
     if not playbook.preconditions:
         return None, (), None
@@ -66,7 +68,7 @@ def _preflight(playbook: Playbook, remote: Remote) -> tuple[str | None, tuple[Ch
     return build, checks, Problem("precondition-failed", f"{remote.name} {problems}", failed[0][1].hint)
 
 
-def _plan_server(playbook: Playbook, remote: Remote, server_steps: list[Any]) -> ServerPlan:
+def _plan_server(playbook: Playbook, remote: ServerReader, server_steps: list[Any]) -> ServerPlan:
     endpoint = remote.session.endpoint
     try:
         remote.session.connect()
@@ -93,7 +95,7 @@ def _handlers(playbook: Playbook, notified: dict[str, list[str]]) -> tuple[Handl
     runs = []
     for handler in playbook.handlers:
         if handler.name in notified:
-            kind = HANDLER_KINDS[handler.kind]
+            kind = HANDLERS[handler.kind]
             runs.append(
                 HandlerRun(
                     handler.name, tuple(kind.commands(handler.settings)), tuple(notified[handler.name])
@@ -111,7 +113,7 @@ def _notified(changes: Sequence[Change]) -> dict[str, list[str]]:
     return notified
 
 
-def make_plan(loaded: LoadedPlaybook, remotes: Sequence[Remote], parallel: int = 16) -> Plan:
+def make_plan(loaded: LoadedPlaybook, remotes: Sequence[ServerReader], parallel: int = 16) -> Plan:
     playbook = loaded.playbook
     server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
     organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]

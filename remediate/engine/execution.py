@@ -20,15 +20,15 @@ from remediate.engine.steps import (
     Item,
     Progress,
 )
-from remediate.kinds.handlers import HANDLER_KINDS
+from remediate.kinds.handlers import REGISTRY as HANDLERS
 from remediate.model.status import ACTIVE, StepStatus
 from remediate.support import logs
 from remediate.support.errors import RemediateError
 from remediate.support.logs import get_logger
-from remediate.winrm.reader import Remote
+from remediate.winrm.reader import ServerReader
 from remediate.winrm.session import Session
 from remediate.winrm.settings import CONNECTION_ERRORS
-from remediate.winrm.writer import Changer
+from remediate.winrm.writer import ServerWriter
 
 log = get_logger(__name__)
 
@@ -73,13 +73,13 @@ class Execution:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def reader(self, server: str) -> Remote:
-        """A Remote with an empty cache: every read of state is made afresh (the environment
+    def reader(self, server: str) -> ServerReader:
+        """A ServerReader with an empty cache: every read of state is made afresh (the environment
         variables, which do not change during a run, are remembered by the session)."""
-        return Remote(self.sessions[server])
+        return ServerReader(self.sessions[server])
 
-    def changer(self, server: str) -> Changer:
-        return Changer(self.sessions[server])
+    def writer(self, server: str) -> ServerWriter:
+        return ServerWriter(self.sessions[server])
 
     def with_reconnect(self, server: str, action: Callable[[], Any]) -> Any:
         """Run `action`; after a lost connection, reopen the server's pools and try once more.
@@ -126,7 +126,7 @@ class Execution:
         for server in servers:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
-            place = server_lock(self.reader(server), self.changer(server))
+            place = server_lock(self.reader(server), self.writer(server))
             acquire(
                 place,
                 self.run_id,
@@ -139,7 +139,7 @@ class Execution:
             self.journal.event(self.run_id, server, f"locked {place.where}")
         if organization_via is not None:
             self.journal.event(self.run_id, organization_via, ORG_LOCKING)
-            place = organization_lock(self.reader(organization_via), self.changer(organization_via))
+            place = organization_lock(self.reader(organization_via), self.writer(organization_via))
             acquire(
                 place,
                 self.run_id,
@@ -156,7 +156,7 @@ class Execution:
             via, self.org_lock = self.org_lock, None
             try:
                 ours = self.with_reconnect(
-                    via, lambda: release(organization_lock(self.reader(via), self.changer(via)), self.run_id)
+                    via, lambda: release(organization_lock(self.reader(via), self.writer(via)), self.run_id)
                 )
                 self.journal.event(
                     self.run_id, via, ORG_UNLOCKED + ("" if ours else " (another run's: left alone)")
@@ -169,7 +169,7 @@ class Execution:
             try:
                 ours = self.with_reconnect(
                     server,
-                    lambda: release(server_lock(self.reader(server), self.changer(server)), self.run_id),
+                    lambda: release(server_lock(self.reader(server), self.writer(server)), self.run_id),
                 )
                 self.journal.event(
                     self.run_id,
@@ -191,18 +191,18 @@ class Execution:
         lines = []
         for server, names in wanted.items():
             for name in names:
-                kind = HANDLER_KINDS[handlers[name]["kind"]]
+                kind = HANDLERS[handlers[name]["kind"]]
                 settings = kind.spec.model_validate(handlers[name]["settings"])
                 key = (server, name)
                 if key not in self.baselines:
                     self.baselines[key] = self.with_reconnect(
-                        server, functools.partial(kind.baseline, settings, self.changer(server))
+                        server, functools.partial(kind.baseline, settings, self.writer(server))
                     )
                 before = self.baselines[key]
                 self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
                 self.journal.event(self.run_id, server, f"{HANDLER_STARTED} {name}")
                 notes = self.with_reconnect(
-                    server, functools.partial(kind.run, settings, self.changer(server), before)
+                    server, functools.partial(kind.run, settings, self.writer(server), before)
                 )
                 self.journal.event(self.run_id, server, f"ran handler {name}")
                 self.wait_healthy(server, kind, settings, name, before)
@@ -214,7 +214,7 @@ class Execution:
         while True:
             try:
                 problem = self.with_reconnect(
-                    server, lambda: kind.health(settings, self.changer(server), before)
+                    server, lambda: kind.health(settings, self.writer(server), before)
                 )
             except RemediateError as error:  # right after a restart a read may fail: ask again
                 problem = f"cannot check: {error.message}"

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.winrm.writer import Changer
+from remediate.winrm.writer import ServerWriter
 from remediate.support.errors import RemediateError
 from remediate.support.clock import now
-from remediate.winrm.reader import Remote
+from remediate.winrm.reader import ServerReader
 
 LOCK_PATH = "%ProgramData%\\remediate.lock"
 ORG_LOCK = "remediate-organization-lock"  # an RBAC management scope: the organization's lock
@@ -60,20 +60,20 @@ class Place:
     remove: Callable[[], None]
 
 
-def server_lock(remote: Remote, changer: Changer) -> Place:
+def server_lock(remote: ServerReader, writer: ServerWriter) -> Place:
     """A file on the server, created with New-Item without -Force: the check and the claim are
     one step on the server."""
     path = remote.expand(LOCK_PATH)
     return Place(
         remote.name,
         path,
-        create=lambda text: changer.create_exclusive(path, text),
+        create=lambda text: writer.create_exclusive(path, text),
         read=lambda: remote.read_text(path),
-        remove=lambda: changer.remove_file(path),
+        remove=lambda: writer.remove_file(path),
     )
 
 
-def organization_lock(remote: Remote, changer: Changer) -> Place:
+def organization_lock(remote: ServerReader, writer: ServerWriter) -> Place:
     """Taken through `remote`'s Exchange session before writing an organization-wide object
     (the partner application), which runs on any servers share: an unused RBAC management scope
     named ORG_LOCK whose recipient filter holds the claim. New-ManagementScope fails if it
@@ -81,9 +81,9 @@ def organization_lock(remote: Remote, changer: Changer) -> Place:
     return Place(
         "the organization",
         f"management scope {ORG_LOCK}",
-        create=lambda text: changer.create_scope(ORG_LOCK, _as_filter(text)),
+        create=lambda text: writer.create_scope(ORG_LOCK, _as_filter(text)),
         read=lambda: _from_filter(remote.scope_filter(ORG_LOCK)),
-        remove=lambda: changer.remove_scope(ORG_LOCK),
+        remove=lambda: writer.remove_scope(ORG_LOCK),
     )
 
 
@@ -165,9 +165,9 @@ def _locked(
     return RemediateError("server-locked", message, hint)
 
 
-def held_by(remote: Remote) -> str | None:
+def held_by(remote: ServerReader) -> str | None:
     """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
-    text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no Changer needed
+    text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no ServerWriter needed
     if text is None:
         return None
     holder = _holder(text)

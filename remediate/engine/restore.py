@@ -23,7 +23,7 @@ def restore(execution: Execution, item: Item, *, strategy: str = "exact", force:
             item.server, lambda: observed_state(item, execution.reader(item.server))
         )
         for tag in dict.fromkeys((*item.leftovers, execution.run_id)):
-            resource.cleanup(spec, item.target, execution.changer(item.server), tag)
+            resource.cleanup(spec, item.target, execution.writer(item.server), tag)
         if current is not None and resource.same(spec, current, item.before):
             execution.step_status(item, StepStatus.ROLLED_BACK, finished=now())
             return report(StepStatus.ROLLED_BACK, "already as before")
@@ -51,7 +51,7 @@ def restore(execution: Execution, item: Item, *, strategy: str = "exact", force:
         execution.with_reconnect(
             item.server,
             lambda: resource.write(
-                spec, item.target, wanted, execution.changer(item.server), execution.run_id
+                spec, item.target, wanted, execution.writer(item.server), execution.run_id
             ),
         )
         check = execution.with_reconnect(

@@ -29,7 +29,7 @@ from remediate.engine.steps import (
 )
 from remediate.model.status import ACTIVE, MAY_HAVE_WRITTEN, Preview, RunStatus, StepStatus
 from remediate.support.errors import RemediateError
-from remediate.winrm.reader import Remote
+from remediate.winrm.reader import ServerReader
 from remediate.winrm.session import Session
 from remediate.winrm.writer import sha256
 
@@ -174,7 +174,7 @@ def preview_rollback(journal: Journal, run: RunRow, sessions: dict[str, Session]
     reports = []
     for item in reversed(rollback_items(journal, run)):
         try:
-            current = observed_state(item, Remote(sessions[item.server]))
+            current = observed_state(item, ServerReader(sessions[item.server]))
         except RemediateError as error:
             reports.append(StepReport.of(item, Preview.ERROR, error.message))
             continue

@@ -27,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from remediate.support import yamlsource
 from remediate.model.catalog import INVALID, locate
 from remediate.support.errors import RemediateError
-from remediate.kinds.handlers import HANDLER_KINDS
-from remediate.kinds.preconditions import HINTS, PRECONDITION_KINDS, Check
+from remediate.kinds import handlers as handler_kinds
+from remediate.kinds import preconditions as precondition_kinds
+from remediate.kinds.preconditions import Check
 from remediate.kinds.resources import REGISTRY, Resource, Scope
 
 
@@ -84,11 +85,11 @@ class HandlerBase(_OneKind):
 
 class PreconditionBase(_OneKind):
     def check(self, reader: Any) -> Check:
-        return self.settings.check(reader)  # type: ignore[no-any-return]
+        return precondition_kinds.REGISTRY[self.kind].check(self.settings, reader)
 
     @property
     def hint(self) -> str:
-        return HINTS[self.kind]
+        return precondition_kinds.REGISTRY[self.kind].hint
 
 
 def _one_kind_model(name: str, base: type[_OneKind], kinds: dict[str, type[BaseModel]]) -> type[_OneKind]:
@@ -107,8 +108,12 @@ if TYPE_CHECKING:  # mypy sees the bases; pydantic validates with the registry-b
     Precondition = PreconditionBase
 else:
     Step = _one_kind_model("Step", StepBase, {kind: resource.spec for kind, resource in REGISTRY.items()})
-    Handler = _one_kind_model("Handler", HandlerBase, {kind: h.spec for kind, h in HANDLER_KINDS.items()})
-    Precondition = _one_kind_model("Precondition", PreconditionBase, dict(PRECONDITION_KINDS))
+    Handler = _one_kind_model(
+        "Handler", HandlerBase, {kind: h.spec for kind, h in handler_kinds.REGISTRY.items()}
+    )
+    Precondition = _one_kind_model(
+        "Precondition", PreconditionBase, {kind: p.spec for kind, p in precondition_kinds.REGISTRY.items()}
+    )
 
 
 class Playbook(BaseModel):
@@ -121,9 +126,6 @@ class Playbook(BaseModel):
     preconditions: list[Precondition] = Field(default=[])
     steps: list[Step] = Field(min_length=1)
     handlers: list[Handler] = Field(default=[])
-
-    def handler(self, name: str) -> HandlerBase:
-        return next(handler for handler in self.handlers if handler.name == name)
 
 
 @dataclass(frozen=True)

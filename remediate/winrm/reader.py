@@ -1,6 +1,6 @@
 """One server as remediate reads it: each read a real cmdlet, each made at most once per run.
 
-`Remote` is the `Reader` the resources observe through. What pypsrp hands back becomes plain
+`ServerReader` is the `Reader` the resources observe through. What pypsrp hands back becomes plain
 values in `remediate.winrm.wire`, the one place that knows its shapes.
 """
 
@@ -33,7 +33,7 @@ def _not_found(result: Result) -> bool:
     return any(_missing(e) for e in result.errors)
 
 
-class Remote:
+class ServerReader:
     """A server for one run; implements the resources' Reader and the preconditions' BuildReader."""
 
     def __init__(self, session: Session) -> None:
@@ -69,7 +69,7 @@ class Remote:
         names = [name] + [
             other for other in ALSO_READ if other.lower() != name.lower() and other.lower() not in known
         ]
-        result = self.session.run("server", "Get-Item", {"LiteralPath": [f"Env:\\{n}" for n in names]})
+        result = self.session.invoke("server", "Get-Item", {"LiteralPath": [f"Env:\\{n}" for n in names]})
         if result.failed or any(not _missing(e) for e in result.errors):
             raise self._fail(
                 "remote-read-failed", result, f"cannot read %{name}%", "run with -vv for details"
@@ -103,7 +103,7 @@ class Remote:
         from remediate.support.xmledit import MAX_XML_BYTES
 
         def read() -> bytes | None:
-            result = self.session.run(
+            result = self.session.invoke(
                 "server",
                 "Get-Content",
                 {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0, "TotalCount": MAX_XML_BYTES + 1},
@@ -134,7 +134,7 @@ class Remote:
 
     def read_text(self, path: str) -> str | None:
         """A small text file's content (`Get-Content -Raw`), read afresh each time; None if missing."""
-        result = self.session.run("server", "Get-Content", {"LiteralPath": path, "Raw": None})
+        result = self.session.invoke("server", "Get-Content", {"LiteralPath": path, "Raw": None})
         if _not_found(result):
             return None
         if result.failed or result.errors:  # unreadable is not missing: a lock's holder must be known
@@ -145,7 +145,7 @@ class Remote:
 
     def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
         def read() -> dict[str, Any] | None:
-            result = self.session.run("exchange", f"Get-{noun}", {"Identity": identity})
+            result = self.session.invoke("exchange", f"Get-{noun}", {"Identity": identity})
             if _not_found(result) and not result.output:
                 return None
             if result.failed or not result.output:
@@ -164,7 +164,7 @@ class Remote:
 
     def scope_filter(self, name: str) -> str | None:
         """An RBAC management scope's RecipientFilter, read afresh; None if there is no such scope."""
-        result = self.session.run("exchange", "Get-ManagementScope", {"Identity": name})
+        result = self.session.invoke("exchange", "Get-ManagementScope", {"Identity": name})
         if result.failed and not _not_found(result):
             raise self._fail(
                 "exchange-read-failed",
@@ -186,7 +186,7 @@ class Remote:
             return True
 
         def read() -> bool:
-            result = self.session.run(
+            result = self.session.invoke(
                 "exchange", "Get-ManagementRoleEntry", {"Identity": f"*\\{cmdlet}", "Parameters": parameter}
             )
             if result.failed and not _not_found(result):
@@ -202,7 +202,7 @@ class Remote:
 
     def exchange_build(self) -> str:
         def read() -> str:
-            result = self.session.run("server", "Get-ItemProperty", {"LiteralPath": SETUP_KEY})
+            result = self.session.invoke("server", "Get-ItemProperty", {"LiteralPath": SETUP_KEY})
             if _not_found(result) or not result.output:
                 raise RemediateError(
                     "exchange-not-installed",
@@ -217,7 +217,7 @@ class Remote:
 
     def exchange_servers(self) -> list[dict[str, str]]:
         """The organization's Exchange servers (Get-ExchangeServer)."""
-        result = self.session.run("exchange", "Get-ExchangeServer", {})
+        result = self.session.invoke("exchange", "Get-ExchangeServer", {})
         if result.failed or not result.output:
             raise self._fail(
                 "exchange-read-failed",

@@ -225,7 +225,7 @@ class Session:
         ).start()
         ready.wait()  # the lock is held: later calls queue behind the opening
 
-    def run(
+    def invoke(
         self,
         endpoint: Endpoint,
         cmdlet: str,
@@ -249,7 +249,7 @@ class Session:
                 shell.add_parameter(name, value)
             log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters or {}))
             try:
-                output = self._invoke(shell, cmdlet, limit)
+                output = self._wait(shell, cmdlet, limit)
             except RemediateError:
                 raise
             except Exception as error:
@@ -263,7 +263,7 @@ class Session:
         warnings = [str(w.message) for w in shell.streams.warning]
         return Result(list(output), errors, bool(shell.had_errors), warnings)
 
-    def _invoke(self, shell: Any, cmdlet: str, limit: float) -> list[Any]:
+    def _wait(self, shell: Any, cmdlet: str, limit: float) -> list[Any]:
         """pypsrp's invoke, with a deadline: each Receive waits at most the time left."""
         from pypsrp.powershell import PSInvocationState
 

@@ -20,7 +20,7 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-class Changer:
+class ServerWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -37,7 +37,7 @@ class Changer:
         hint: str,
         timeout: float | None = None,
     ) -> Result:
-        result = self.session.run(endpoint, cmdlet, parameters, timeout=timeout)  # type: ignore[arg-type]
+        result = self.session.invoke(endpoint, cmdlet, parameters, timeout=timeout)  # type: ignore[arg-type]
         if result.failed or result.errors:
             detail = result.errors[0].message if result.errors else "the command failed"
             raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
@@ -52,7 +52,7 @@ class Changer:
     # -- files -------------------------------------------------------------------------------
 
     def file_sha256(self, path: str) -> str | None:
-        result = self.session.run("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
+        result = self.session.invoke("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
         if not result.output:
             return None
         found = properties(result.output[0]).get("Hash")
@@ -86,7 +86,7 @@ class Changer:
         )
 
     def remove_file(self, path: str) -> None:
-        result = self.session.run("server", "Remove-Item", {"LiteralPath": path, "Force": None})
+        result = self.session.invoke("server", "Remove-Item", {"LiteralPath": path, "Force": None})
         if result.failed or (result.errors and not any(e.is_kind("PathNotFound") for e in result.errors)):
             detail = result.errors[0].message if result.errors else "the command failed"
             raise RemediateError(
@@ -139,7 +139,7 @@ class Changer:
     ) -> bool:
         """Create something that must not exist yet, in one step on the server (a lock's claim):
         True if created, False if it exists; any other failure is an error."""
-        result = self.session.run(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
+        result = self.session.invoke(endpoint, cmdlet, parameters)  # type: ignore[arg-type]
         if any(exists(e) for e in result.errors):
             return False
         if result.failed or result.errors:
@@ -202,7 +202,7 @@ class Changer:
         )
 
     def service_states(self, names: list[str]) -> dict[str, str]:
-        result = self.session.run("server", "Get-Service", {"Name": names})
+        result = self.session.invoke("server", "Get-Service", {"Name": names})
         if result.failed:  # a missing service is a non-terminating error: it shows as missing
             raise self._failure("Get-Service", result)
         states = {}
@@ -214,7 +214,7 @@ class Changer:
     def pool_state(self, name: str) -> str | None:
         """One app pool's run-time state (Started, Stopped, ...); None if there is no such pool.
         -Name is a scalar String: one call per pool."""
-        result = self.session.run("server", "Get-WebAppPoolState", {"Name": name})
+        result = self.session.invoke("server", "Get-WebAppPoolState", {"Name": name})
         if result.failed:
             raise self._failure("Get-WebAppPoolState", result)
         if not result.output:
@@ -223,7 +223,7 @@ class Changer:
 
     def pool_states(self) -> dict[str, str]:
         """Every app pool's run-time state, by name (from each object's ItemXPath)."""
-        result = self.session.run("server", "Get-WebAppPoolState", {})
+        result = self.session.invoke("server", "Get-WebAppPoolState", {})
         if result.failed:
             raise self._failure("Get-WebAppPoolState", result)
         states = {}

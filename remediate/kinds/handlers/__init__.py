@@ -1,4 +1,8 @@
-"""Restart handlers: what runs, once per server, after the steps that notified it changed something.
+"""Handler kinds: what runs, once per server, after the steps that notified it changed something.
+
+Every kind is one module with one object satisfying `HandlerKind`, listed in `REGISTRY`
+(the playbook model and its JSON Schema pick it up from there). A handler acts through
+`Services`, which only an execution holds.
 
 Health is judged against the server as it was before the handler ran: the services it
 restarts must run, and every app pool that was started must be started again. An app pool an
@@ -14,99 +18,67 @@ handlers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from remediate.support.errors import RemediateError
-
-if TYPE_CHECKING:
-    from remediate.winrm.writer import Changer
+from pydantic import BaseModel
 
 
-class RestartIis(BaseModel):
-    """Restart IIS: `Restart-Service -Name W3SVC,WAS -Force` (the app pools stop and start)."""
+class Services(Protocol):
+    """What handlers may do on a server: restart and recycle, and read what runs."""
 
-    model_config = ConfigDict(extra="forbid")
-    services: list[str] = Field(default_factory=lambda: ["W3SVC", "WAS"], min_length=1)
+    @property
+    def name(self) -> str: ...
+
+    def restart_services(self, names: list[str]) -> None: ...
+
+    def recycle(self, pool: str) -> None: ...
+
+    def service_states(self, names: list[str]) -> dict[str, str]: ...
+
+    def pool_state(self, name: str) -> str | None: ...
+
+    def pool_states(self) -> dict[str, str]: ...
 
 
-class RecycleAppPools(BaseModel):
-    """Recycle named IIS app pools: `Restart-WebAppPool -Name <pool>` for each."""
-
-    model_config = ConfigDict(extra="forbid")
-    pools: list[str] = Field(min_length=1)
-
-
-@dataclass(frozen=True)
-class HandlerKind:
-    name: str
+class HandlerKind(Protocol):
+    kind: str
     spec: type[BaseModel]
 
     def commands(self, spec: Any) -> list[str]:
         """The calls it makes, as an administrator would read them."""
-        if isinstance(spec, RestartIis):
-            return [f"Restart-Service -Name {','.join(spec.services)} -Force"]
-        assert isinstance(spec, RecycleAppPools)
-        return [f"Restart-WebAppPool -Name {pool}" for pool in spec.pools]
+        ...
 
-    def baseline(self, spec: Any, changer: Changer) -> dict[str, str]:
-        """The app pools' states before the handler runs. Health is judged against it: a pool
-        that ran before must run after; one an administrator stopped may stay stopped."""
-        if isinstance(spec, RestartIis):
-            return changer.pool_states()
-        states = {pool: changer.pool_state(pool) for pool in spec.pools}
-        missing = [pool for pool, state in states.items() if state is None]
-        if missing:
-            raise RemediateError(
-                "app-pool-missing",
-                f"{changer.name}: no app pool named {', '.join(missing)}",
-                "check the pool names in the playbook against IIS Manager (Application Pools)",
-            )
-        return {pool: str(state) for pool, state in states.items()}
+    def baseline(self, spec: Any, services: Services) -> dict[str, str]:
+        """The app pools' states before the handler runs (health is judged against them)."""
+        ...
 
-    def run(self, spec: Any, changer: Changer, before: dict[str, str]) -> list[str]:
+    def run(self, spec: Any, services: Services, before: dict[str, str]) -> list[str]:
         """Run it; what it left as it was, and why, for the report."""
-        kept = {pool: state for pool, state in before.items() if state != "Started"}
-        listed = ", ".join(f"{pool} ({state})" for pool, state in kept.items())
-        if isinstance(spec, RestartIis):
-            changer.restart_services(spec.services)
-            return [f"left as before: {listed}"] if kept else []
-        for pool in spec.pools:
-            if pool not in kept:
-                changer.recycle(pool)
-        # IIS cannot recycle a stopped pool; started later, it reads the new settings
-        return [f"left as before, not recycled: {listed}"] if kept else []
+        ...
 
-    def health(self, spec: Any, changer: Changer, before: dict[str, str]) -> str | None:
-        """What is not healthy yet after the handler ran (None: healthy): a service it restarted
-        that is not running, or an app pool that was started before and is not now."""
-        if isinstance(spec, RestartIis):
-            states = changer.service_states(spec.services)
-            down = [
-                f"{name} is {states.get(name, 'missing')}"
-                for name in spec.services
-                if states.get(name) != "Running"
-            ]
-            if down:
-                return ", ".join(down)
-            pools = changer.pool_states()
-        else:
-            pools = {
-                pool: changer.pool_state(pool) or "missing"
-                for pool, state in before.items()
-                if state == "Started"
-            }
-        stopped = [
-            f"{name} is {pools.get(name, 'missing')} (it was Started before)"
-            for name, state in before.items()
-            if state == "Started" and pools.get(name) != "Started"
-        ]
-        return ", ".join(stopped) if stopped else None
+    def health(self, spec: Any, services: Services, before: dict[str, str]) -> str | None:
+        """What is not healthy yet after it ran (None: healthy)."""
+        ...
 
 
-HANDLER_KINDS: dict[str, HandlerKind] = {
-    "restart_iis": HandlerKind("restart_iis", RestartIis),
-    "recycle_app_pools": HandlerKind("recycle_app_pools", RecycleAppPools),
-}
+def pools_not_back(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    """The app pools that were Started before and are not now."""
+    return [
+        f"{name} is {now.get(name, 'missing')} (it was Started before)"
+        for name, state in before.items()
+        if state == "Started" and now.get(name) != "Started"
+    ]
+
+
+def left_alone(before: dict[str, str]) -> dict[str, str]:
+    """The pools an administrator had stopped: a handler leaves them as they are."""
+    return {pool: state for pool, state in before.items() if state != "Started"}
+
+
+def _registry() -> dict[str, HandlerKind]:
+    from remediate.kinds.handlers import recycle_app_pools, restart_iis
+
+    return {module.HANDLER.kind: module.HANDLER for module in (restart_iis, recycle_app_pools)}
+
+
+REGISTRY: dict[str, HandlerKind] = _registry()

@@ -7,7 +7,7 @@ the planner pick it up from the registry.
 A resource separates reading from deciding: `observe` reads the server through a `Reader`
 (remote calls, nothing written), `decide` is pure and says what would change, with before
 and after. Planning stops there. Applying and rolling back work on a target's exact *state*
-(a file's bytes; a property's value as JSON): read it, write it through a `Changer` (which
+(a file's bytes; a property's value as JSON): read it, write it through a `Writer` (which
 only the executor holds), compare two states, compute the semantic inverse of a change.
 """
 
@@ -71,7 +71,7 @@ class Overlay:
         self._properties.setdefault((noun.lower(), identity.lower()), {})[name] = value
 
 
-class Changer(Protocol):
+class Writer(Protocol):
     """The writes resources may make. Every one is a real cmdlet with bound parameters."""
 
     def replace_file(self, path: str, content: bytes, tag: str) -> None:
@@ -131,11 +131,11 @@ class Resource(Protocol):
         """Whether two states are the same as far as the target's owner is concerned."""
         ...
 
-    def write(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> None:
+    def write(self, spec: Any, target: str, state: bytes, writer: Writer, tag: str) -> None:
         """Make the target hold exactly `state`."""
         ...
 
-    def backup(self, spec: Any, target: str, state: bytes, changer: Changer, tag: str) -> str | None:
+    def backup(self, spec: Any, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
         """Keep a copy on the server for finishing a rollback by hand (None: nothing to keep)."""
         ...
 
@@ -147,7 +147,7 @@ class Resource(Protocol):
         """Let later steps' reads through `overlay` see this planned change."""
         ...
 
-    def cleanup(self, spec: Any, target: str, changer: Changer, tag: str) -> None:
+    def cleanup(self, spec: Any, target: str, writer: Writer, tag: str) -> None:
         """Remove what an interrupted write may have left (a temporary file)."""
         ...
 

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remediate.support.errors import RemediateError
-from remediate.kinds.resources import Changer, Decision, Overlay, Reader, Scope
+from remediate.kinds.resources import Writer, Decision, Overlay, Reader, Scope
 
 Value = str | bool | int | list[str] | None
 _NAME = r"^[A-Z][A-Za-z0-9]*$"
@@ -141,19 +141,17 @@ class ExchangeObjectResource:
     def same(self, spec: ExchangeObject, one: bytes, other: bytes) -> bool:
         return same(decode(one), decode(other))
 
-    def write(self, spec: ExchangeObject, target: str, state: bytes, changer: Changer, tag: str) -> None:
+    def write(self, spec: ExchangeObject, target: str, state: bytes, writer: Writer, tag: str) -> None:
         value = decode(state)
-        changer.set_property(spec.noun, spec.identity, spec.property, None if value == [] else value)
+        writer.set_property(spec.noun, spec.identity, spec.property, None if value == [] else value)
 
-    def backup(
-        self, spec: ExchangeObject, target: str, state: bytes, changer: Changer, tag: str
-    ) -> str | None:
+    def backup(self, spec: ExchangeObject, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
         return None  # the journal holds the value
 
     def remember(self, spec: ExchangeObject, decision: Decision, overlay: Overlay) -> None:
         overlay.plan_property(spec.noun, spec.identity, spec.property, decode(decision.after_state))
 
-    def cleanup(self, spec: ExchangeObject, target: str, changer: Changer, tag: str) -> None:
+    def cleanup(self, spec: ExchangeObject, target: str, writer: Writer, tag: str) -> None:
         return None
 
     def inverse(self, spec: ExchangeObject, before: bytes, after: bytes, current: bytes) -> bytes:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from remediate.support import xmledit
 from remediate.support.errors import RemediateError
-from remediate.kinds.resources import Changer, Decision, Overlay, Reader
+from remediate.kinds.resources import Writer, Decision, Overlay, Reader
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,14 @@ class FileTarget:
     def same(self, spec: object, one: bytes, other: bytes) -> bool:
         return one == other
 
-    def write(self, spec: object, target: str, state: bytes, changer: Changer, tag: str) -> None:
-        changer.replace_file(target, state, tag)
+    def write(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> None:
+        writer.replace_file(target, state, tag)
 
-    def backup(self, spec: object, target: str, state: bytes, changer: Changer, tag: str) -> str | None:
-        return changer.backup_file(target, state, tag)
+    def backup(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
+        return writer.backup_file(target, state, tag)
 
     def remember(self, spec: object, decision: Decision, overlay: Overlay) -> None:
         overlay.plan_file(decision.target, decision.after_state)
 
-    def cleanup(self, spec: object, target: str, changer: Changer, tag: str) -> None:
-        changer.remove_file(f"{target}.remediate-{tag}.tmp")
+    def cleanup(self, spec: object, target: str, writer: Writer, tag: str) -> None:
+        writer.remove_file(f"{target}.remediate-{tag}.tmp")
