@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.model import inventory
-from remediate.model import playbook
+from remediate.model import inventory, playbook
 from remediate.support.errors import RemediateError
 
 

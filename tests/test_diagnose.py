@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from remediate.cli import main
 from remediate.app.diagnosis import diagnose
+from remediate.cli import main
 
 DATA = Path(__file__).parent / "data"
 PROFILE = (

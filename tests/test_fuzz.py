@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from remediate.model import inventory
 from remediate.model import saved_plan as plan_files
-from remediate.support import xmledit
 from remediate.model.catalog import builtin_directory
-from remediate.support.errors import RemediateError
 from remediate.model.playbook import LoadedPlaybook, parse
+from remediate.support import xmledit
+from remediate.support.errors import RemediateError
 
 PROFILES = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

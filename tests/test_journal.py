@@ -7,11 +7,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from remediate.cli import main
-import pytest
-
 from remediate.engine.journal import SCHEMA_VERSION, Journal
 from remediate.model.status import RunStatus
 from remediate.support.errors import RemediateError

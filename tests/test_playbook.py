@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from remediate.model import catalog
-from remediate.model import playbook
 from remediate.cli import main
-from remediate.support.errors import RemediateError
 from remediate.kinds.resources.exchange_object import RESOURCE as EXCHANGE_OBJECT
 from remediate.kinds.resources.exchange_object import ExchangeObject, ObservedObject, same
+from remediate.model import catalog, playbook
+from remediate.support.errors import RemediateError
 
 GOOD = """\
 name: example

@@ -14,8 +14,8 @@ from remediate.app.planning import Planned
 from remediate.support.errors import RemediateError
 
 if TYPE_CHECKING:
-    from remediate.engine.steps import Outcome, Progress
     from remediate.engine.journal import Journal
+    from remediate.engine.steps import Outcome, Progress
     from remediate.model.saved_plan import SavedPlan
 
 

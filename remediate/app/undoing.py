@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from remediate.app.fleet import Fleet
 
 if TYPE_CHECKING:
-    from remediate.engine.steps import Outcome, Progress, StepReport
     from remediate.engine.journal import Journal, RunRow
+    from remediate.engine.steps import Outcome, Progress, StepReport
 
 
 @dataclass(frozen=True)

@@ -126,13 +126,11 @@ _register()
 
 
 def run() -> None:
-    """The `remediate` command: `main`, then a quick exit. Garbage collection is held off while
-    modules load and the command runs (a short-lived process: what it allocates is freed at
-    exit), and the objects left are frozen so that the interpreter's final collections skip
-    them (they took 100 ms or more)."""
+    """The `remediate` command: `main`, then a quick exit: the objects left are frozen so that
+    the interpreter's final collections skip them (they took 100 ms or more). Garbage
+    collection stays on while the command runs: a long rollback must not grow without bound."""
     import gc
 
-    gc.disable()
     try:
         main()
     finally:

@@ -17,8 +17,7 @@ from remediate.support.errors import ExitCode, RemediateError
 @click.command("list")
 def list_playbooks() -> None:
     """List the built-in playbooks."""
-    from remediate.model import catalog
-    from remediate.model import playbook
+    from remediate.model import catalog, playbook
 
     for name in catalog.builtin_names():
         description = playbook.load(name).playbook.description
@@ -46,8 +45,8 @@ def show(ctx: click.Context, name: str, output: str) -> None:
 
 
 def _show_playbook(playbook_name: str) -> None:
-    from remediate.model import playbook
     from remediate.kinds.handlers import REGISTRY as HANDLERS
+    from remediate.model import playbook
 
     loaded = playbook.load(playbook_name)
     book = loaded.playbook

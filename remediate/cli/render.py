@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from remediate.support.builds import product
 from remediate.model.plan import Change, Plan, Problem
 from remediate.model.status import Preview, RunStatus, ServerOutcome, StepStatus
+from remediate.support.builds import product
 
 MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
 

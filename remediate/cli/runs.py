@@ -88,9 +88,9 @@ def rollback(
 ) -> None:
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.app import undoing
-    from remediate.model.status import Preview
     from remediate.cli.plan_apply import progress_printer
     from remediate.cli.render import outcome_text
+    from remediate.model.status import Preview
 
     settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout)
     journal = journal_for(ctx)

@@ -11,16 +11,29 @@ import concurrent.futures
 import contextvars
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
-from remediate.support.errors import RemediateError
 from remediate.kinds.handlers import REGISTRY as HANDLERS
+from remediate.kinds.preconditions import Check, PreflightReader
+from remediate.kinds.resources import Overlay, Reader
 from remediate.model.plan import Change, HandlerRun, HandlerSpec, Plan, Problem, ServerPlan
-from remediate.model.saved_plan import REPLAN, SavedPlan
 from remediate.model.playbook import LoadedPlaybook, Playbook
-from remediate.kinds.preconditions import Check
-from remediate.winrm.reader import ServerReader
-from remediate.kinds.resources import Overlay
+from remediate.model.saved_plan import REPLAN, SavedPlan
+from remediate.support.errors import RemediateError
+
+
+class PlanReader(Reader, PreflightReader, Protocol):
+    """What planning reads from one server (`winrm.PlanReader`, or a test's in-memory one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def connect(self) -> None: ...
+
+    def read_text(self, path: str) -> str | None: ...
 
 
 def decide_step(step: Any, reader: Overlay, server: str) -> Change:
@@ -54,7 +67,7 @@ def decide_step(step: Any, reader: Overlay, server: str) -> Change:
 
 
 def _preflight(
-    playbook: Playbook, remote: ServerReader
+    playbook: Playbook, remote: PlanReader
 ) -> tuple[str | None, tuple[Check, ...], Problem | None]:
     """Every precondition on this server: the build, the checks, and the problem if one failed."""
     if not playbook.preconditions:
@@ -68,10 +81,10 @@ def _preflight(
     return build, checks, Problem("precondition-failed", f"{remote.name} {problems}", failed[0][1].hint)
 
 
-def _plan_server(playbook: Playbook, remote: ServerReader, server_steps: list[Any]) -> ServerPlan:
-    endpoint = remote.session.endpoint
+def _plan_server(playbook: Playbook, remote: PlanReader, server_steps: list[Any]) -> ServerPlan:
+    endpoint = remote.endpoint
     try:
-        remote.session.connect()
+        remote.connect()
         build, checks, problem = _preflight(playbook, remote)
     except RemediateError as error:
         return ServerPlan(remote.name, endpoint, problem=Problem.of(error))
@@ -113,7 +126,7 @@ def _notified(changes: Sequence[Change]) -> dict[str, list[str]]:
     return notified
 
 
-def make_plan(loaded: LoadedPlaybook, remotes: Sequence[ServerReader], parallel: int = 16) -> Plan:
+def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: int = 16) -> Plan:
     playbook = loaded.playbook
     server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
     organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]

@@ -12,10 +12,10 @@ from typing import Any
 from remediate.engine.journal import Journal
 from remediate.engine.locks import acquire, organization_lock, release, server_lock
 from remediate.engine.steps import (
+    HANDLER_STARTED,
     LOCKING,
     ORG_LOCKING,
     ORG_UNLOCKED,
-    HANDLER_STARTED,
     SHELL_OPENED,
     Item,
     Progress,

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.winrm.writer import ServerWriter
-from remediate.support.errors import RemediateError
 from remediate.support.clock import now
+from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
+from remediate.winrm.writer import ServerWriter
 
 LOCK_PATH = "%ProgramData%\\remediate.lock"
 ORG_LOCK = "remediate-organization-lock"  # an RBAC management scope: the organization's lock
@@ -165,7 +165,7 @@ def _locked(
     return RemediateError("server-locked", message, hint)
 
 
-def held_by(remote: ServerReader) -> str | None:
+def held_by(remote: Any) -> str | None:
     """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
     text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no ServerWriter needed
     if text is None:

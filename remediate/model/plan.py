@@ -9,9 +9,9 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from remediate.support.errors import RemediateError
 from remediate.kinds.preconditions import Check
 from remediate.kinds.resources import Scope
+from remediate.support.errors import RemediateError
 
 Action = Literal["change", "none", "error"]
 

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from remediate.support import yamlsource
-from remediate.model.catalog import INVALID, locate
-from remediate.support.errors import RemediateError
 from remediate.kinds import handlers as handler_kinds
 from remediate.kinds import preconditions as precondition_kinds
 from remediate.kinds.preconditions import Check
 from remediate.kinds.resources import REGISTRY, Resource, Scope
+from remediate.model.catalog import INVALID, locate
+from remediate.support import yamlsource
+from remediate.support.errors import RemediateError
 
 
 class _OneKind(BaseModel):

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from remediate import __version__
-from remediate.support.errors import RemediateError
-from remediate.support.clock import now
 from remediate.model.plan import Plan, plan_from_dict
 from remediate.model.playbook import LoadedPlaybook, parse
+from remediate.support.clock import now
+from remediate.support.errors import RemediateError
 
 FORMAT = "remediate-plan/1"
 REPLAN = "make a new plan (`remediate plan ... --out`), have it reviewed, and apply that"

@@ -26,12 +26,12 @@ from typing import Any
 
 from spnego.exceptions import SpnegoError
 
-from remediate.support.logs import get_logger
 from remediate.sim.audit import Counters
 from remediate.sim.auth import Credentials, acceptor
 from remediate.sim.faults import FaultBook
 from remediate.sim.machine import Machine
 from remediate.sim.wsman import Endpoint, Fault, WSManService, endpoint_for, fault_envelope, parse_request
+from remediate.support.logs import get_logger
 
 log = get_logger(__name__)
 

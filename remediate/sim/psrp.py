@@ -29,12 +29,12 @@ from psrpcore._events import (  # psrpcore exports these from its private module
 from psrpcore._payload import PSRPPayload, StreamType
 from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
-from remediate.support.logs import get_logger
 from remediate.sim.audit import AuditTrail
 from remediate.sim.engine import Command, Session, Stop
 from remediate.sim.machine import Machine
 from remediate.sim.records import PSError, error_record
 from remediate.sim.runner import PipelineRun, Sinks, Terminated
+from remediate.support.logs import get_logger
 
 log = get_logger(__name__)
 

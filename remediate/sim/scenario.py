@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from remediate.support.errors import RemediateError
 from remediate.sim.faults import Fault
+from remediate.support.errors import RemediateError
 
 # The Microsoft Graph partner application's ActAsPermissions in a real Exchange 2019 lab.
 GRAPH_ACT_AS_PERMISSIONS: tuple[str, ...] = (

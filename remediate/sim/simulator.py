@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from remediate.support.errors import RemediateError
 from remediate.sim import auth
 from remediate.sim.audit import AuditRecord, AuditTrail, Counters
 from remediate.sim.faults import Fault, FaultBook
@@ -31,6 +30,7 @@ from remediate.sim.seed import seed
 from remediate.sim.store import OrgState, ServerState, Store
 from remediate.sim.tls import TlsFiles, ensure_certificates
 from remediate.sim.wsman import WSManService
+from remediate.support.errors import RemediateError
 from remediate.support.statedir import private_dir, write_private
 
 CONNECTION_FILE = "sim.json"

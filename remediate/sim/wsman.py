@@ -16,11 +16,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-from remediate.support.logs import get_logger
 from remediate.sim.audit import AuditTrail, Counters
 from remediate.sim.engine import EXCHANGE_CONFIGURATION, SERVER_CONFIGURATION, Session
 from remediate.sim.machine import Machine
 from remediate.sim.psrp import PipelineSlot, ReceiveTimeout, Shell, ShellClosed
+from remediate.support.logs import get_logger
 
 log = get_logger(__name__)
 

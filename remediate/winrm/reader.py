@@ -45,6 +45,15 @@ class ServerReader:
     def name(self) -> str:
         return self.session.server.name
 
+    @property
+    def endpoint(self) -> str:
+        """Where the server is, for people: 10.0.0.5:5986."""
+        return self.session.endpoint
+
+    def connect(self) -> None:
+        """Open the connection now, so that its problems surface before any step."""
+        self.session.connect()
+
     def _cached(self, key: tuple[Any, ...], read: Any) -> Any:
         with self._lock:
             if key in self._cache:

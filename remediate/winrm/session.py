@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from remediate.support.errors import RemediateError
+from remediate.support.logs import get_logger, mask_secrets
 from remediate.winrm.settings import (
     CONNECTION_ERRORS,
     EXCHANGE_SNAPIN,
@@ -23,9 +25,6 @@ from remediate.winrm.settings import (
     Endpoint,
     Server,
 )
-
-from remediate.support.errors import RemediateError
-from remediate.support.logs import get_logger, mask_secrets
 
 log = get_logger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from remediate.support.errors import RemediateError
 from remediate.sim import Scenario, Simulator, load_scenario
-from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, file_bytes, pool, run, content_lines
+from remediate.support.errors import RemediateError
+from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, content_lines, file_bytes, pool, run
 
 MIB = 1024 * 1024
 

@@ -8,10 +8,10 @@ from pypsrp.powershell import PowerShell
 
 from remediate.sim import DenyAccess, Simulator
 from tests.sim.conftest import (
-    content_lines,
     DEFAULT_PROFILES,
     SWITCH,
     WEB_CONFIG,
+    content_lines,
     error_ids,
     file_bytes,
     messages,

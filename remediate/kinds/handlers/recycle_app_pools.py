@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.kinds.handlers import Services, left_alone, pools_not_back

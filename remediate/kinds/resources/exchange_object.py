@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer
 from remediate.support.errors import RemediateError
-from remediate.kinds.resources import Writer, Decision, Overlay, Reader, Scope
 
 Value = str | bool | int | list[str] | None
 _NAME = r"^[A-Z][A-Za-z0-9]*$"

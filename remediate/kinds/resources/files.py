@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from remediate.kinds.resources import Decision, Overlay, Reader, Writer
 from remediate.support import xmledit
 from remediate.support.errors import RemediateError
-from remediate.kinds.resources import Writer, Decision, Overlay, Reader
 
 
 @dataclass(frozen=True)

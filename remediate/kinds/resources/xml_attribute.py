@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from remediate.support import xmledit
 from remediate.kinds.resources import Decision, Reader, Scope
 from remediate.kinds.resources.files import FileTarget, ObservedFile, check_xpath, file_decision, observe_file
+from remediate.support import xmledit
 
 
 class XmlAttribute(BaseModel):

@@ -16,9 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from remediate.support import xmledit
 from remediate.kinds.resources import Decision, Reader, Scope
 from remediate.kinds.resources.files import FileTarget, ObservedFile, check_xpath, file_decision, observe_file
+from remediate.support import xmledit
 
 
 class XmlToken(BaseModel):
