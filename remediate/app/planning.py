@@ -34,20 +34,20 @@ def planned(playbook_name: str, open_fleet: Callable[[], Fleet], given: list[str
     playbook is validated."""
     from remediate.model import catalog
 
-    catalog.locate(playbook_name)
+    located = catalog.locate(playbook_name)  # the one place the name is resolved
     try:
         fleet = open_fleet()
     except RemediateError:
         from remediate.model import playbook
 
-        playbook.load(playbook_name)
+        playbook.load_located(located)
         raise
     with fleet:
         fleet.connect_ahead()
         from remediate.engine.decide import make_plan
         from remediate.model import playbook
 
-        loaded = playbook.load(playbook_name)
+        loaded = playbook.load_located(located)
         the_plan = make_plan(loaded, list(fleet.readers().values()))
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
 

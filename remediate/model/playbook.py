@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -189,7 +190,12 @@ def parse(text: bytes, source: str) -> LoadedPlaybook:
 
 def load(name_or_path: str) -> LoadedPlaybook:
     """A built-in playbook by name, or a playbook file by path."""
-    path, source = locate(name_or_path)
+    return load_located(locate(name_or_path))
+
+
+def load_located(located: tuple[Path, str]) -> LoadedPlaybook:
+    """The playbook `catalog.locate` found (so that a command resolves the name once)."""
+    path, source = located
     return parse(yamlsource.read(path, INVALID), source)
 
 
