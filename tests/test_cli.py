@@ -76,6 +76,8 @@ def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) 
     process = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "faulthandler",
             "-m",
             "remediate",
             "--state-dir",
@@ -120,7 +122,12 @@ def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) 
             shell.add_cmdlet("Get-Item").add_parameter("LiteralPath", "Env:\\COMPUTERNAME")
             assert shell.invoke()[0].adapted_properties["Value"] == "EX02"
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=20)
+        try:
+            out, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # where it hangs: faulthandler dumps every thread on SIGABRT
+            process.send_signal(signal.SIGABRT)
+            out, err = process.communicate(timeout=10)
+            raise AssertionError(f"sim serve did not stop on Ctrl-C:\n{out}\n{err}") from None
         assert process.returncode == 0
         assert "simulator stopped" in out
     finally:
