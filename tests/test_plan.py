@@ -332,11 +332,20 @@ def test_missing_partner_application(start_sim: Any) -> None:
     assert "PartnerApplication 'Microsoft Graph' does not exist in the organization" in result.output
 
 
-def test_kerberos_without_a_kerberos_setup(tmp_path: Path) -> None:
+def test_kerberos_without_a_ticket_or_a_password(tmp_path: Path) -> None:
+    """No ticket in the cache (or no gssapi) and no password: refused before connecting."""
     result = remediate(
-        "--state-dir", str(tmp_path), "plan", "rest-v1s2s-profile", "--host", "sim", "--auth", "kerberos"
+        "--state-dir",
+        str(tmp_path),
+        "plan",
+        "rest-v1s2s-profile",
+        "--host",
+        "sim",
+        "--auth",
+        "kerberos",
+        env={"KRB5CCNAME": f"FILE:{tmp_path / 'no-such-cache'}", "REMEDIATE_PASSWORD": ""},
     )
-    _one_screen_error(result, "kerberos-unavailable", "--auth negotiate")
+    _one_screen_error(result, "kerberos-no-ticket", "kinit")
 
 
 def test_basic_over_http_is_refused_before_connecting(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from remediate.app.credentials import Asker, resolve
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
 from remediate.winrm.session import Session
@@ -20,6 +21,7 @@ from remediate.winrm.settings import (
     Connection,
     Credentials,
     ExchangeAccess,
+    Logon,
     Secret,
     Server,
     Transport,
@@ -31,14 +33,6 @@ from remediate.winrm.settings import (
 SIM = "sim"
 # Servers whose connection starts opening while the playbook is loaded and validated.
 CONNECT_AHEAD = 16
-
-
-class Asker(Protocol):
-    """How a use case gets what the options did not say."""
-
-    def username(self) -> str: ...
-
-    def password(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -54,10 +48,14 @@ class FleetOptions:
     exchange: ExchangeAccess = "snapin"
     exchange_port: int | None = None
     username: str | None = None
+    password_file: Path | None = None
     insecure: bool = False
     timeout: int = 60
     connect_timeout: int = 15
     restart_timeout: int = 300
+    spn_service: str | None = None
+    spn_hostname: str | None = None
+    kerberos_delegate: bool = False
 
     def connection(self) -> Connection:
         return Connection(
@@ -69,7 +67,12 @@ class FleetOptions:
             connect_timeout=self.connect_timeout,
             restart_timeout=self.restart_timeout,
             insecure=self.insecure,
+            spn_service=self.spn_service,
+            delegate=self.kerberos_delegate,
         )
+
+    def logon(self) -> Logon:
+        return Logon(self.username, self.password_file)
 
     def given(self) -> list[str]:
         """How the servers were named on the command line, for the journal."""
@@ -87,13 +90,17 @@ class Fleet:
     credentials: Credentials
     simulator: Any = None  # the embedded simulator, when --host sim
     connections: dict[str, Connection] = field(default_factory=dict)
+    logons: dict[str, Credentials] = field(default_factory=dict)  # servers with their own (inventory)
     _sessions: dict[str, Session] | None = field(default=None, repr=False)
 
     def connection_for(self, name: str) -> Connection:
         return self.connections.get(name, self.connection)
 
+    def credentials_for(self, name: str) -> Credentials:
+        return self.logons.get(name, self.credentials)
+
     @property
-    def username(self) -> str:
+    def username(self) -> str | None:
         return self.credentials.username
 
     def insecure(self) -> list[str]:
@@ -105,7 +112,8 @@ class Fleet:
         """One session per server, made when first asked for; closed when the fleet is."""
         if self._sessions is None:
             self._sessions = {
-                s.name: Session(s, self.connection_for(s.name), self.credentials) for s in self.servers
+                s.name: Session(s, self.connection_for(s.name), self.credentials_for(s.name))
+                for s in self.servers
             }
         return self._sessions
 
@@ -129,7 +137,9 @@ class Fleet:
                     "path": s.path,
                     "exchange_port": s.exchange_port,
                     "exchange_path": s.exchange_path,
+                    "spn_hostname": s.spn_hostname,
                     "connection": connection_meta(self.connection_for(s.name)),
+                    **({"username": self.logons[s.name].username} if s.name in self.logons else {}),
                 }
                 for s in self.servers
             },
@@ -152,10 +162,6 @@ class Fleet:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _credentials(username: str | None, asker: Asker) -> Credentials:
-    return Credentials(username or asker.username(), Secret(asker.password()))
 
 
 def open_fleet(options: FleetOptions, state_dir: Path, asker: Asker) -> Fleet:
@@ -185,11 +191,19 @@ def open_fleet(options: FleetOptions, state_dir: Path, asker: Asker) -> Fleet:
                 "--host sim cannot be combined with other hosts",
                 "use --host sim alone: it is every server of the simulated organization",
             )
-        return embedded_simulator(state_dir, connection)
+        return embedded_simulator(state_dir, connection, asker)
     servers = [parse_host(host) for host in hosts]
     if options.exchange_port:
         servers = [replace(server, exchange_port=options.exchange_port) for server in servers]
-    return Fleet(servers, connection, _credentials(options.username, asker))
+    if options.spn_hostname:
+        if len(servers) > 1:
+            raise RemediateError(
+                "host-invalid",
+                "--spn-hostname names one server's Kerberos host name, and there are several servers",
+                "give each server its spn_hostname in an inventory (-i)",
+            )
+        servers = [replace(servers[0], spn_hostname=options.spn_hostname)]
+    return Fleet(servers, connection, resolve(options.logon(), connection.auth, asker))
 
 
 def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> Fleet:
@@ -200,11 +214,27 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
     entries = [loaded.entry(name, base) for name in loaded.select(list(options.limits))]
     if not entries:
         raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
+    default = loaded.logon(None)
+    shared = resolve(
+        Logon(
+            options.username or default.username,
+            options.password_file or default.password_file,
+            None if options.password_file else default.password_env,
+        ),
+        base.auth,
+        asker,
+    )
+    own = {
+        entry.server.name: resolve(entry.logon, entry.connection.auth, asker)
+        for entry in entries
+        if entry.logon != default
+    }
     return Fleet(
         [entry.server for entry in entries],
         base,
-        _credentials(options.username or loaded.username, asker),
+        shared,
         connections={entry.server.name: entry.connection for entry in entries},
+        logons=own,
     )
 
 
@@ -223,29 +253,45 @@ def fleet_of_run(
     if hosts.get("given") == [SIM]:
         if ca_file is None:
             default = connection_from_meta({**connection, "ca_file": None})
-        return embedded_simulator(state_dir, default)
-    servers, connections = [], {}
+        return embedded_simulator(state_dir, default, asker)
+    servers, connections, logons = [], {}, {}
     for name, details in hosts.get("servers", {}).items():
         details = dict(details)
         recorded = details.pop("connection", None)
+        own_username = details.pop("username", None)
         servers.append(Server(name=name, **details))
         if recorded:
             connections[name] = connection_from_meta(recorded, ca_file)
-    return Fleet(
-        servers, default, _credentials(username or hosts.get("username"), asker), connections=connections
-    )
+        if own_username and not username:
+            logons[name] = resolve(Logon(own_username), connections.get(name, default).auth, asker)
+    shared = resolve(Logon(username or hosts.get("username")), default.auth, asker)
+    return Fleet(servers, default, shared, connections=connections, logons=logons)
 
 
-def embedded_simulator(state_dir: Path, connection: Connection) -> Fleet:
-    """`--host sim`: every server of the embedded simulated organization."""
+def embedded_simulator(state_dir: Path, connection: Connection, asker: Asker) -> Fleet:
+    """`--host sim`: every server of the embedded simulated organization, logged on to with its
+    account (with --auth kerberos: with the caller's ticket, which needs a KDC that knows the
+    simulated servers, as the tests start)."""
     from remediate.sim.embedded import start_embedded
 
     simulator = start_embedded(state_dir)
     servers = [
-        Server(name=name, address=endpoint.host, port=endpoint.port, exchange_port=endpoint.port)
+        Server(
+            name=name,
+            address=endpoint.host,
+            port=endpoint.port,
+            exchange_port=endpoint.port,
+            spn_hostname=endpoint.fqdn or None,
+        )
         for name, endpoint in simulator.servers.items()
     ]
     if connection.ca_file is None:
         connection = replace(connection, ca_file=simulator.ca_file)
     credentials = Credentials(simulator.username, Secret(simulator.password))
+    if connection.auth == "kerberos":
+        try:
+            credentials = resolve(Logon(), "kerberos", asker)
+        except BaseException:
+            simulator.stop()
+            raise
     return Fleet(servers, connection, credentials, simulator)

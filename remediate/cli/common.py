@@ -66,10 +66,29 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--auth",
-            type=click.Choice(["negotiate", "ntlm", "kerberos", "basic"]),
+            type=click.Choice(["negotiate", "ntlm", "kerberos", "basic", "credssp"]),
             default="negotiate",
             show_default=True,
-            help="basic is allowed over https only.",
+            help="kerberos (and negotiate, which prefers it) log on from your ticket (kinit) when no password "
+            "is given. credssp hands your password to the servers (for the snap-in's second hop): https only. "
+            "basic: https only.",
+        ),
+        click.option(
+            "--spn-service",
+            metavar="CLASS",
+            help="Kerberos: the service class of the servers' SPN [default: host; HTTP for --exchange remote].",
+        ),
+        click.option(
+            "--spn-hostname",
+            metavar="NAME",
+            help="Kerberos: the server's name in Active Directory, when --host is an address or an alias "
+            "(one server; per server: spn_hostname in an inventory).",
+        ),
+        click.option(
+            "--kerberos-delegate",
+            is_flag=True,
+            help="Kerberos: delegate your ticket to the servers, for the snap-in's second hop to Active "
+            "Directory (their accounts must be trusted for delegation).",
         ),
         click.option(
             "--ca-file",
@@ -95,7 +114,13 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--username",
             envvar=USERNAME_ENV,
             show_envvar=True,
-            help="DOMAIN\\user or user@domain. The password comes from REMEDIATE_PASSWORD or a prompt.",
+            help="DOMAIN\\user or user@domain. The password comes from --password-file, REMEDIATE_PASSWORD or "
+            "a prompt; with Kerberos and no password, from your ticket.",
+        ),
+        click.option(
+            "--password-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="A file holding the password on one line; refused unless only you can read it (chmod 600).",
         ),
         click.option(
             "--insecure",
@@ -141,20 +166,18 @@ class Prompts:
             )
         return str(click.prompt("Username (DOMAIN\\user)", err=True))
 
-    def password(self) -> str:
-        from remediate.support.logs import register_secret
+    def given_password(self) -> str | None:
+        return os.environ.get(PASSWORD_ENV) or None
 
-        password = os.environ.get(PASSWORD_ENV)
-        if password is None:
-            if not sys.stdin.isatty():
-                raise RemediateError(
-                    "password-missing",
-                    f"no password: {PASSWORD_ENV} is not set and there is no terminal to ask on",
-                    f"set {PASSWORD_ENV} in the environment (never on the command line)",
-                )
-            password = click.prompt("Password", hide_input=True, err=True)
-        register_secret(password)
-        return str(password)
+    def password(self) -> str:
+        if not sys.stdin.isatty():
+            raise RemediateError(
+                "password-missing",
+                f"no password: {PASSWORD_ENV} is not set and there is no terminal to ask on",
+                f"set {PASSWORD_ENV} in the environment (never on the command line), use --password-file, "
+                "or, with Kerberos, get a ticket first (kinit)",
+            )
+        return str(click.prompt("Password", hide_input=True, err=True))
 
 
 CONNECTION_KEYS = (
@@ -167,10 +190,14 @@ CONNECTION_KEYS = (
     "exchange",
     "exchange_port",
     "username",
+    "password_file",
     "insecure",
     "timeout",
     "connect_timeout",
     "restart_timeout",
+    "spn_service",
+    "spn_hostname",
+    "kerberos_delegate",
 )
 
 

@@ -29,10 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
-from remediate.winrm.settings import Connection, Server
+from remediate.winrm.settings import Connection, Logon, Server
 
 INVALID = "inventory-invalid"
-SERVER_KEYS = ("port", "path", "exchange_port", "exchange_path")  # where the server is; the rest: how
+SERVER_KEYS = ("port", "path", "exchange_port", "exchange_path", "spn_hostname")  # where it is
+LOGON_KEYS = ("username", "password_file", "password_env")  # as whom
 
 
 class Settings(BaseModel):
@@ -53,14 +54,38 @@ class Settings(BaseModel):
     insecure: bool | None = Field(
         default=None, description="Do not verify the certificate (https): labs only; recorded in the journal."
     )
+    spn_service: str | None = Field(default=None, description="Kerberos: the service class of the SPN.")
+    kerberos_delegate: bool | None = Field(
+        default=None, description="Kerberos: delegate the ticket (second hop)."
+    )
+    # as whom: a password is named by where it is, never written here
+    username: str | None = None
+    password_file: str | None = Field(
+        default=None, description="A file holding the password (mode 600), relative to this file."
+    )
+    password_env: str | None = Field(
+        default=None, description="An environment variable holding the password."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: object) -> object:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "a password is never written in an inventory: name where it is with password_file or password_env"
+            )
+        return data
 
 
 class Defaults(Settings):
-    username: str | None = None
+    pass
 
 
 class ServerEntry(Settings):
     host: str | None = Field(default=None, description="Host name or address; the server's name when absent.")
+    spn_hostname: str | None = Field(
+        default=None, description="Kerberos: the server's name in Active Directory, when host is an address."
+    )
 
 
 class Inventory(BaseModel):
@@ -88,6 +113,7 @@ class Entry:
 
     server: Server
     connection: Connection
+    logon: Logon
 
 
 @dataclass(frozen=True)
@@ -125,15 +151,35 @@ class LoadedInventory:
         command line's). `--insecure` on the command line holds whatever the file says."""
         defaults, own = self.inventory.defaults, self.inventory.servers[name]
         keys = {
-            **defaults.model_dump(exclude_none=True, exclude={"username"}),
+            **defaults.model_dump(exclude_none=True),
             **own.model_dump(exclude_none=True, exclude={"host"}),
         }
         where = {key: keys.pop(key) for key in SERVER_KEYS if key in keys}
+        who = {key: keys.pop(key) for key in LOGON_KEYS if key in keys}
         if "ca_file" in keys:
             keys["ca_file"] = self.source.parent / str(keys["ca_file"])
         keys["insecure"] = bool(keys.get("insecure") or base.insecure)
+        keys["delegate"] = bool(keys.pop("kerberos_delegate", False) or base.delegate)
         connection = base.overridden(**keys)
-        return Entry(Server(name=name, address=own.host or name, **where), connection)
+        return Entry(Server(name=name, address=own.host or name, **where), connection, self._logon(who))
+
+    def _logon(self, keys: dict[str, str]) -> Logon:
+        password_file = keys.get("password_file")
+        return Logon(
+            keys.get("username"),
+            self.source.parent / password_file if password_file else None,
+            keys.get("password_env"),
+        )
+
+    def logon(self, name: str | None) -> Logon:
+        """The inventory's logon for server `name` (None: its defaults')."""
+        defaults = self.inventory.defaults.model_dump(include=set(LOGON_KEYS), exclude_none=True)
+        own = (
+            {}
+            if name is None
+            else self.inventory.servers[name].model_dump(include=set(LOGON_KEYS), exclude_none=True)
+        )
+        return self._logon({**defaults, **own})
 
 
 def load(path: Path) -> LoadedInventory:

@@ -41,6 +41,7 @@ class ServerEndpoint:
     name: str
     host: str
     port: int
+    fqdn: str = ""  # the server's name in the simulated domain (its Kerberos SPNs use it)
 
     def url(self, scheme: str = "https", path: str = "wsman") -> str:
         return f"{scheme}://{self.host}:{self.port}/{path}"
@@ -246,7 +247,9 @@ class Simulator:
                     "choose another --port (each server uses the next one up)",
                 ) from None
             self._listeners[name] = listener
-            self.servers[name] = ServerEndpoint(name, self._host, listener.server_address[1])
+            self.servers[name] = ServerEndpoint(
+                name, self._host, listener.server_address[1], self._states[name.lower()].fqdn
+            )
             self._threads.append(serve(listener))
         self._write_connection_file()
 

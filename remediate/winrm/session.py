@@ -55,13 +55,16 @@ def _describe(server: Server, connection: Connection, endpoint: Endpoint) -> str
 
 
 def map_exception(
-    error: BaseException, server: Server, connection: Connection, endpoint: Endpoint, username: str
+    error: BaseException, server: Server, connection: Connection, endpoint: Endpoint, username: str | None
 ) -> RemediateError:
     """A pypsrp or requests failure as a RemediateError (never carrying the password)."""
     import requests
     from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
     where = _describe(server, connection, endpoint)
+    kerberos = _kerberos_failure(error, server, connection, endpoint, where, username)
+    if kerberos is not None:
+        return kerberos
     if isinstance(error, AuthenticationError):
         return RemediateError(
             "authentication-failed",
@@ -99,21 +102,65 @@ def map_exception(
         if error.code == 503:
             hint = "the Exchange endpoint lives in IIS: is IIS running on the server?"
         return RemediateError("endpoint-error", f"{where} answered HTTP {error.code}", hint)
-    text = str(error)
-    if connection.auth == "kerberos" and (
-        isinstance(error, ImportError) or "gssapi" in text.lower() or "kerberos" in text.lower()
-    ):
-        return RemediateError(
-            "kerberos-unavailable",
-            f"{where}: Kerberos logon is not possible from here: {mask_secrets(text)}",
-            "Kerberos needs the gssapi package (pip install 'pyspnego[kerberos]'), a krb5 setup and a ticket "
-            "(kinit); otherwise use --auth negotiate",
-        )
     return RemediateError(
         "connection-failed",
         f"{where}: {mask_secrets(f'{type(error).__name__}: {error}')}",
         "run with -vv for details",
     )
+
+
+def _kerberos_failure(
+    error: BaseException,
+    server: Server,
+    connection: Connection,
+    endpoint: Endpoint,
+    where: str,
+    username: str | None,
+) -> RemediateError | None:
+    """A Kerberos failure, named by what to do about it: no ticket, no such SPN, a clock
+    apart, or no Kerberos library here. None when `error` is something else."""
+    if connection.auth not in ("kerberos", "negotiate", "credssp"):
+        return None
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, ImportError) or "gssapi" in lowered and "not available" in lowered:
+        if connection.auth != "kerberos":
+            return None
+        return RemediateError(
+            "kerberos-unavailable",
+            f"{where}: Kerberos is not possible from here: {mask_secrets(text)}",
+            "install remediate[kerberos] (it builds against MIT Kerberos: apt-get install libkrb5-dev), "
+            "or use --auth negotiate",
+        )
+    if (
+        "no kerberos credentials" in lowered
+        or "no credentials cache" in lowered
+        or "credential cache" in lowered
+    ):
+        who = f" for {username}" if username else ""
+        return RemediateError(
+            "kerberos-no-ticket",
+            f"{where}: no Kerberos ticket{who} in the ticket cache, and no password was given",
+            "get one with `kinit user@REALM` (klist shows what you hold), or give a password "
+            "(REMEDIATE_PASSWORD or --password-file)",
+        )
+    if "server not found in kerberos database" in lowered:
+        remote = endpoint == "exchange" and connection.exchange == "remote"
+        service = connection.spn_service or ("HTTP" if remote else "host")
+        host = server.spn_hostname or server.address
+        return RemediateError(
+            "kerberos-spn-unknown",
+            f"{where}: the KDC knows no service principal {service}/{host}",
+            "name the server as Active Directory knows it: --spn-hostname (inventory: spn_hostname) when "
+            "you reach it by address or alias, --spn-service for another service class (setspn -L <server>)",
+        )
+    if "clock skew" in lowered:
+        return RemediateError(
+            "kerberos-clock-skew",
+            f"{where}: this machine's clock and the domain's are too far apart for Kerberos",
+            "synchronise this machine's clock with the domain (chrony, or w32tm on Windows)",
+        )
+    return None
 
 
 class Session:
@@ -150,21 +197,30 @@ class Session:
 
             warnings.simplefilter("ignore", InsecureRequestWarning)  # the CLI has said it, loudly, once
             cert_validation = False
+        connection, credentials = self.connection, self._credentials
+        options: dict[str, Any] = {}
+        if connection.auth in ("negotiate", "kerberos"):
+            # pypsrp builds the SPN from these (service/host); Kerberos only
+            options["negotiate_service"] = connection.spn_service or ("HTTP" if remote else None)
+            options["negotiate_hostname_override"] = self.server.spn_hostname
+            options["negotiate_delegate"] = connection.delegate or None
         return WSMan(
             self.server.address,
             port=port,
             path=self.server.exchange_path if remote else self.server.path,
-            ssl=self.connection.transport == "https",
-            auth=self.connection.auth,
-            username=self._credentials.username,
-            password=str(self._credentials.password),
+            ssl=connection.transport == "https",
+            auth=connection.auth,
+            # no password: Kerberos from the caller's ticket cache (pyspnego reads KRB5CCNAME)
+            username=credentials.username,
+            password=None if credentials.password is None else str(credentials.password),
             cert_validation=cert_validation,  # type: ignore[arg-type]  # a CA path, as requests' verify takes
             # over http every message is sealed with the logon session key (never plain text);
             # over https, TLS protects it
-            encryption="always" if self.connection.transport == "http" else "auto",
-            operation_timeout=self.connection.timeout,
-            read_timeout=self.connection.timeout + 10,
-            connection_timeout=self.connection.connect_timeout,
+            encryption="always" if connection.transport == "http" else "auto",
+            operation_timeout=connection.timeout,
+            read_timeout=connection.timeout + 10,
+            connection_timeout=connection.connect_timeout,
+            **{key: value for key, value in options.items() if value is not None},
         )
 
     def _pool(self, endpoint: Endpoint) -> Any:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from remediate.support.errors import RemediateError
 
 Transport = Literal["https", "http"]
-Auth = Literal["negotiate", "ntlm", "kerberos", "basic"]
+Auth = Literal["negotiate", "ntlm", "kerberos", "basic", "credssp"]
 ExchangeAccess = Literal["snapin", "remote"]
 Endpoint = Literal["server", "exchange"]
 EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
@@ -35,8 +35,30 @@ class Secret(str):
 
 @dataclass(frozen=True)
 class Credentials:
-    username: str
-    password: Secret = field(repr=False)
+    """Who logs on. Without a password (Kerberos), the caller's ticket cache is used: the
+    ticket of `username` if given, else the cache's default principal."""
+
+    username: str | None
+    password: Secret | None = field(default=None, repr=False)
+
+    @property
+    def from_ticket_cache(self) -> bool:
+        return self.password is None
+
+    def describe(self) -> str:
+        """Who, for people and the journal: never the password."""
+        who = self.username or "the ticket cache's principal"
+        return f"{who} (Kerberos ticket)" if self.from_ticket_cache else who
+
+
+@dataclass(frozen=True)
+class Logon:
+    """Who, and where the password is (never the password): the command line's, or one
+    inventory entry's. `app.credentials.resolve` turns it into Credentials."""
+
+    username: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,11 @@ class Connection:
     connect_timeout: int = 15  # opening a TCP connection
     restart_timeout: int = 300  # one Restart-Service or Restart-WebAppPool call
     insecure: bool = False  # do not verify the server certificate (https)
+    # Kerberos: the service part of the servers' SPN (pypsrp's default: host, which Active
+    # Directory maps to HTTP and WSMAN), and whether the ticket may be delegated onwards
+    # (the second hop; the server's account must also be trusted for delegation in AD)
+    spn_service: str | None = None
+    delegate: bool = False
 
     def overridden(self, **values: Any) -> Connection:
         """This connection with the settings given (None: keep this one's), checked again."""
@@ -66,6 +93,19 @@ class Connection:
                 "basic-over-http",
                 "Basic authentication sends the password in the clear; remediate uses it over HTTPS only",
                 "use --transport https, or --auth negotiate (HTTP is then encrypted with the session key)",
+            )
+        if self.auth == "credssp" and self.transport != "https":
+            raise RemediateError(
+                "credssp-over-http",
+                "CredSSP hands your password to the server; remediate uses it over HTTPS only, where the "
+                "server is authenticated by its certificate first",
+                "use --transport https (with --ca-file), or --auth kerberos with delegation",
+            )
+        if self.delegate and self.auth not in ("kerberos", "negotiate"):
+            raise RemediateError(
+                "delegate-needs-kerberos",
+                f"--kerberos-delegate delegates a Kerberos ticket; --auth {self.auth} has none",
+                "use --auth kerberos (or negotiate), or --auth credssp for the second hop",
             )
         if self.insecure and self.transport != "https":
             raise RemediateError(
@@ -85,6 +125,9 @@ class Server:
     path: str = "wsman"
     exchange_port: int | None = None  # the Exchange endpoint (/PowerShell); default: 443/80
     exchange_path: str = "PowerShell"
+    # Kerberos: the host name in the server's SPN, when it is reached by an address or an
+    # alias that is not its name in Active Directory (a load balancer, 10.0.0.5)
+    spn_hostname: str | None = None
 
     def port_for(self, connection: Connection) -> int:
         return self.port or (5986 if connection.transport == "https" else 5985)
@@ -143,6 +186,8 @@ def connection_meta(connection: Connection) -> dict[str, Any]:
         "timeout": connection.timeout,
         "connect_timeout": connection.connect_timeout,
         "restart_timeout": connection.restart_timeout,
+        "spn_service": connection.spn_service,
+        "delegate": connection.delegate,
     }
 
 
@@ -158,4 +203,6 @@ def connection_from_meta(meta: dict[str, Any], ca_file: Path | None = None) -> C
         connect_timeout=meta.get("connect_timeout", 15),
         restart_timeout=meta.get("restart_timeout", 300),
         insecure=bool(meta.get("insecure", False)),
+        spn_service=meta.get("spn_service"),
+        delegate=bool(meta.get("delegate", False)),
     )
