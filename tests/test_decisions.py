@@ -42,6 +42,7 @@ class Memory:
     files: dict[str, bytes] = field(default_factory=dict)
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     settable: bool = True
+    reaches_ad: bool = True  # the Exchange access can make the second hop
     writes: list[str] = field(default_factory=list)
 
     # -- what planning reads ------------------------------------------------------------------
@@ -71,6 +72,10 @@ class Memory:
 
     def exchange_build(self) -> str:
         return self.build
+
+    def exchange_access(self) -> None:
+        if not self.reaches_ad:
+            raise RemediateError("exchange-second-hop", f"{self.name}: no second hop", "use --auth credssp")
 
     def parameter_available(self, cmdlet: str, parameter: str) -> bool:
         return self.settable
@@ -160,6 +165,19 @@ def test_a_missing_partner_application_is_an_error_of_its_step() -> None:
     [change] = plan_on(memory).organization
     assert change.action == "error" and change.problem is not None
     assert change.problem.reference == "exchange-object-missing"
+
+
+def test_an_exchange_access_that_fails_stops_the_organization_steps() -> None:
+    plan = plan_on(server("ex01", reaches_ad=False), server("ex02"))
+    problem = plan.servers[0].problem
+    assert problem is not None and problem.reference == "exchange-second-hop"
+    assert plan.organization == () and plan.organization_problem is not None
+    assert plan.errors >= 2  # nothing of this plan is applied
+
+
+def test_a_playbook_without_exchange_steps_does_not_check_the_exchange_access() -> None:
+    plan = plan_on(server("ex01", reaches_ad=False), name="rest-v1s2s-profile")
+    assert plan.errors == 0 and plan.to_change == 1
 
 
 # -- apply -------------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class PlanReader(Reader, PreflightReader, Protocol):
 
     def read_text(self, path: str) -> str | None: ...
 
+    def exchange_access(self) -> None: ...
+
 
 def decide_step(step: Any, reader: Overlay, server: str) -> Change:
     base = {
@@ -104,6 +106,25 @@ def _plan_server(playbook: Playbook, remote: PlanReader, server_steps: list[Any]
     return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks, locked_by=locked_by)
 
 
+def _check_exchange_access(
+    drafts: list[tuple[PlanReader, ServerPlan]],
+) -> tuple[list[tuple[PlanReader, ServerPlan]], Problem | None]:
+    """Preflight of the Exchange access, through the first server that passed its own: read the
+    organization object. A logon that cannot make the snap-in's second hop to Active Directory
+    fails here with `exchange-second-hop`, never mid-apply."""
+    first = next((index for index, (_, draft) in enumerate(drafts) if draft.problem is None), None)
+    if first is None:
+        return drafts, None
+    remote, draft = drafts[first]
+    try:
+        remote.exchange_access()
+    except RemediateError as error:
+        drafts = list(drafts)
+        drafts[first] = (remote, replace(draft, changes=(), problem=Problem.of(error)))
+        return drafts, Problem.of(error)
+    return drafts, None
+
+
 def _handlers(playbook: Playbook, notified: dict[str, list[str]]) -> tuple[HandlerRun, ...]:
     runs = []
     for handler in playbook.handlers:
@@ -140,10 +161,15 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: i
         drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]
 
     organization: tuple[Change, ...] = ()
+    exchange_problem = None
+    if any(step.resource.uses_exchange for step in playbook.steps):
+        drafts, exchange_problem = _check_exchange_access(drafts)
     via = next((remote for remote, draft in drafts if draft.problem is None), None)
     organization_problem = None
     if organization_steps:
-        if via is None:
+        if exchange_problem is not None:
+            organization_problem, via = exchange_problem, None
+        elif via is None:
             organization_problem = Problem(
                 "no-server-for-organization",
                 "no server could be read or passed preflight, so organization-wide steps were not planned",

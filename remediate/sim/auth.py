@@ -100,5 +100,38 @@ def register(credentials: Credentials) -> None:
 
 
 def acceptor(channel_binding: bytes | None) -> spnego.ContextProxy:
+    """Negotiate: NTLM (accounts from NTLM_USER_FILE) or Kerberos (keys from the keytab that
+    KRB5_KTNAME names, when gssapi is installed)."""
     bindings = GssChannelBindings(application_data=channel_binding) if channel_binding else None
     return spnego.server(protocol="negotiate", channel_bindings=bindings)
+
+
+def credssp_acceptor() -> spnego.ContextProxy:
+    """CredSSP: a TLS channel inside the HTTP exchange, Negotiate inside that, then the
+    client's password handed over (pyspnego's acceptor)."""
+    return spnego.server(protocol="credssp")
+
+
+@dataclass(frozen=True)
+class Logon:
+    """Who logged on to a connection, how, and whether the logon can reach Active Directory
+    on the user's behalf (the second hop): only with credentials handed to the server."""
+
+    identity: str
+    mechanism: str  # ntlm, kerberos, basic, credssp
+    delegated: bool = False
+
+
+def delegated_kerberos(context: spnego.ContextProxy) -> bool:
+    """Whether the client delegated its Kerberos ticket in this context."""
+    return bool(context.context_attr & spnego.ContextReq.delegate)
+
+
+def check_password(credentials: Credentials, domain: str, username: str, password: str) -> str | None:
+    """The identity for credentials a CredSSP client handed over, or None."""
+    name = f"{domain}\\{username}" if domain else username
+    user = credentials._account_name(name)
+    for account in credentials.accounts:
+        if user is not None and account.username.lower() == user.lower() and account.password == password:
+            return credentials.identity(account.username)
+    return None

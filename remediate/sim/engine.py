@@ -95,6 +95,10 @@ class Session:
     configuration: str
     user: str
     snapins: set[str] = field(default_factory=set)
+    # the logon can reach Active Directory as the user (the second hop): CredSSP, or a
+    # delegated Kerberos ticket. The Exchange snap-in needs it; the Exchange endpoint does not
+    # (its cmdlets run in Exchange's own process, which reaches AD as the server)
+    delegated: bool = False
     location: str = DEFAULT_LOCATION
 
     @property

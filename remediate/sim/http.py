@@ -20,16 +20,25 @@ import socketserver
 import ssl
 import struct
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from spnego.exceptions import SpnegoError
 
 from remediate.sim.audit import Counters
-from remediate.sim.auth import Credentials, acceptor
+from remediate.sim.auth import (
+    Credentials,
+    Logon,
+    acceptor,
+    check_password,
+    credssp_acceptor,
+    delegated_kerberos,
+)
+from remediate.sim.engine import EXCHANGE_CONFIGURATION as EXCHANGE
 from remediate.sim.faults import FaultBook
 from remediate.sim.machine import Machine
+from remediate.sim.scenario import Authentication
 from remediate.sim.wsman import Endpoint, Fault, WSManService, endpoint_for, fault_envelope, parse_request
 from remediate.support.logs import get_logger
 
@@ -61,6 +70,7 @@ class ServerContext:
     tls: ssl.SSLContext
     channel_binding: bytes
     stopping: threading.Event
+    authentication: Authentication = field(default_factory=Authentication)
 
 
 class WinRMServer(socketserver.ThreadingMixIn, HTTPServer):
@@ -134,7 +144,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
     def __init__(self, request: Any, client_address: Any, server: WinRMServer, is_tls: bool = False) -> None:
         self.is_tls = is_tls
         self.auth_context: Any = None
-        self.identity: str | None = None
+        self.auth_scheme = ""  # the scheme of the context being built: negotiate or credssp
+        self.logon: Logon | None = None
+        self.configuration = ""  # of the request being handled
         super().__init__(request, client_address, server)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
@@ -151,13 +163,21 @@ class WinRMHandler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(body)
 
-    def _challenge(self, token: bytes | None = None) -> None:
+    @property
+    def identity(self) -> str | None:
+        return self.logon.identity if self.logon is not None else None
+
+    def _challenge(self, token: bytes | None = None, scheme: str = "Negotiate") -> None:
+        """401 with the schemes this endpoint takes: /PowerShell only Negotiate (Kerberos
+        inside: kerbauth); /wsman Negotiate, and over HTTPS Basic and (if enabled) CredSSP."""
         self.send_response(401)
         self.send_header(
-            "WWW-Authenticate", "Negotiate" + (" " + base64.b64encode(token).decode() if token else "")
+            "WWW-Authenticate", scheme + (" " + base64.b64encode(token).decode() if token else "")
         )
-        if token is None and self.is_tls:
+        if token is None and self.is_tls and self.configuration != EXCHANGE:
             self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
+            if self.server.context.authentication.credssp:
+                self.send_header("WWW-Authenticate", "CredSSP")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -185,9 +205,10 @@ class WinRMHandler(BaseHTTPRequestHandler):
         if configuration is None:
             self._send(404)
             return
-        if configuration == "Microsoft.Exchange" and not context.machine.iis_running():
+        if configuration == EXCHANGE and not context.machine.iis_running():
             self._send(503, b"Service Unavailable", {"Content-Type": "text/plain"})
             return
+        self.configuration = configuration
         final_token = self._authenticate()
         if self.identity is None:
             return
@@ -222,7 +243,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
         except Fault as fault:
             payload, status = fault_envelope(fault, "", context.machine.state.fqdn), 500
         else:
-            reply = context.service.handle(request, endpoint, self.identity or "")
+            reply = context.service.handle(
+                request, endpoint, self.identity or "", delegated=bool(self.logon and self.logon.delegated)
+            )
             if reply.drop_connection:
                 self._drop()
                 return
@@ -249,58 +272,106 @@ class WinRMHandler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    @staticmethod
-    def _token_header(token: bytes | None) -> dict[str, str]:
-        return {"WWW-Authenticate": "Negotiate " + base64.b64encode(token).decode()} if token else {}
+    def _token_header(self, token: bytes | None) -> dict[str, str]:
+        scheme = "CredSSP" if self.auth_scheme == "credssp" else "Negotiate"
+        return {"WWW-Authenticate": f"{scheme} " + base64.b64encode(token).decode()} if token else {}
 
     # -- authentication ---------------------------------------------------------------------------
 
     def _authenticate(self) -> bytes | None:
-        """Authenticate the request; on failure send the 401 and leave `identity` unset."""
+        """Authenticate the request; on failure send the 401 and leave `logon` unset."""
         context = self.server.context
         header = self.headers.get("Authorization")
         if not header:
-            if self.identity is None:
+            if self.logon is None:
                 self._challenge()
+            elif not self._allowed(self.logon.mechanism):
+                self._refuse()
             return None
         scheme, _, value = header.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "basic":
-            identity = context.credentials.check_basic(value.strip()) if self.is_tls else None
+            identity = context.credentials.check_basic(value.strip()) if self._allowed("basic") else None
             if identity is None:
-                context.counters.auth_failure(self.server.name)
-                self.identity = None
-                self._challenge()
+                self._refuse()
             else:
-                self.identity = identity
+                self.logon = Logon(identity, "basic")
             return None
+        if scheme == "credssp" and self._allowed("credssp"):
+            return self._credssp(value.strip())
         if scheme not in ("negotiate", "kerberos", "ntlm"):
             self._challenge()
             return None
         return self._negotiate(value.strip())
 
+    def _allowed(self, mechanism: str) -> bool:
+        """Whether this endpoint takes a logon of this kind."""
+        settings = self.server.context.authentication
+        if self.configuration == EXCHANGE:
+            return mechanism in settings.exchange
+        if mechanism in ("basic", "credssp"):
+            return self.is_tls and (mechanism == "basic" or settings.credssp)
+        return mechanism in ("ntlm", "kerberos")
+
+    def _refuse(self) -> None:
+        self.server.context.counters.auth_failure(self.server.name)
+        self.logon = None
+        self.auth_context = None
+        self._challenge()
+
     def _negotiate(self, value: str) -> bytes | None:
         context = self.server.context
-        if self.auth_context is None or self.auth_context.complete:
-            self.identity = None
+        if self.auth_context is None or self.auth_context.complete or self.auth_scheme != "negotiate":
+            self.logon = None
+            self.auth_scheme = "negotiate"
             self.auth_context = acceptor(context.channel_binding if self.is_tls else None)
         try:
             token = self.auth_context.step(base64.b64decode(value))
         except (SpnegoError, ValueError, struct.error):
-            context.counters.auth_failure(self.server.name)
-            self.auth_context = None
-            self._challenge()
+            self._refuse()
             return None
         if not self.auth_context.complete:
             self._challenge(token or b"")
             return None
+        mechanism = str(self.auth_context.negotiated_protocol or "ntlm").lower()
         identity = context.credentials.normalise(str(self.auth_context.client_principal or ""))
-        if identity is None:
-            context.counters.auth_failure(self.server.name)
-            self.auth_context = None
-            self._challenge()
+        if identity is None or not self._allowed(mechanism):
+            self._refuse()
             return None
-        self.identity = identity
+        delegated = (
+            mechanism == "kerberos"
+            and context.authentication.kerberos_delegation
+            and delegated_kerberos(self.auth_context)
+        )
+        self.logon = Logon(identity, mechanism, delegated)
+        return token
+
+    def _credssp(self, value: str) -> bytes | None:
+        """CredSSP (RFC-less; MS-CSSP): over HTTPS only; the password handed over is checked
+        and the logon can make the second hop."""
+        context = self.server.context
+        if self.auth_context is None or self.auth_context.complete or self.auth_scheme != "credssp":
+            self.logon = None
+            self.auth_scheme = "credssp"
+            self.auth_context = credssp_acceptor()
+        try:
+            token = self.auth_context.step(base64.b64decode(value))
+        except (SpnegoError, ValueError, struct.error):
+            self._refuse()
+            return None
+        if not self.auth_context.complete:
+            self._challenge(token or b"", scheme="CredSSP")
+            return None
+        handed = self.auth_context.get_extra_info("client_credential")
+        identity = None
+        if handed is not None and hasattr(handed, "password"):
+            identity = check_password(
+                context.credentials, handed.domain_name, handed.user_name, handed.password
+            )
+        if identity is None:
+            self._refuse()
+            return None
+        self.logon = Logon(identity, "credssp", delegated=True)
         return token
 
     # -- WinRM message encryption ----------------------------------------------------------------

@@ -35,6 +35,11 @@ class Machine:
                     granted = (granted or set()) | set(entry["parameters"])
         return granted
 
+    def second_hop_modelled(self) -> bool:
+        """Whether the snap-in's cmdlets need a logon that can reach AD (scenario authentication)."""
+        with self.org.lock:
+            return bool((self.org.data.get("authentication") or {}).get("second_hop", True))
+
     def iis_running(self) -> bool:
         with self.state.lock:
             service = self.state.service("W3SVC")

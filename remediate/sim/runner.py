@@ -10,6 +10,7 @@ from typing import Any
 
 from remediate.sim.audit import AuditTrail, plain
 from remediate.sim.cmdlets import REGISTRY
+from remediate.sim.cmdlets.exchange import second_hop_error
 from remediate.sim.engine import (
     Call,
     Command,
@@ -124,6 +125,14 @@ class PipelineRun:
             cancelled=self.cancelled,
         )
         try:
+            if (
+                resolved.cmdlet.source == "exchange"
+                and not self.session.no_language
+                and not self.session.delegated
+                and self.machine.second_hop_modelled()
+            ):
+                # the snap-in in a WinRM session: AD is the second hop, and this logon cannot make it
+                raise second_hop_error(call)
             fault = self.machine.faults.cmdlet_error(self.machine.name, name)
             injected = None
             if fault is not None:

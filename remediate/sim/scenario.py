@@ -155,6 +155,25 @@ class Rbac(_Model):
     app_only_permissions: bool = False
 
 
+class Authentication(_Model):
+    """How the servers authenticate, by endpoint. The defaults are a real Exchange 2019 server's:
+    /PowerShell takes Kerberos only (IIS Windows authentication is off on Default Web Site/
+    PowerShell and Exchange's kerbauth module authenticates: a real E19 applicationHost.config
+    in CSS-Exchange's test data), /wsman takes Negotiate (Kerberos or NTLM) and, over HTTPS,
+    Basic (a deviation: WinRM's service has Basic off by default; the tests use it), and no
+    CredSSP (off unless Enable-WSManCredSSP -Role Server was run)."""
+
+    exchange: list[Literal["kerberos", "ntlm"]] = Field(default=["kerberos"], min_length=1)
+    credssp: bool = False  # /wsman takes CredSSP (over HTTPS)
+    # the servers' computer accounts are trusted for delegation in Active Directory: a Kerberos
+    # ticket the client delegates then carries the second hop
+    kerberos_delegation: bool = False
+    # model the second hop: the Exchange snap-in's cmdlets, in a WinRM session whose logon
+    # cannot reach Active Directory as the user (NTLM, Basic, Kerberos without delegation),
+    # fail. Off only in labs that do not teach it (the embedded `--host sim`, most tests)
+    second_hop: bool = True
+
+
 class Scenario(_Model):
     description: str = "Hybrid Exchange 2019 CU15 organization"
     organization: Organization = Field(default_factory=Organization)
@@ -168,6 +187,7 @@ class Scenario(_Model):
     multi_valued_shape: Literal["string-array", "multi-valued-property"] = "string-array"
     restart_seconds: float = Field(default=2.0, ge=0)
     faults: list[Fault] = Field(default_factory=list)
+    authentication: Authentication = Field(default_factory=Authentication)
 
     @field_validator("servers")
     @classmethod

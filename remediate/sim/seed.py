@@ -43,6 +43,7 @@ APP_POOLS: tuple[str, ...] = (
 # the scenario says so.
 ROLE_ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("View-Only Configuration", "Get-ExchangeServer", ("Identity", "DomainController", "Status", "Domain")),
+    ("View-Only Configuration", "Get-OrganizationConfig", ("Identity", "DomainController")),
     ("View-Only Configuration", "Get-PartnerApplication", ("Identity", "DomainController", "Organization")),
     (
         "Role Management",

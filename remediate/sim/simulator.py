@@ -25,7 +25,7 @@ from remediate.sim.audit import AuditRecord, AuditTrail, Counters
 from remediate.sim.faults import Fault, FaultBook
 from remediate.sim.http import ServerContext, WinRMServer, serve
 from remediate.sim.machine import Machine
-from remediate.sim.scenario import Scenario, load_scenario
+from remediate.sim.scenario import Authentication, Scenario, load_scenario
 from remediate.sim.seed import seed
 from remediate.sim.store import OrgState, ServerState, Store
 from remediate.sim.tls import TlsFiles, ensure_certificates
@@ -58,6 +58,7 @@ class Simulator:
         port: int = 0,
         restart_seconds: float | None = None,
         reset: bool = False,
+        authentication: Authentication | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).expanduser().absolute()
         self._server_count = servers
@@ -65,6 +66,7 @@ class Simulator:
         self._host = host
         self._port = port
         self._restart_seconds = restart_seconds
+        self._authentication = authentication  # overrides the scenario's, like restart_seconds
         self._reset = reset
         self._lock_handle: IO[str] | None = None
         self._listeners: dict[str, WinRMServer] = {}
@@ -158,6 +160,13 @@ class Simulator:
             self.org, self._states = store.load()
             for fault in scenario.faults:
                 self.faults.add(fault)
+            with self.org.lock:
+                self.org.data["authentication"] = scenario.authentication.model_dump()
+                self.org.save()
+        if self._authentication is not None:
+            with self.org.lock:
+                self.org.data["authentication"] = self._authentication.model_dump()
+                self.org.save()
         if self._restart_seconds is not None:
             with self.org.lock:
                 self.org.data["restart_seconds"] = self._restart_seconds
@@ -211,6 +220,12 @@ class Simulator:
         accounts = tuple(auth.Account(a["username"], a["password"]) for a in data["accounts"])
         return auth.Credentials(data["netbios"], data["domain"], accounts)
 
+    @property
+    def authentication(self) -> Authentication:
+        """How the servers authenticate (as seeded from the scenario, or as overridden)."""
+        assert self.org is not None
+        return Authentication.model_validate(self.org.data.get("authentication") or {})
+
     # -- listening ----------------------------------------------------------------------------
 
     def _listen(self) -> None:
@@ -236,6 +251,7 @@ class Simulator:
                 tls_context,
                 binding,
                 self._stopping,
+                self.authentication,
             )
             port = self._port + index if self._port else 0
             try:

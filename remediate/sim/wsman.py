@@ -195,18 +195,20 @@ class WSManService:
 
     # -- dispatch ---------------------------------------------------------------------------------
 
-    def handle(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def handle(self, request: Request, endpoint: Endpoint, user: str, *, delegated: bool = False) -> Reply:
+        """`delegated`: the logon carries credentials a second hop can use (CredSSP, or a
+        delegated Kerberos ticket to a server trusted for delegation)."""
         self.counters.wsman_request(self.machine.name, request.action)
         try:
-            return self._dispatch(request, endpoint, user)
+            return self._dispatch(request, endpoint, user, delegated)
         except Fault as fault:
             return Reply(fault_envelope(fault, request.message_id, self.machine.state.fqdn), status=500)
 
-    def _dispatch(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _dispatch(self, request: Request, endpoint: Endpoint, user: str, delegated: bool) -> Reply:
         action = request.action
         if action == ACTION + "Create":
             self._check_resource(request.resource_uri, endpoint)
-            return self._create(request, endpoint, user)
+            return self._create(request, endpoint, user, delegated)
         handlers = {
             ACTION + "Delete": self._delete,
             ACTION + "Get": self._get,
@@ -243,13 +245,13 @@ class WSManService:
 
     # -- actions ------------------------------------------------------------------------------
 
-    def _create(self, request: Request, endpoint: Endpoint, user: str) -> Reply:
+    def _create(self, request: Request, endpoint: Endpoint, user: str, delegated: bool) -> Reply:
         shell_node = request.body.find("rsp:Shell", NS)
         creation = request.body.find(".//pwsh:creationXml", NS)
         if shell_node is None or creation is None or not (creation.text or "").strip():
             raise invalid_request("A PowerShell shell needs rsp:Shell with creationXml.")
         shell_id = (shell_node.get("ShellId") or str(uuid.uuid4())).upper()
-        session = Session(configuration=endpoint.configuration, user=user)
+        session = Session(configuration=endpoint.configuration, user=user, delegated=delegated)
         shell = Shell(shell_id, request.resource_uri, session, self.machine, self.audit)
         try:
             shell.feed(base64.b64decode(creation.text or ""))

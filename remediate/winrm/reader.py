@@ -29,6 +29,13 @@ def _missing(error: Any) -> bool:
     )
 
 
+def _second_hop(error: Any) -> bool:
+    """Whether an Exchange error is Active Directory refusing a logon it cannot authenticate:
+    an LDAP operationsError (000004DC: a bind must be completed) wrapped in ADOperationException."""
+    text = f"{error.error_id} {error.message}"
+    return "ADOperationException" in text and ("000004DC" in text or "successful bind" in text)
+
+
 def _not_found(result: Result) -> bool:
     return any(_missing(e) for e in result.errors)
 
@@ -223,6 +230,36 @@ class ServerReader:
             return ".".join(str(values.get(part, 0)) for part in parts)
 
         return self._cached(("build",), read)  # type: ignore[no-any-return]
+
+    def exchange_access(self) -> None:
+        """Read the organization object (Get-OrganizationConfig) through the Exchange access
+        the run uses, as a preflight: the snap-in in a WinRM session whose logon cannot reach
+        Active Directory (the second hop) fails here, before anything is planned or written."""
+
+        def read() -> None:
+            result = self.session.invoke("exchange", "Get-OrganizationConfig", {})
+            if not result.failed and result.output:
+                return
+            if any(_second_hop(error) for error in result.errors):
+                auth = self.session.connection.auth
+                raise RemediateError(
+                    "exchange-second-hop",
+                    f"{self.name}: the Exchange snap-in cannot reach Active Directory with this logon ({auth}): "
+                    "the second hop. The WinRM session holds a network logon, which cannot pass your credentials "
+                    "on to a domain controller",
+                    "log on with credentials the server may pass on: --auth credssp (over https; it hands your "
+                    "password to the server), or --auth kerberos --kerberos-delegate (the server's account must be "
+                    "trusted for delegation); or use --exchange remote (Exchange's own endpoint, where RBAC must "
+                    "grant every parameter the playbook sets)",
+                )
+            raise self._fail(
+                "exchange-unavailable",
+                result,
+                "cannot read the organization (Get-OrganizationConfig) through the Exchange access",
+                "the account needs an Exchange role (View-Only Organization Management at least); run with -vv",
+            )
+
+        self._cached(("exchange-access",), read)
 
     def exchange_servers(self) -> list[dict[str, str]]:
         """The organization's Exchange servers (Get-ExchangeServer)."""

@@ -10,7 +10,7 @@ import pytest
 
 from remediate.sim import Scenario, Simulator, load_scenario
 from remediate.support.errors import RemediateError
-from tests.sim.conftest import EXCHANGE_SNAPIN, WEB_CONFIG, content_lines, file_bytes, pool, run
+from tests.sim.conftest import EXCHANGE_SNAPIN, LAB, WEB_CONFIG, content_lines, file_bytes, pool, run
 
 MIB = 1024 * 1024
 
@@ -44,13 +44,13 @@ def test_one_mebibyte_round_trip(sim: Simulator, transport: str, auth: str) -> N
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "sim"
-    with Simulator(state, servers=2) as first:
+    with Simulator(state, servers=2, authentication=LAB) as first:
         with pool(first) as p:
             run(p, "Set-Content", LiteralPath=WEB_CONFIG, Value=b"changed", Encoding="Byte")
             run(p, "Add-PSSnapin", Name=EXCHANGE_SNAPIN)
             run(p, "Set-PartnerApplication", Identity="Microsoft Graph", AppOnlyPermissions=["Mail.Read"])
         password, ca = first.password, first.ca_file.read_bytes()
-    with Simulator(state) as second:
+    with Simulator(state, authentication=LAB) as second:
         assert second.password == password and second.ca_file.read_bytes() == ca
         assert _bytes(second, WEB_CONFIG) == b"changed"
         assert _bytes(second, WEB_CONFIG, "ex02").startswith(b"\xef\xbb\xbf<?xml")
@@ -127,12 +127,12 @@ def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
 
 def test_state_mismatch_and_reset(tmp_path: Path) -> None:
     state = tmp_path / "sim"
-    with Simulator(state, servers=1):
+    with Simulator(state, servers=1, authentication=LAB):
         pass
     with pytest.raises(RemediateError) as raised:
-        Simulator(state, servers=3).start()
+        Simulator(state, servers=3, authentication=LAB).start()
     assert raised.value.reference == "sim-state-mismatch"
-    with Simulator(state, servers=3, reset=True) as sim:
+    with Simulator(state, servers=3, reset=True, authentication=LAB) as sim:
         assert list(sim.servers) == ["ex01", "ex02", "ex03"]
 
 

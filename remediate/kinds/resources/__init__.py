@@ -110,6 +110,7 @@ class Resource(Protocol):
     kind: str
     spec: type[BaseModel]
     scopes: tuple[Scope, ...]  # allowed scopes, the default first
+    uses_exchange: bool  # reads or writes through the Exchange access (snap-in or /PowerShell)
 
     def describe(self, spec: Any) -> str:
         """One line saying what the step manages."""

@@ -76,6 +76,7 @@ class ExchangeObjectResource:
     kind = "exchange_object"
     spec = ExchangeObject
     scopes: tuple[Scope, ...] = ("organization", "server")
+    uses_exchange = True
 
     def describe(self, spec: ExchangeObject) -> str:
         source = f"its {spec.copy_from}" if spec.copy_from else repr(spec.value)

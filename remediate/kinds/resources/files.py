@@ -67,6 +67,8 @@ def file_decision(observed: ObservedFile, edit: xmledit.Edit, summary: str) -> D
 class FileTarget:
     """The write side the XML kinds share: a file's state is its exact bytes."""
 
+    uses_exchange = False  # files are read and written through the server endpoint
+
     def state(self, spec: object, target: str, reader: Reader) -> bytes:
         content = reader.read_file(target)
         if content is None:

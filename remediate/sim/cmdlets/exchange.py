@@ -55,6 +55,25 @@ def _exchange_error(call: Call, message: str, exception: str, category: str, ter
     )
 
 
+def second_hop_error(call: Call) -> PSError:
+    """An Exchange cmdlet of the snap-in, run in a WinRM session whose logon cannot reach
+    Active Directory (the second hop). Belief, stated in docs/fidelity.md: Exchange wraps AD's
+    LDAP operationsError for an unauthenticated bind (000004DC) in ADOperationException; the
+    exact text was not seen from a real server. The stricter behaviour: every Exchange cmdlet
+    of the snap-in fails, terminating, before it does anything."""
+    dc = call.machine.org.organization["domain_controller"]
+    return _exchange_error(
+        call,
+        f"Active Directory operation failed on {dc}. This error is not retriable. Additional information: "
+        "An operations error occurred.\nActive directory response: 000004DC: LdapErr: DSID-0C090A5C, comment: "
+        "In order to perform this operation a successful bind must be completed on the connection., data 0, "
+        "v4563",
+        "Microsoft.Exchange.Data.Directory.ADOperationException",
+        "WriteError",
+        True,
+    )
+
+
 def _not_found(call: Call, identity: str, terminating: bool) -> PSError:
     dc = call.machine.org.organization["domain_controller"]
     error = _exchange_error(
@@ -256,6 +275,33 @@ def _get_exchange_server(call: Call) -> None:
             f"CN={org['name']},CN=Microsoft Exchange,CN=Services,CN=Configuration,{domain_dn}"
         )
         call.output(_exchange_server_object(call, server, name, dn))
+
+
+def _get_organization_config(call: Call) -> None:
+    """The organization object (an AD read: the preflight's test of the Exchange access). Type
+    names and the properties remediate reads, as in a real Exchange 2019 capture (CSS-Exchange,
+    E19_Exchange_GetOrganizationConfig.xml); its other properties are not simulated."""
+    org = call.machine.org.organization
+    domain_dn = ",".join(f"DC={part}" for part in org["domain"].split("."))
+    dn = f"CN={org['name']},CN=Microsoft Exchange,CN=Services,CN=Configuration,{domain_dn}"
+    call.output(
+        dotnet_object(
+            [
+                "Microsoft.Exchange.Data.Directory.Management.OrganizationConfig",
+                "Microsoft.Exchange.Data.Directory.Management.ADPresentationObject",
+                "Microsoft.Exchange.Data.Directory.ADObject",
+                "Microsoft.Exchange.Data.Directory.ADRawEntry",
+                "Microsoft.Exchange.Data.ConfigurableObject",
+            ],
+            {
+                "Name": org["name"],
+                "DistinguishedName": dn,
+                "Identity": _ad_object_id(org["name"], dn, org["name"]),
+                "Guid": str(uuid.uuid5(uuid.NAMESPACE_DNS, org["domain"])),
+            },
+            to_string=org["name"],
+        )
+    )
 
 
 def _exchange_server_object(call: Call, server: Any, name: str, dn: str) -> Any:
@@ -522,6 +568,13 @@ CMDLETS = (
         "Microsoft.PowerShell.Commands.AddPSSnapinCommand",
         (Param("Name", "strings", position=0, mandatory=True), Param("PassThru", "switch")),
         _add_pssnapin,
+    ),
+    Cmdlet(
+        "Get-OrganizationConfig",
+        f"{NAMESPACE}.GetOrganizationConfig",
+        (Param("Identity", "string", position=0), _DC),
+        _get_organization_config,
+        source="exchange",
     ),
     Cmdlet(
         "Get-ExchangeServer",
