@@ -246,6 +246,7 @@ def fleet_of_run(
     ca_file: Path | None,
     state_dir: Path,
     asker: Asker,
+    password_file: Path | None = None,
 ) -> Fleet:
     """Reach the servers a recorded run (or saved plan) used, as it reached them (the password
     is asked afresh; `username` and `ca_file` override what was recorded)."""
@@ -264,7 +265,7 @@ def fleet_of_run(
             connections[name] = connection_from_meta(recorded, ca_file)
         if own_username and not username:
             logons[name] = resolve(Logon(own_username), connections.get(name, default).auth, asker)
-    shared = resolve(Logon(username or hosts.get("username")), default.auth, asker)
+    shared = resolve(Logon(username or hosts.get("username"), password_file), default.auth, asker)
     return Fleet(servers, default, shared, connections=connections, logons=logons)
 
 

@@ -225,13 +225,20 @@ def run_fleet_opener(
     connection: dict[str, Any],
     username: str | None,
     ca_file: Path | None,
+    password_file: Path | None = None,
 ) -> Callable[[], Any]:
     """Opens the fleet a recorded run or saved plan used, as it reached it (the password asked afresh)."""
     from remediate.app.fleet import fleet_of_run
 
     return lambda: warn_if_insecure(
         fleet_of_run(
-            hosts, connection, username=username, ca_file=ca_file, state_dir=state_dir(ctx), asker=Prompts()
+            hosts,
+            connection,
+            username=username,
+            ca_file=ca_file,
+            state_dir=state_dir(ctx),
+            asker=Prompts(),
+            password_file=password_file,
         )
     )
 

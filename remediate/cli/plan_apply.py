@@ -196,7 +196,9 @@ def _apply_saved(
     saved = load_saved(path, expect_digest, settings.change_id)
     settings = replace(settings, change_id=settings.change_id or saved.change_id)
     _bind_change_id(settings.change_id)
-    opener = run_fleet_opener(ctx, saved.hosts, saved.connection, options["username"], options["ca_file"])
+    opener = run_fleet_opener(
+        ctx, saved.hosts, saved.connection, options["username"], options["ca_file"], options["password_file"]
+    )
     with saved_planned(saved, opener) as planned:
         click.echo(
             f"Saved plan {path} (made {saved.created}, sha256 {saved.digest}), derived again "

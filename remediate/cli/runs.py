@@ -69,6 +69,11 @@ def show_run(ctx: click.Context, run_id: str, output: str) -> None:
 @click.option("--health-timeout", type=click.FloatRange(min=0), default=120, show_default=True)
 @click.option("-u", "--username", envvar="REMEDIATE_USERNAME", show_envvar=True)
 @click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file holding the password on one line (chmod 600).",
+)
+@click.option(
     "--ca-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Override the CA file recorded with the run.",
@@ -85,6 +90,7 @@ def rollback(
     health_timeout: float,
     username: str | None,
     ca_file: Path | None,
+    password_file: Path | None,
 ) -> None:
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
     from remediate.app import undoing
@@ -96,7 +102,7 @@ def rollback(
     journal = journal_for(ctx)
     try:
         run = undoing.prepare(journal, run_id)
-        with run_fleet_opener(ctx, run.hosts, run.connection, username, ca_file)() as fleet:
+        with run_fleet_opener(ctx, run.hosts, run.connection, username, ca_file, password_file)() as fleet:
             if dry_run:
                 if run.status == "interrupted":
                     click.echo(

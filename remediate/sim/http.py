@@ -366,7 +366,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
         identity = None
         if handed is not None and hasattr(handed, "password"):
             identity = check_password(
-                context.credentials, handed.domain_name, handed.user_name, handed.password
+                context.credentials, handed.domain_name, handed.username, handed.password
             )
         if identity is None:
             self._refuse()

@@ -66,8 +66,10 @@ _secrets = _SecretValues()
 # application tag 0x60, 0x6e, 0x6f, or a context tag 0xa0-0xa3); and whatever follows an HTTP
 # authentication scheme is masked too.
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+# (a token has a capital, a digit or +/=: prose such as "not found in Kerberos database" is left alone)
 _AUTH_HEADER = re.compile(
-    r"\b(Negotiate|NTLM|Kerberos|Basic|CredSSP|Bearer)(\s+)[A-Za-z0-9+/._~-]{8,}={0,2}", re.IGNORECASE
+    r"\b((?i:Negotiate|NTLM|Kerberos|Basic|CredSSP|Bearer))(\s+)(?=[A-Za-z0-9+/._~-]*[A-Z0-9+/])"
+    r"[A-Za-z0-9+/._~-]{8,}={0,2}"
 )
 _GSS_FIRST_BYTES = frozenset({0x60, 0x6E, 0x6F, 0xA0, 0xA1, 0xA2, 0xA3})
 

@@ -31,9 +31,10 @@ def _missing(error: Any) -> bool:
 
 def _second_hop(error: Any) -> bool:
     """Whether an Exchange error is Active Directory refusing a logon it cannot authenticate:
-    an LDAP operationsError (000004DC: a bind must be completed) wrapped in ADOperationException."""
+    LDAP's operationsError for an unauthenticated bind (000004DC: "a successful bind must be
+    completed"), which Exchange reports as "Active Directory operation failed"."""
     text = f"{error.error_id} {error.message}"
-    return "ADOperationException" in text and ("000004DC" in text or "successful bind" in text)
+    return "000004DC" in text or ("successful bind" in text and "Active Directory" in text)
 
 
 def _not_found(result: Result) -> bool:

@@ -144,7 +144,7 @@ def _kerberos_failure(
             "get one with `kinit user@REALM` (klist shows what you hold), or give a password "
             "(REMEDIATE_PASSWORD or --password-file)",
         )
-    if "server not found in kerberos database" in lowered:
+    if "not found in kerberos database" in lowered:
         remote = endpoint == "exchange" and connection.exchange == "remote"
         service = connection.spn_service or ("HTTP" if remote else "host")
         host = server.spn_hostname or server.address
