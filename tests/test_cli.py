@@ -125,9 +125,15 @@ def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) 
         try:
             out, _ = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:  # where it hangs: faulthandler dumps every thread on SIGABRT
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            masks = [line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+            parent = [
+                line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("Sig")
+            ]
+            print("child", masks, "parent", parent, "handler", signal.getsignal(signal.SIGINT))
             process.send_signal(signal.SIGABRT)
             out, err = process.communicate(timeout=10)
-            raise AssertionError(f"sim serve did not stop on Ctrl-C:\n{out}\n{err}") from None
+            raise AssertionError(f"sim serve did not stop on Ctrl-C: {masks}\n{out}\n{err}") from None
         assert process.returncode == 0
         assert "simulator stopped" in out
     finally:
