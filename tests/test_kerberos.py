@@ -262,6 +262,46 @@ def test_credssp_makes_the_second_hop(start_sim: Any, kdc: kdcs.Kdc, tmp_path: P
     assert fingerprint(sim) == original
 
 
+def test_plan_with_the_embedded_simulator_over_credssp(tmp_path: Path) -> None:
+    result = cli(tmp_path, "plan", "app-only-graph", "--host", "sim", "--auth", "credssp")
+    assert result.exit_code == 0, result.output
+    assert "Plan: 2 to change, 0 unchanged, 0 errors on 1 server." in result.output
+
+
+def test_a_server_of_an_inventory_logs_on_with_its_own_password_file(start_sim: Any, tmp_path: Path) -> None:
+    """Per-server credentials by reference: ex02's password is in its own file."""
+    sim = start_sim(servers=2)
+    secret = tmp_path / "ex02.password"
+    secret.write_text(sim.password)
+    secret.chmod(0o600)
+    lines = [
+        "defaults:",
+        f"  ca_file: {sim.ca_file}",
+        "  username: wrong-user",
+        "  password_env: NO_SUCH_VARIABLE",
+    ]
+    lines.append("servers:")
+    for name, endpoint in sim.servers.items():
+        lines += [f"  {name}:", f"    host: {endpoint.host}", f"    port: {endpoint.port}"]
+    lines += [f"    username: {sim.username}", f"    password_file: {secret.name}"]  # ex02 only
+    path = tmp_path / "inventory.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    # ex01 has no password (the variable named is not set): refused before connecting
+    refused = cli(tmp_path, "plan", "rest-v1s2s-profile", "-i", str(path), env={"REMEDIATE_PASSWORD": ""})
+    assert refused.exit_code == 1 and "NO_SUCH_VARIABLE" in refused.output
+    only_ex02 = cli(
+        tmp_path,
+        "plan",
+        "rest-v1s2s-profile",
+        "-i",
+        str(path),
+        "--limit",
+        "ex02",
+        env={"REMEDIATE_PASSWORD": ""},
+    )
+    assert only_ex02.exit_code == 0, only_ex02.output
+
+
 def test_credssp_is_refused_over_http(tmp_path: Path) -> None:
     result = cli(
         tmp_path, "plan", "app-only-graph", "--host", "ex01", "--auth", "credssp", "--transport", "http"

@@ -215,20 +215,23 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
     if not entries:
         raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
     default = loaded.logon(None)
-    shared = resolve(
-        Logon(
-            options.username or default.username,
-            options.password_file or default.password_file,
-            None if options.password_file else default.password_env,
-        ),
-        base.auth,
-        asker,
-    )
     own = {
         entry.server.name: resolve(entry.logon, entry.connection.auth, asker)
         for entry in entries
         if entry.logon != default
     }
+    if own and all(entry.server.name in own for entry in entries):
+        shared = next(iter(own.values()))  # every selected server has its own: the defaults' are not needed
+    else:
+        shared = resolve(
+            Logon(
+                options.username or default.username,
+                options.password_file or default.password_file,
+                None if options.password_file else default.password_env,
+            ),
+            base.auth,
+            asker,
+        )
     return Fleet(
         [entry.server for entry in entries],
         base,
