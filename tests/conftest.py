@@ -22,7 +22,7 @@ def restore_logging() -> Iterator[None]:
 def start_sim(tmp_path: Path) -> Iterator[Any]:
     """Start simulators with chosen options (each in its own state directory); stopped at the end."""
     from remediate.sim import Scenario, Simulator
-    from remediate.sim.scenario import Authentication
+    from tests.lab import LAB
 
     started: list[Simulator] = []
 
@@ -31,9 +31,7 @@ def start_sim(tmp_path: Path) -> Iterator[Any]:
         if scenario is None or "authentication" not in scenario.model_fields_set:
             # most tests reach /PowerShell with NTLM (there is no KDC); the Kerberos tests say
             # what they want in their scenario
-            options.setdefault(
-                "authentication", Authentication(exchange=["kerberos", "ntlm"], second_hop=False)
-            )
+            options.setdefault("authentication", LAB)
         state = options.pop("state", tmp_path / f"sim{len(started) or ''}")
         simulator = Simulator(state, scenario=scenario, **options)
         started.append(simulator.start())

@@ -27,6 +27,7 @@ from remediate.cli import main
 from remediate.sim import CmdletDelay, Simulator
 from remediate.sim.faults import FaultBook
 from remediate.sim.store import Store
+from tests.lab import LAB
 
 WEB_CONFIG = "c:\\program files\\microsoft\\exchange server\\v15\\frontend\\httpproxy\\rest\\web.config"
 
@@ -79,7 +80,9 @@ def delay_name(delay: CmdletDelay) -> str:
 def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: CmdletDelay) -> None:
     state = tmp_path / "state"
     sim_state = state / "sim"
-    with Simulator(sim_state, restart_seconds=0):  # seed the embedded organization, with fast restarts
+    with Simulator(
+        sim_state, restart_seconds=0, authentication=LAB
+    ):  # seed the embedded organization, with fast restarts
         pass
     original = state_of(sim_state)
     FaultBook(sim_state / "faults.json").add(delay)

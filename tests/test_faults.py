@@ -27,6 +27,7 @@ from remediate.sim import CmdletDelay, CmdletError, DropConnection, RestartFailu
 from remediate.sim.faults import FaultBook
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
 from remediate.sim.store import Store
+from tests.lab import LAB
 from tests.test_crash import run_and_kill
 from tests.test_fleet import write_inventory
 
@@ -194,7 +195,7 @@ def check_the_truth(state: Path, sim_state: Path, original: dict[str, Any], desi
 def test_fault_matrix(kind: str, boundary: Boundary, tmp_path: Path) -> None:
     state = tmp_path / "state"
     sim_state = state / "sim"
-    with Simulator(sim_state, servers=2, restart_seconds=0):  # seeds the organization
+    with Simulator(sim_state, servers=2, restart_seconds=0, authentication=LAB):  # seeds the organization
         pass
     original, desired = expected_states(sim_state)
     fault = fault_for(kind, boundary)
@@ -208,7 +209,7 @@ def test_fault_matrix(kind: str, boundary: Boundary, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         assert observe(sim_state) == original
         return
-    with Simulator(sim_state, restart_seconds=0) as sim:
+    with Simulator(sim_state, restart_seconds=0, authentication=LAB) as sim:
         inventory = write_inventory(sim, tmp_path / "inventory.yaml")
         result = cli(
             state,

@@ -19,6 +19,7 @@ from remediate.cli import main
 from remediate.sim import CmdletDelay, RestartFailure, Simulator
 from remediate.sim.faults import FaultBook
 from remediate.sim.store import Store
+from tests.lab import LAB
 from tests.test_crash import run_and_kill, state_of
 
 ROLLBACK_DELAY = 60
@@ -30,7 +31,7 @@ def cli(state: Path, *args: str) -> Any:
 
 def seeded(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
     state, sim_state = tmp_path / "state", tmp_path / "state" / "sim"
-    with Simulator(sim_state, restart_seconds=0):
+    with Simulator(sim_state, restart_seconds=0, authentication=LAB):
         pass
     return state, sim_state, state_of(sim_state)
 
@@ -102,7 +103,7 @@ def test_a_killed_rollback_is_finished_by_the_next_one(tmp_path: Path) -> None:
     result = cli(state, "rollback", applied["id"], "--yes", "--health-timeout", "5")
     assert result.exit_code == 0, result.output  # not "locked by" the dead rollback
     assert state_of(sim_state) == original
-    with Simulator(sim_state) as sim:
+    with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(
             sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
         )
@@ -194,7 +195,7 @@ def test_a_rollback_killed_at_any_step_is_finished_by_the_next(tmp_path: Path, p
     assert result.exit_code == 0, result.output
     assert state_of(sim_state) == original
     assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}
-    with Simulator(sim_state) as sim:
+    with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(
             sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
         )
@@ -253,6 +254,6 @@ def test_kills_at_random_moments_are_recovered_exactly(tmp_path: Path, target: s
             assert done, f"{where}: {result.output}"
         assert state_of(sim_state) == original, where
         assert services(sim_state) == {"W3SVC": "Running", "WAS": "Running"}, where
-        with Simulator(sim_state) as sim:
+        with Simulator(sim_state, authentication=LAB) as sim:
             lock = sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
             assert not sim.state("ex01").exists(lock), where

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from remediate.sim import CmdletDelay, CmdletError, Scenario, Simulator
+from tests.lab import LAB
 from tests.test_apply import WEB_CONFIG, apply, cli, credentials, fingerprint, host_args, last_run, rollback
 from tests.test_crash import run_and_kill, state_of
 
@@ -77,7 +78,7 @@ def test_a_lock_names_its_holder(sim: Simulator, tmp_path: Path) -> None:
 
 def test_the_rollback_of_a_killed_run_takes_over_its_own_lock(tmp_path: Path) -> None:
     state, sim_state = tmp_path / "state", tmp_path / "state" / "sim"
-    with Simulator(sim_state, restart_seconds=0):
+    with Simulator(sim_state, restart_seconds=0, authentication=LAB):
         pass
     original = state_of(sim_state)
     from remediate.sim.faults import FaultBook
@@ -91,7 +92,7 @@ def test_the_rollback_of_a_killed_run_takes_over_its_own_lock(tmp_path: Path) ->
     result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
     assert result.exit_code == 0, result.output  # not "server-locked" by its own run
     assert state_of(sim_state) == original
-    with Simulator(sim_state) as sim:
+    with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(
             sim.machine("ex01").path("C:\\ProgramData\\remediate.lock", "C:\\")
         )
@@ -162,14 +163,14 @@ def test_a_replace_that_stops_between_delete_and_rename_is_rolled_back(
 
 def test_a_power_cut_between_delete_and_rename_is_rolled_back(tmp_path: Path) -> None:
     state, sim_state = tmp_path / "state", tmp_path / "state" / "sim"
-    with Simulator(sim_state, restart_seconds=0):
+    with Simulator(sim_state, restart_seconds=0, authentication=LAB):
         pass
     original = state_of(sim_state)
     from remediate.sim.faults import FaultBook
 
     FaultBook(sim_state / "faults.json").add(CmdletDelay(cmdlet="Move-Item", when="midway", seconds=60))
     run_and_kill(state, sim_state)
-    with Simulator(sim_state) as sim:
+    with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(sim.machine("ex01").path(WEB_CONFIG, "C:\\"))  # the gap
     [run] = json.loads(cli(state, "runs", "--output", "json").output)
     preview = cli(state, "rollback", run["id"], "--dry-run")

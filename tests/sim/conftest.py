@@ -17,14 +17,11 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from remediate.sim import Simulator
-from remediate.sim.scenario import Authentication
+from tests.lab import LAB
 
 WEB_CONFIG = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\rest\web.config"
 DEFAULT_PROFILES = "S2SAppActAs|S2SAppOnly|V1AppActAs|V1AppOnly|Callback|V1S2SActAs|CallbackV2"
 EXCHANGE_SNAPIN = "Microsoft.Exchange.Management.PowerShell.SnapIn"
-# a lab: /PowerShell also takes NTLM and the snap-in needs no second hop (tests/test_kerberos.py
-# tests the real defaults)
-LAB = Authentication(exchange=["kerberos", "ntlm"], second_hop=False)
 
 
 @pytest.fixture
