@@ -123,6 +123,7 @@ def test_dry_run_and_plan_write_nothing(start_sim: Any) -> None:
         "Get-Item",
         "Get-Content",
         "Add-PSSnapin",
+        "Get-OrganizationConfig",  # the preflight of the Exchange access
         "Get-PartnerApplication",
         "Get-ManagementRoleEntry",
     }
@@ -147,7 +148,9 @@ def test_one_pool_per_server_and_no_repeated_reads(start_sim: Any) -> None:
     counts = sim.counters_for("ex01")["actions"]
     assert counts["Create"] == 2 and counts["Delete"] == 2  # /wsman and /PowerShell, once each
     reads = [r.command for r in sim.audit_records()]
-    assert len(reads) == len(set(reads)) == 5
+    # environment, build, web.config, the Exchange access (Get-OrganizationConfig), the role
+    # entry and the partner application: each read once
+    assert len(reads) == len(set(reads)) == 6
 
 
 def test_near_miss_tokens_are_pointed_out(start_sim: Any) -> None:

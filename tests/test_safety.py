@@ -40,6 +40,7 @@ ALLOWED = {
     "get-partnerapplication",
     "set-partnerapplication",
     "get-exchangeserver",
+    "get-organizationconfig",  # the preflight of the Exchange access (the second hop)
     "get-managementroleentry",
     "new-managementscope",  # the organization lock
     "get-managementscope",
