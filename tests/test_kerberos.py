@@ -212,6 +212,7 @@ def test_the_exchange_endpoint_takes_kerberos_and_refuses_ntlm(
     )
     assert ntlm.exit_code == 1
     assert "authentication-failed" in ntlm.output, ntlm.output
+    assert "takes Kerberos only" in ntlm.output
 
 
 def test_ntlm_still_works_on_the_server_endpoint(start_sim: Any, kdc: kdcs.Kdc, tmp_path: Path) -> None:

@@ -26,6 +26,13 @@ def map_exception(
     kerberos = _kerberos_failure(error, server, connection, endpoint, where, username)
     if kerberos is not None:
         return kerberos
+    if isinstance(error, AuthenticationError) and endpoint == "exchange" and connection.exchange == "remote":
+        return RemediateError(
+            "authentication-failed",
+            f"{where} refused the logon of {username} ({connection.auth})",
+            "Exchange's /PowerShell endpoint takes Kerberos only (as installed): use --auth kerberos, with a "
+            "ticket (kinit) or a password, and --spn-hostname when you reach the server by address",
+        )
     if isinstance(error, AuthenticationError):
         return RemediateError(
             "authentication-failed",
