@@ -92,6 +92,10 @@ def test_sim_serve_prints_how_to_connect_and_stops_on_interrupt(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as at a terminal: a process started in the background by a shell without job
+        # control (`cmd &` in a script) inherits SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt for it; the test must not depend on how pytest was started
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None
