@@ -145,6 +145,25 @@ def test_apply_and_rollback_with_kerberos_and_a_delegated_ticket(
     assert fingerprint(sim) == original
 
 
+def test_negotiate_uses_the_ticket_when_one_is_held(
+    start_sim: Any, ticket: dict[str, str], tmp_path: Path
+) -> None:
+    """The default --auth negotiate prefers Kerberos: with a ticket and no password it asks
+    for nothing (without a ticket, and no terminal, it would fail with password-missing)."""
+    sim = start_sim(organization())
+    result = cli(tmp_path, "plan", "rest-v1s2s-profile", *reach(sim), env=ticket)
+    assert result.exit_code == 0, result.output
+    assert "1 to change" in result.output
+    without = cli(
+        tmp_path,
+        "plan",
+        "rest-v1s2s-profile",
+        *reach(sim),
+        env={**ticket, "KRB5CCNAME": f"FILE:{tmp_path}/none"},
+    )
+    assert without.exit_code == 1 and "username-missing" in without.output
+
+
 def test_kerberos_with_a_password_gets_its_own_ticket(start_sim: Any, kdc: kdcs.Kdc, tmp_path: Path) -> None:
     sim = start_sim(organization())
     env = {"KRB5CCNAME": f"FILE:{tmp_path / 'empty-cache'}", "REMEDIATE_PASSWORD": PASSWORD}
