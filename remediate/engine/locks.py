@@ -13,7 +13,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
@@ -165,7 +165,15 @@ def _locked(
     return RemediateError("server-locked", message, hint)
 
 
-def held_by(remote: Any) -> str | None:
+class LockReader(Protocol):
+    """What reading a server's lock needs (a ServerReader, or a test's in-memory server)."""
+
+    def expand(self, path: str) -> str: ...
+
+    def read_text(self, path: str) -> str | None: ...
+
+
+def held_by(remote: LockReader) -> str | None:
     """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
     text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no ServerWriter needed
     if text is None:
