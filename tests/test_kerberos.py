@@ -353,3 +353,55 @@ def test_an_inventory_never_holds_a_password(tmp_path: Path) -> None:
     result = cli(tmp_path, "plan", "rest-v1s2s-profile", "-i", str(path))
     assert result.exit_code == 1
     assert "never written in an inventory" in result.output and "hunter2" not in result.output
+
+
+def test_a_bloated_password_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    from remediate.app.credentials import MAX_PASSWORD_FILE, read_password_file
+    from remediate.support.errors import RemediateError
+
+    bloated = tmp_path / "password"
+    descriptor = os.open(bloated, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.ftruncate(descriptor, 256 * 2**20)  # 256 MiB of NUL bytes: no line end anywhere
+    os.close(descriptor)
+    with pytest.raises(RemediateError) as refused:
+        read_password_file(bloated)
+    assert refused.value.reference == "password-file-invalid"
+    assert str(MAX_PASSWORD_FILE) in refused.value.message
+
+
+def test_servers_that_share_a_logon_ask_for_its_password_once(tmp_path: Path) -> None:
+    """A rollback of an inventory run whose servers each recorded the same username: one
+    prompt, not one per server (and none for a shared logon no server uses)."""
+    from remediate.app.fleet import fleet_of_run
+
+    class Asker:
+        asked = 0
+
+        def username(self) -> str:
+            raise AssertionError("no server needs the shared logon")
+
+        def given_password(self) -> str | None:
+            return None
+
+        def password(self) -> str:
+            Asker.asked += 1
+            return "pw"
+
+    server = {
+        "address": "",
+        "port": None,
+        "path": "wsman",
+        "exchange_port": None,
+        "exchange_path": "PowerShell",
+    }
+    hosts = {
+        "given": ["-i contoso.yaml"],
+        "username": None,
+        "servers": {
+            name: {**server, "address": name, "username": "CONTOSO\\ops"} for name in ("ex01", "ex02", "ex03")
+        },
+    }
+    connection = {"transport": "https", "auth": "ntlm", "exchange": "snapin"}
+    fleet = fleet_of_run(hosts, connection, username=None, ca_file=None, state_dir=tmp_path, asker=Asker())
+    assert Asker.asked == 1
+    assert {fleet.credentials_for(name).username for name in ("ex01", "ex02", "ex03")} == {"CONTOSO\\ops"}

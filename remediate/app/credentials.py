@@ -32,37 +32,47 @@ class Asker(Protocol):
         ...
 
 
+MAX_PASSWORD_FILE = 4096  # bytes: a password, not a document
+
+
 def read_password_file(path: Path) -> str:
-    """The password in `path` (one line), refused if anyone but its owner may read it."""
+    """The password in `path` (one line), refused if anyone but its owner may read it. The
+    checks are made on the file that is read (fstat of the open file), and at most
+    MAX_PASSWORD_FILE bytes are read."""
     try:
-        status = path.stat()
-        if not stat.S_ISREG(status.st_mode):
-            raise OSError("not a regular file")
-        if status.st_mode & 0o077:
-            raise RemediateError(
-                "password-file-readable",
-                f"{path} can be read by others (mode {stat.filemode(status.st_mode)}): a password file "
-                "must be readable by its owner only",
-                f"chmod 600 {path}",
-            )
-        if status.st_uid != os.getuid():
-            raise RemediateError(
-                "password-file-readable",
-                f"{path} belongs to another user: a password file must be yours",
-                "keep the password in a file of your own, mode 600",
-            )
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
+        descriptor = os.open(path, os.O_RDONLY)
+        with os.fdopen(descriptor, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise OSError("not a regular file")
+            if status.st_mode & 0o077:
+                raise RemediateError(
+                    "password-file-readable",
+                    f"{path} can be read by others (mode {stat.filemode(status.st_mode)}): a password file "
+                    "must be readable by its owner only",
+                    f"chmod 600 {path}",
+                )
+            if status.st_uid != os.getuid():
+                raise RemediateError(
+                    "password-file-readable",
+                    f"{path} belongs to another user: a password file must be yours",
+                    "keep the password in a file of your own, mode 600",
+                )
+            data = handle.read(MAX_PASSWORD_FILE + 1)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise RemediateError(
             "password-file-unreadable",
             f"cannot read the password file {path}: {getattr(error, 'strerror', None) or error}",
-            "check the path",
+            "check the path, and that the file holds UTF-8 text",
         ) from None
     password = text[:-1] if text.endswith("\n") else text
     password = password[:-1] if password.endswith("\r") else password
-    if not password or "\n" in password:
+    if len(data) > MAX_PASSWORD_FILE or not password or any(ord(c) < 32 for c in password):
         raise RemediateError(
-            "password-file-invalid", f"{path} must hold the password on one line", "write only the password"
+            "password-file-invalid",
+            f"{path} must hold the password on one line (at most {MAX_PASSWORD_FILE} bytes, no control characters)",
+            "write only the password",
         )
     return password
 

@@ -215,23 +215,23 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
     if not entries:
         raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
     default = loaded.logon(None)
-    own = {
-        entry.server.name: resolve(entry.logon, entry.connection.auth, asker)
-        for entry in entries
-        if entry.logon != default
-    }
-    if own and all(entry.server.name in own for entry in entries):
-        shared = next(iter(own.values()))  # every selected server has its own: the defaults' are not needed
-    else:
-        shared = resolve(
+    shared, own = _credentials(
+        {
+            entry.server.name: (entry.logon, entry.connection.auth)
+            for entry in entries
+            if entry.logon != default
+        },
+        (
             Logon(
                 options.username or default.username,
                 options.password_file or default.password_file,
                 None if options.password_file else default.password_env,
             ),
             base.auth,
-            asker,
-        )
+        ),
+        [entry.server.name for entry in entries],
+        asker,
+    )
     return Fleet(
         [entry.server for entry in entries],
         base,
@@ -258,7 +258,7 @@ def fleet_of_run(
         if ca_file is None:
             default = connection_from_meta({**connection, "ca_file": None})
         return embedded_simulator(state_dir, default, asker)
-    servers, connections, logons = [], {}, {}
+    servers, connections, own = [], {}, {}
     for name, details in hosts.get("servers", {}).items():
         details = dict(details)
         recorded = details.pop("connection", None)
@@ -267,9 +267,28 @@ def fleet_of_run(
         if recorded:
             connections[name] = connection_from_meta(recorded, ca_file)
         if own_username and not username:
-            logons[name] = resolve(Logon(own_username), connections.get(name, default).auth, asker)
-    shared = resolve(Logon(username or hosts.get("username"), password_file), default.auth, asker)
+            own[name] = (Logon(own_username, password_file), connections.get(name, default).auth)
+    shared_logon = (Logon(username or hosts.get("username"), password_file), default.auth)
+    shared, logons = _credentials(own, shared_logon, [s.name for s in servers], asker)
     return Fleet(servers, default, shared, connections=connections, logons=logons)
+
+
+def _credentials(
+    own: dict[str, tuple[Logon, Auth]], shared: tuple[Logon, Auth], names: list[str], asker: Asker
+) -> tuple[Credentials, dict[str, Credentials]]:
+    """The fleet's credentials and the servers' own: each distinct logon resolved (and asked
+    for) once, and the shared one only when a server uses it."""
+    resolved: dict[tuple[Logon, Auth], Credentials] = {}
+
+    def once(logon: Logon, auth: Auth) -> Credentials:
+        if (logon, auth) not in resolved:
+            resolved[(logon, auth)] = resolve(logon, auth, asker)
+        return resolved[(logon, auth)]
+
+    logons = {name: once(*own[name]) for name in names if name in own}
+    if logons and len(logons) == len(names):
+        return next(iter(logons.values())), logons  # every server has its own: the shared one is not needed
+    return once(*shared), logons
 
 
 def embedded_simulator(state_dir: Path, connection: Connection, asker: Asker) -> Fleet:
