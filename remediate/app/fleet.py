@@ -8,7 +8,7 @@ username, a password) is asked through an `Asker`: the CLI's prompts, or a test'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,9 @@ from remediate.winrm.settings import (
     Auth,
     Connection,
     Credentials,
-    ExchangeAccess,
     Logon,
     Secret,
     Server,
-    Transport,
     connection_from_meta,
     connection_meta,
     parse_host,
@@ -37,39 +35,30 @@ CONNECT_AHEAD = 16
 
 @dataclass(frozen=True)
 class FleetOptions:
-    """What the command line says about the servers: which, and how to reach them."""
+    """What the command line says about the servers: which, as whom, and how to reach them
+    (`settings`: Connection's own fields, not declared again here)."""
 
     hosts: tuple[str, ...] = ()
     inventory: Path | None = None
     limits: tuple[str, ...] = ()
-    transport: Transport = "https"
-    auth: Auth = "negotiate"
-    ca_file: Path | None = None
-    exchange: ExchangeAccess = "snapin"
     exchange_port: int | None = None
+    spn_hostname: str | None = None
     username: str | None = None
     password_file: Path | None = None
-    insecure: bool = False
-    timeout: int = 60
-    connect_timeout: int = 15
-    restart_timeout: int = 300
-    spn_service: str | None = None
-    spn_hostname: str | None = None
-    kerberos_delegate: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> FleetOptions:
+        """The command line's options about servers, taken out of `options`."""
+        mine = {f.name for f in fields(cls)} - {"settings"}
+        connection = {f.name for f in fields(Connection)}
+        return cls(
+            **{key: options.pop(key) for key in mine if key in options},
+            settings={key: options.pop(key) for key in connection if key in options},
+        )
 
     def connection(self) -> Connection:
-        return Connection(
-            transport=self.transport,
-            auth=self.auth,
-            ca_file=self.ca_file,
-            exchange=self.exchange,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            restart_timeout=self.restart_timeout,
-            insecure=self.insecure,
-            spn_service=self.spn_service,
-            delegate=self.kerberos_delegate,
-        )
+        return Connection(**self.settings)
 
     def logon(self) -> Logon:
         return Logon(self.username, self.password_file)

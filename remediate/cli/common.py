@@ -86,6 +86,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--kerberos-delegate",
+            "delegate",
             is_flag=True,
             help="Kerberos: delegate your ticket to the servers, for the snap-in's second hop to Active "
             "Directory (their accounts must be trusted for delegation).",
@@ -180,32 +181,11 @@ class Prompts:
         return str(click.prompt("Password", hide_input=True, err=True))
 
 
-CONNECTION_KEYS = (
-    "hosts",
-    "inventory",
-    "limits",
-    "transport",
-    "auth",
-    "ca_file",
-    "exchange",
-    "exchange_port",
-    "username",
-    "password_file",
-    "insecure",
-    "timeout",
-    "connect_timeout",
-    "restart_timeout",
-    "spn_service",
-    "spn_hostname",
-    "kerberos_delegate",
-)
-
-
 def fleet_options(options: dict[str, Any]) -> Any:
     """The connection options, typed (they are removed from `options`)."""
     from remediate.app.fleet import FleetOptions
 
-    return FleetOptions(**{key: options.pop(key) for key in CONNECTION_KEYS})
+    return FleetOptions.of(options)
 
 
 def state_dir(ctx: click.Context) -> Path:

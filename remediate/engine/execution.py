@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from remediate.engine.journal import Journal
-from remediate.engine.locks import acquire, organization_lock, release, server_lock
+from remediate.engine.locks import Place, acquire, organization_lock, release, server_lock
 from remediate.engine.steps import (
     HANDLER_STARTED,
     LOCKING,
@@ -127,29 +127,20 @@ class Execution:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
             place = server_lock(self.reader(server), self.writer(server))
-            acquire(
-                place,
-                self.run_id,
-                operator,
-                takeover=takeover,
-                break_lock=break_lock,
-                alive=self.holder_alive,
-            )
+            self._acquire(place, operator, takeover, break_lock)
             self.locks[server] = place.where
             self.journal.event(self.run_id, server, f"locked {place.where}")
         if organization_via is not None:
             self.journal.event(self.run_id, organization_via, ORG_LOCKING)
             place = organization_lock(self.reader(organization_via), self.writer(organization_via))
-            acquire(
-                place,
-                self.run_id,
-                operator,
-                takeover=takeover,
-                break_lock=break_lock,
-                alive=self.holder_alive,
-            )
+            self._acquire(place, operator, takeover, break_lock)
             self.org_lock = organization_via
             self.journal.event(self.run_id, organization_via, "locked the organization")
+
+    def _acquire(self, place: Place, operator: str, takeover: frozenset[str], break_lock: str | None) -> None:
+        acquire(
+            place, self.run_id, operator, takeover=takeover, break_lock=break_lock, alive=self.holder_alive
+        )
 
     def unlock(self) -> None:
         if self.org_lock is not None:

@@ -319,19 +319,33 @@ class WinRMHandler(BaseHTTPRequestHandler):
         self.auth_context = None
         self._challenge()
 
-    def _negotiate(self, value: str) -> bytes | None:
+    def _step(self, scheme: str, value: str) -> tuple[bool, bytes | None]:
+        """One token of a Negotiate or CredSSP exchange on this connection (a new context when
+        none is under way for this scheme): (complete, the token to answer with). When not
+        complete, the 401 (refusal, or the next challenge) has been sent."""
         context = self.server.context
-        if self.auth_context is None or self.auth_context.complete or self.auth_scheme != "negotiate":
+        if self.auth_context is None or self.auth_context.complete or self.auth_scheme != scheme:
             self.logon = None
-            self.auth_scheme = "negotiate"
-            self.auth_context = acceptor(context.channel_binding if self.is_tls else None)
+            self.auth_scheme = scheme
+            self.auth_context = (
+                credssp_acceptor()
+                if scheme == "credssp"
+                else acceptor(context.channel_binding if self.is_tls else None)
+            )
         try:
             token = self.auth_context.step(base64.b64decode(value))
         except (SpnegoError, ValueError, struct.error):
             self._refuse()
-            return None
+            return False, None
         if not self.auth_context.complete:
-            self._challenge(token or b"")
+            self._challenge(token or b"", scheme="CredSSP" if scheme == "credssp" else "Negotiate")
+            return False, None
+        return True, token
+
+    def _negotiate(self, value: str) -> bytes | None:
+        context = self.server.context
+        complete, token = self._step("negotiate", value)
+        if not complete:
             return None
         mechanism = str(self.auth_context.negotiated_protocol or "ntlm").lower()
         identity = context.credentials.normalise(str(self.auth_context.client_principal or ""))
@@ -347,26 +361,16 @@ class WinRMHandler(BaseHTTPRequestHandler):
         return token
 
     def _credssp(self, value: str) -> bytes | None:
-        """CredSSP (RFC-less; MS-CSSP): over HTTPS only; the password handed over is checked
-        and the logon can make the second hop."""
-        context = self.server.context
-        if self.auth_context is None or self.auth_context.complete or self.auth_scheme != "credssp":
-            self.logon = None
-            self.auth_scheme = "credssp"
-            self.auth_context = credssp_acceptor()
-        try:
-            token = self.auth_context.step(base64.b64decode(value))
-        except (SpnegoError, ValueError, struct.error):
-            self._refuse()
-            return None
-        if not self.auth_context.complete:
-            self._challenge(token or b"", scheme="CredSSP")
+        """CredSSP (MS-CSSP), over HTTPS only: the password handed over is checked, and the
+        logon can make the second hop."""
+        complete, token = self._step("credssp", value)
+        if not complete:
             return None
         handed = self.auth_context.get_extra_info("client_credential")
         identity = None
         if handed is not None and hasattr(handed, "password"):
             identity = check_password(
-                context.credentials, handed.domain_name, handed.username, handed.password
+                self.server.context.credentials, handed.domain_name, handed.username, handed.password
             )
         if identity is None:
             self._refuse()

@@ -41,15 +41,6 @@ class Credentials:
     username: str | None
     password: Secret | None = field(default=None, repr=False)
 
-    @property
-    def from_ticket_cache(self) -> bool:
-        return self.password is None
-
-    def describe(self) -> str:
-        """Who, for people and the journal: never the password."""
-        who = self.username or "the ticket cache's principal"
-        return f"{who} (Kerberos ticket)" if self.from_ticket_cache else who
-
 
 @dataclass(frozen=True)
 class Logon:
