@@ -20,6 +20,7 @@ from remediate.sim import AppPoolFailure, CmdletDelay, CmdletError, DropConnecti
 from remediate.sim.audit import WRITING_CMDLETS
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
 
+TARGET = "rest\\web.config"  # in a fault: only calls naming the target (not remediate's records)
 WEB_CONFIG = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\rest\\web.config"
 
 
@@ -155,15 +156,6 @@ def test_apply_then_rollback_restores_exact_bytes_and_values(sim: Simulator, tmp
     )
 
 
-def test_backups_sit_beside_the_file(sim: Simulator, tmp_path: Path) -> None:
-    before = web_config(sim)
-    apply(sim, tmp_path)
-    run = last_run(tmp_path)["id"]
-    backup = f"{WEB_CONFIG}.remediate-{run}.bak"
-    state = sim.state("ex01")
-    assert state.read(sim.machine("ex01").path(backup, "C:\\")) == before
-
-
 def test_applying_twice_changes_nothing_the_second_time(sim: Simulator, tmp_path: Path) -> None:
     assert apply(sim, tmp_path).exit_code == 0
     sim.audit.records().clear()
@@ -189,7 +181,10 @@ def test_show_run_and_runs(sim: Simulator, tmp_path: Path) -> None:
     run = last_run(tmp_path)["id"]
     shown = cli(tmp_path, "show", run)
     assert f"run {run}  apply of app-only-graph" in shown.output and "change: CHG9" in shown.output
-    assert '+    <add key="OAuthHttpModule.Profiles"' in shown.output and "backup:" in shown.output
+    assert (
+        '+    <add key="OAuthHttpModule.Profiles"' in shown.output
+        and "snapshot: C:\\ProgramData\\remediate\\runs\\" in shown.output
+    )
     data = json.loads(cli(tmp_path, "show", run, "--output", "json").output)
     assert [s["status"] for s in data["steps"]] == ["verified", "verified", "verified"]
     assert cli(tmp_path, "runs").output.splitlines()[1].startswith(run)
@@ -211,19 +206,30 @@ def test_apply_without_a_terminal_needs_yes(sim: Simulator, tmp_path: Path) -> N
 # -- any failure rolls the run back -----------------------------------------------------------------------
 
 FAULTS = {
-    "temporary file write fails": CmdletError(cmdlet="Set-Content", error="access-denied"),
-    "replace fails": CmdletError(cmdlet="Move-Item", error="io"),
-    "second server's write fails": CmdletError(server="ex02", cmdlet="Move-Item", error="io"),
-    "backup fails": CmdletError(cmdlet="Copy-Item", error="io"),
+    "temporary file write fails": CmdletError(cmdlet="Set-Content", argument=TARGET, error="access-denied"),
+    "replace fails": CmdletError(cmdlet="Move-Item", argument=TARGET, error="io"),
+    "second server's write fails": CmdletError(
+        server="ex02", cmdlet="Move-Item", argument=TARGET, error="io"
+    ),
+    "snapshot copy fails": CmdletError(cmdlet="Copy-Item", argument=TARGET, error="io"),
+    "record write fails": CmdletError(cmdlet="Set-Content", argument="record.json", error="io"),
+    "record replace fails": CmdletError(cmdlet="Move-Item", argument="record.json", error="io"),
+    "snapshot folder cannot be made owner-only": CmdletError(cmdlet="Set-Acl", error="access-denied"),
     "partner application write fails": CmdletError(cmdlet="Set-PartnerApplication"),
     "restart fails": RestartFailure(server="ex02", mode="fail", service="W3SVC"),
-    "connection drops before the replace": DropConnection(server="ex01", cmdlet="Move-Item", when="before"),
-    "connection drops after the replace": DropConnection(server="ex01", cmdlet="Move-Item", when="after"),
-    "connection drops on the temporary write": DropConnection(
-        server="ex02", cmdlet="Set-Content", when="after"
+    "connection drops before the replace": DropConnection(
+        server="ex01", cmdlet="Move-Item", argument=TARGET, when="before"
     ),
-    # Get-Content on ex01: the plan's read, the re-check before writing, then the verify.
-    "connection drops on the verify read": DropConnection(server="ex01", cmdlet="Get-Content", nth=3),
+    "connection drops after the replace": DropConnection(
+        server="ex01", cmdlet="Move-Item", argument=TARGET, when="after"
+    ),
+    "connection drops on the temporary write": DropConnection(
+        server="ex02", cmdlet="Set-Content", argument=TARGET, when="after"
+    ),
+    # Get-Content of web.config on ex01: the plan's read, the re-check before writing, the verify.
+    "connection drops on the verify read": DropConnection(
+        server="ex01", cmdlet="Get-Content", argument=TARGET, nth=3
+    ),
     "connection drops after the partner application write": DropConnection(
         cmdlet="Set-PartnerApplication", when="after"
     ),
@@ -266,7 +272,7 @@ def name(sim: Simulator, server: str) -> str:
 
 def test_a_verify_mismatch_rolls_back(sim: Simulator, tmp_path: Path) -> None:
     original = fingerprint(sim)
-    sim.inject(CmdletDelay(server="ex01", cmdlet="Move-Item", when="after", seconds=1.0))
+    sim.inject(CmdletDelay(server="ex01", cmdlet="Move-Item", argument=TARGET, when="after", seconds=1.0))
 
     def someone_else_edits() -> None:
         deadline = time.monotonic() + 10
@@ -385,10 +391,12 @@ def test_each_server_environment_is_read_once(sim: Simulator, tmp_path: Path) ->
     for name in sim.servers:
         reads = [r for r in sim.audit_records(name) if r.command == "Get-Item"]
         assert [r.parameters for r in reads] == [
-            [["LiteralPath", ["Env:\\ExchangeInstallPath", "Env:\\ProgramData"]]]
+            [["LiteralPath", ["Env:\\ExchangeInstallPath", "Env:\\ProgramData", "Env:\\windir"]]]
         ]
-        created = [r for r in sim.audit_records(name) if r.command == "New-Item"]
-        assert [dict(r.parameters)["Path"] for r in created] == ["C:\\ProgramData\\remediate.lock"]
+        created = [dict(r.parameters) for r in sim.audit_records(name) if r.command == "New-Item"]
+        assert [c["Path"] for c in created if c["ItemType"] == "File"] == ["C:\\ProgramData\\remediate.lock"]
+        folders = [c["Path"] for c in created if c["ItemType"] == "Directory"]
+        assert folders and all(f.startswith("C:\\ProgramData\\remediate") for f in folders)
 
 
 def test_a_stale_lock_can_be_broken(sim: Simulator, tmp_path: Path) -> None:

@@ -57,12 +57,13 @@ def test_sim_fault_add_takes_the_windows_behaviour_faults(tmp_path: Path) -> Non
     added = [
         add("app-pool", "--pool", "MSExchangeOWAAppPool"),
         add("cmdlet-delay", *midway),
-        add("cmdlet-error", *midway),
+        add("cmdlet-error", *midway, "--argument", "web.config"),
     ]
     assert [r.returncode for r in added] == [0, 0, 0], [r.stderr for r in added]
     faults = [json.loads(r.stdout) for r in added]
     assert [f["kind"] for f in faults] == ["app-pool", "cmdlet-delay", "cmdlet-error"]
     assert faults[0]["pool"] == "MSExchangeOWAAppPool" and faults[2]["when"] == "midway"
+    assert faults[1]["argument"] is None and faults[2]["argument"] == "web.config"
     refused = add("cmdlet-error", "--cmdlet", "X", "--when", "after")
     assert refused.returncode == 1 and "sim-fault-invalid" in refused.stderr
 

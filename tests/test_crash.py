@@ -38,7 +38,7 @@ def state_of(sim_state: Path) -> dict[str, Any]:
     entry = server.data["files"].get(WEB_CONFIG)
     content = (sim_state / "blobs" / "ex01" / entry["blob"]).read_bytes() if entry else None
     graph = next(a for a in org.partner_applications() if a["Name"] == "Microsoft Graph")
-    temporary = [p for p in server.data["files"] if p.endswith(".tmp")]
+    temporary = [p for p in server.data["files"] if p.endswith(".tmp") and "\\remediate\\runs\\" not in p]
     return {
         "web.config": hashlib.sha256(content).hexdigest() if content is not None else None,
         "app_only": graph["AppOnlyPermissions"],
@@ -48,10 +48,22 @@ def state_of(sim_state: Path) -> dict[str, Any]:
 
 
 CRASH_POINTS = {
-    # step 1 (web.config): snapshot committed and backup taken; the temporary file is being written
-    "after the web.config snapshot": CmdletDelay(cmdlet="Set-Content", when="before", seconds=60),
+    # the run's record on ex01 is being written (its snapshots kept, nothing changed yet)
+    "while the record is written": CmdletDelay(
+        cmdlet="Set-Content", argument="record.json", when="before", seconds=60
+    ),
+    # the record is written beside its place, not yet moved there
+    "before the record is moved into place": CmdletDelay(
+        cmdlet="Move-Item", argument="record.json", when="before", seconds=60
+    ),
+    # step 1 (web.config): snapshot committed and kept; the temporary file is being written
+    "after the web.config snapshot": CmdletDelay(
+        cmdlet="Set-Content", argument="rest\\web.config", when="before", seconds=60
+    ),
     # step 1: the new web.config has replaced the old one; its result is not yet reported
-    "after the web.config write": CmdletDelay(cmdlet="Move-Item", when="after", seconds=60),
+    "after the web.config write": CmdletDelay(
+        cmdlet="Move-Item", argument="rest\\web.config", when="after", seconds=60
+    ),
     # step 2 (partner application): snapshot committed; Set-PartnerApplication not run yet
     "after the partner application snapshot": CmdletDelay(
         cmdlet="Set-PartnerApplication", when="before", seconds=60
@@ -65,6 +77,8 @@ CRASH_POINTS = {
 
 # What has changed on the server when the process is killed: proof it was killed where meant.
 CHANGED_AT_KILL = {
+    "while the record is written": set(),
+    "before the record is moved into place": set(),
     "after the web.config snapshot": set(),
     "after the web.config write": {"web.config"},
     "after the partner application snapshot": {"web.config"},

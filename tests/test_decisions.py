@@ -85,10 +85,6 @@ class Memory:
         self.writes.append(f"replace {path}")
         self.files[path.lower()] = content
 
-    def backup_file(self, path: str, content: bytes, tag: str) -> str:
-        self.files[f"{path}.{tag}.bak".lower()] = content
-        return f"{path}.{tag}.bak"
-
     def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
         self.writes.append(f"Set-{noun} {name}")
         self.objects[(noun.lower(), identity.lower())][name] = value

@@ -43,15 +43,16 @@ class Boundary:
     cmdlet: str
     nth: int
     when: str
+    argument: str | None = None  # only calls naming this (the target, not remediate's records)
 
 
 BOUNDARIES = {
     # the re-read of web.config just before its snapshot is committed
     "before snapshot": Boundary("Get-Content", 2, "before"),
-    # snapshot committed and backup copied; the temporary file is about to be written
-    "after snapshot": Boundary("Set-Content", 1, "before"),
+    # snapshot committed and kept on the server; the temporary file is about to be written
+    "after snapshot": Boundary("Set-Content", 1, "before", "rest\\web.config"),
     # the new web.config has replaced the old one (Move-Item ran); not yet verified
-    "after write": Boundary("Move-Item", 1, "after"),
+    "after write": Boundary("Move-Item", 1, "after", "rest\\web.config"),
     # web.config verified; the partner application's snapshot committed, its Set- about to run
     "after verify": Boundary("Set-PartnerApplication", 1, "before"),
     # the IIS restart (handler)
@@ -71,7 +72,7 @@ FAULTS = (
 
 def fault_for(kind: str, boundary: Boundary) -> Any | None:
     """The simulator fault for `kind` at `boundary`, or None where it cannot happen there."""
-    at = {"server": "ex01", "cmdlet": boundary.cmdlet, "nth": boundary.nth}
+    at = {"server": "ex01", "cmdlet": boundary.cmdlet, "nth": boundary.nth, "argument": boundary.argument}
     if kind == "cmdlet error":
         return CmdletError(**at)
     if kind == "access denied":

@@ -22,6 +22,8 @@ from remediate.sim.store import Store
 from tests.lab import LAB
 from tests.test_crash import run_and_kill, state_of
 
+TARGET = "rest\\web.config"  # in a fault: only calls naming the target (not remediate's records)
+
 ROLLBACK_DELAY = 60
 
 
@@ -56,9 +58,15 @@ AUTOMATIC_ROLLBACK_KILL_POINTS = {
     "after the partner application is restored": CmdletDelay(
         cmdlet="Set-PartnerApplication", nth=2, when="after"
     ),
-    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", nth=2),
-    "between Move-Item's delete and rename": CmdletDelay(cmdlet="Move-Item", nth=2, when="midway"),
-    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", nth=2, when="after"),
+    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", argument=TARGET, nth=2),
+    "between Move-Item's delete and rename": CmdletDelay(
+        cmdlet="Move-Item", argument=TARGET, nth=2, when="midway"
+    ),
+    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", argument=TARGET, nth=2, when="after"),
+    # the apply's record brought up to date after its rollback: between its delete and rename
+    "while the record says how the batch ended": CmdletDelay(
+        cmdlet="Move-Item", argument="record.json", nth=2, when="midway"
+    ),
     "during the second IIS restart": CmdletDelay(cmdlet="Restart-Service", nth=2),
 }
 
@@ -92,7 +100,7 @@ def test_a_killed_rollback_is_finished_by_the_next_one(tmp_path: Path) -> None:
     assert cli(state, "apply", "app-only-graph", "--host", "sim", "--yes").exit_code == 0
     [applied] = runs(state)
     FaultBook(sim_state / "faults.json").add(
-        CmdletDelay(cmdlet="Move-Item", nth=1, when="midway", seconds=ROLLBACK_DELAY)
+        CmdletDelay(cmdlet="Move-Item", argument=TARGET, nth=1, when="midway", seconds=ROLLBACK_DELAY)
     )
     run_and_kill(state, sim_state, "rollback", applied["id"], "--yes", until=delay_fired("Move-Item"))
     killed = state_of(sim_state)
@@ -177,9 +185,13 @@ ROLLBACK_KILL_POINTS = {
     # the rollback undoes in reverse: the partner application first, then web.config, then handlers
     "before the partner application is restored": CmdletDelay(cmdlet="Set-PartnerApplication", when="before"),
     "after the partner application is restored": CmdletDelay(cmdlet="Set-PartnerApplication", when="after"),
-    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", when="before"),
-    "between Move-Item's delete and rename": CmdletDelay(cmdlet="Move-Item", when="midway"),
-    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", when="after"),
+    "while the rollback's record is written": CmdletDelay(cmdlet="Set-Content", argument="record.json"),
+    "before web.config's copy is written": CmdletDelay(cmdlet="Set-Content", argument=TARGET, when="before"),
+    "between Move-Item's delete and rename": CmdletDelay(cmdlet="Move-Item", argument=TARGET, when="midway"),
+    "after web.config is replaced": CmdletDelay(cmdlet="Move-Item", argument=TARGET, when="after"),
+    "while the undone run's record is marked": CmdletDelay(
+        cmdlet="Move-Item", argument="record.json", nth=3, when="midway"
+    ),
     "during the IIS restart": CmdletDelay(cmdlet="Restart-Service", when="before"),
 }
 

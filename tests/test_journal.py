@@ -110,6 +110,7 @@ def _as_version_1(path: Path) -> None:
     old.executescript(V1_SCHEMA.read_text())
     for run in runs:
         handlers = json.loads(run.pop("handlers") or "{}")
+        run.pop("origin")
         run["hosts"] = json.dumps({**json.loads(run["hosts"]), "handlers": handlers})
         if run["status"] == "rollback-incomplete":
             run["status"] = "incomplete"
@@ -129,7 +130,7 @@ def test_a_new_journal_records_its_schema_version(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     assert journal.version == SCHEMA_VERSION
     journal.close()
-    assert sqlite3.connect(tmp_path / "journal.sqlite3").execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(tmp_path / "journal.sqlite3").execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_journal_of_the_previous_version_still_rolls_back_exactly(start_sim: Any, tmp_path: Path) -> None:

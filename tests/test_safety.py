@@ -45,6 +45,9 @@ ALLOWED = {
     "new-managementscope",  # the organization lock
     "get-managementscope",
     "remove-managementscope",
+    "get-childitem",  # the runs a server records
+    "get-acl",  # is remediate's folder owner-only?
+    "set-acl",  # make it so (piped from Get-Acl on the server)
 }
 HOSTILE_TOKEN = "x'; Remove-Item C:\\ -Recurse -Force; '$(Stop-Computer -Force)`n\"<&>"
 HOSTILE_VALUES = [
@@ -143,7 +146,7 @@ def test_a_hostile_username_is_only_data(start_sim: Any, tmp_path: Path) -> None
     result = cli(tmp_path, "apply", "app-only-graph", *host_args(sim), "--yes", env=env)
     assert result.exit_code == 0, result.output
     no_code_ran(sim)
-    [lock] = [r for r in sim.audit_records() if r.command == "New-Item"]
+    [lock] = [r for r in sim.audit_records() if r.command == "New-Item" and r.parameter("ItemType") == "File"]
     assert json.loads(lock.parameter("Value"))["operator"].endswith(f" as CONTOSO\\{username}")
 
 

@@ -153,7 +153,7 @@ def test_a_replace_that_stops_between_delete_and_rename_is_rolled_back(
     sim: Simulator, tmp_path: Path
 ) -> None:
     original = fingerprint(sim)
-    sim.inject(CmdletError(server="ex01", cmdlet="Move-Item", when="midway"))
+    sim.inject(CmdletError(server="ex01", cmdlet="Move-Item", argument="rest\\web.config", when="midway"))
     result = apply(sim, tmp_path)
     assert result.exit_code == 1
     assert "Cannot create a file when that file already exists." in result.output
@@ -168,7 +168,9 @@ def test_a_power_cut_between_delete_and_rename_is_rolled_back(tmp_path: Path) ->
     original = state_of(sim_state)
     from remediate.sim.faults import FaultBook
 
-    FaultBook(sim_state / "faults.json").add(CmdletDelay(cmdlet="Move-Item", when="midway", seconds=60))
+    FaultBook(sim_state / "faults.json").add(
+        CmdletDelay(cmdlet="Move-Item", argument="rest\\web.config", when="midway", seconds=60)
+    )
     run_and_kill(state, sim_state)
     with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(sim.machine("ex01").path(WEB_CONFIG, "C:\\"))  # the gap

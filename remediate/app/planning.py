@@ -48,7 +48,9 @@ def planned(playbook_name: str, open_fleet: Callable[[], Fleet], given: list[str
         from remediate.model import playbook
 
         loaded = playbook.load_located(located)
-        the_plan = make_plan(loaded, list(fleet.readers().values()))
+        from remediate.engine.remote import attribute
+
+        the_plan = attribute(make_plan(loaded, list(fleet.readers().values())), fleet.sessions)
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
 
 

@@ -1,13 +1,15 @@
-"""Use case `rollback`: undo a recorded run, now or weeks later, from the journal.
+"""Use case `rollback`: undo a recorded run, now or weeks later, from this workstation or another.
 
 The CLI calls these in order, asking the operator between them: `prepare` (refusals, the
-servers the run used), `settle` (stop what a dead run left running, before anything is
-read), `preview` (what would be restored), then `roll_back`."""
+servers the run used; with servers given, a run known only to their records is taken into
+the journal, and a run the journal knows is checked against its records), `settle` (stop
+what a dead run left running, before anything is read), `preview` (what would be restored),
+then `roll_back`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remediate.app.fleet import Fleet
 
@@ -22,6 +24,15 @@ class UndoSettings:
     force: bool = False  # restore the snapshots even over later changes
     break_lock: str | None = None
     health_timeout: float = 120.0
+    trust_journal: bool = False  # roll back from the journal where the servers' records disagree
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The run's servers, by the names the run gave them, as reached from here."""
+
+    sessions: dict[str, Any]
+    username: str | None
 
 
 def prepare(journal: Journal, run_id: str) -> RunRow:
@@ -35,21 +46,54 @@ def prepare(journal: Journal, run_id: str) -> RunRow:
     return run
 
 
-def settle(journal: Journal, run: RunRow, fleet: Fleet) -> list[str]:
+def reach(fleet: Fleet) -> Reach:
+    """The run's servers reached as the run reached them (a fleet opened from the journal)."""
+    return Reach(fleet.sessions, fleet.username)
+
+
+def check(journal: Journal, run: RunRow, servers: Reach, settings: UndoSettings) -> None:
+    """The servers' records of the run agree with the journal (unless told to trust it)."""
+    from remediate.engine.remote import check_agreement
+
+    if not settings.trust_journal:
+        check_agreement(journal, run, servers.sessions)
+
+
+def from_servers(journal: Journal, run_id: str, fleet: Fleet, settings: UndoSettings) -> tuple[RunRow, Reach]:
+    """The run, found through the given servers' records: taken into the journal if it was
+    made elsewhere, checked against them if this journal knows it."""
+    from remediate.engine.remote import find, take_in
+    from remediate.support.errors import RemediateError
+
+    remote = find(fleet.sessions, run_id)
+    servers = Reach(remote.sessions, fleet.username)
+    try:
+        journal.run(run_id)
+    except RemediateError as error:
+        if error.reference != "run-not-found":
+            raise
+        take_in(journal, remote, settings.break_lock)
+        return prepare(journal, run_id), servers
+    run = prepare(journal, run_id)
+    check(journal, run, servers, settings)
+    return run, servers
+
+
+def settle(journal: Journal, run: RunRow, servers: Reach) -> list[str]:
     """Stop what a dead run (or its dead rollbacks) left running on the servers."""
     from remediate.engine.undo import settle as settle_run
 
-    return settle_run(journal, run, fleet.sessions)
+    return settle_run(journal, run, servers.sessions)
 
 
-def preview(journal: Journal, run: RunRow, fleet: Fleet) -> list[StepReport]:
+def preview(journal: Journal, run: RunRow, servers: Reach) -> list[StepReport]:
     from remediate.engine.undo import preview_rollback
 
-    return preview_rollback(journal, run, fleet.sessions)
+    return preview_rollback(journal, run, servers.sessions)
 
 
 def roll_back(
-    journal: Journal, run: RunRow, fleet: Fleet, settings: UndoSettings, progress: Progress
+    journal: Journal, run: RunRow, servers: Reach, settings: UndoSettings, progress: Progress
 ) -> Outcome:
     from remediate.engine.journal import operator
     from remediate.engine.undo import rollback_run
@@ -57,8 +101,8 @@ def roll_back(
     return rollback_run(
         journal,
         run,
-        fleet.sessions,
-        operator=operator(fleet.username),
+        servers.sessions,
+        operator=operator(servers.username),
         progress=progress,
         strategy=settings.strategy,
         force=settings.force,

@@ -7,10 +7,11 @@ import re
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 
-from remediate.cli.common import error_lines
+from remediate.cli.common import connection_options, error_lines
 from remediate.support.errors import ExitCode, RemediateError
 
 
@@ -33,13 +34,15 @@ RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 @click.option(
     "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="For a run."
 )
+@connection_options
 @click.pass_context
-def show(ctx: click.Context, name: str, output: str) -> None:
-    """Show a playbook (built-in name or file) step by step, or a run (its steps, diffs, outcome)."""
+def show(ctx: click.Context, name: str, output: str, **options: Any) -> None:
+    """Show a playbook (built-in name or file) step by step, or a run (its steps, diffs, outcome):
+    from this journal, or with --host or -i from the servers' records (a run made elsewhere)."""
     if RUN_ID.match(name):
         from remediate.cli.runs import show_run
 
-        show_run(ctx, name, output)
+        show_run(ctx, name, output, options)
         return
     _show_playbook(name)
 

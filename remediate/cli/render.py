@@ -51,6 +51,8 @@ def _change(change: Change) -> list[str]:
         return lines + _problem(change.problem, "      ")
     target = f"{change.target}: " if change.target else ""
     lines.append(f"      {target}{change.summary}")
+    if change.last_change:
+        lines.append(_styled(f"      last changed by {change.last_change}", "cyan"))
     if change.action == "change":
         if change.diff:
             lines += _diff_lines(change.diff, "      ")
@@ -184,7 +186,7 @@ def outcome_text(outcome: Any) -> str:
         lines.append(f"  {status} {step.server}: {step.step}")
         lines.append(f"                    {step.target}: {step.message}")
         if step.backup and step.status in (StepStatus.ROLLBACK_FAILED, StepStatus.ROLLBACK_CONFLICT):
-            lines.append(f"                    backup on the server: {step.backup}")
+            lines.append(f"                    snapshot on the server: {step.backup}")
     lines += [f"  {line}" for line in outcome.handlers]
     if outcome.servers and len(outcome.servers) > 1:
         width = max(len("SERVER"), *(len(name) for name in outcome.servers))
@@ -203,15 +205,46 @@ def run_status(run: Any) -> str:
 
 
 def runs_table(runs: list[Any]) -> str:
+    """Runs from this journal and the servers' records (`app.team.RunSummary`): where each is known."""
     lines = [
-        f"{'RUN':<23} {'KIND':<8} {'STATUS':<20} {'PLAYBOOK':<26} {'CHANGE':<10} {'HOSTS':<20} ROLLED BACK BY"
+        f"{'RUN':<23} {'KIND':<8} {'STATUS':<20} {'PLAYBOOK':<22} {'CHANGE':<10} {'OPERATOR':<28} "
+        f"{'KNOWN':<8} ROLLED BACK BY"
     ]
     for run in runs:
-        hosts = ",".join(run.hosts.get("given", [])) or "-"
         lines.append(
-            f"{run.id:<23} {run.kind:<8} {run.status:<20} {run.playbook:<26} {run.change_id or '-':<10} "
-            f"{hosts:<20} {run.rolled_back_by or '-'}"
+            f"{run.id:<23} {run.kind:<8} {run.status:<20} {run.playbook:<22} {run.change_id or '-':<10} "
+            f"{run.operator[:28]:<28} {run.where:<8} {run.rolled_back_by or '-'}"
         )
+    return "\n".join(lines)
+
+
+def record_text(records: dict[str, Any], status: str) -> str:
+    """A run known from its servers' records (`show RUN -i`): one `model.record.RunRecord` per server."""
+    first = next(iter(records.values()))
+    lines = [
+        _styled(f"run {first.run}", None, True)
+        + f"  {first.kind} of {first.playbook.name} ({first.playbook.source})",
+        f"  status: {status}  (from the records on {', '.join(records)}; not in this journal)",
+        f"  operator: {first.operator} on {first.workstation}"
+        + (f"  change: {first.change_id}" if first.change_id else ""),
+        f"  started: {first.started}",
+    ]
+    if first.rolls_back:
+        lines.append(f"  rolls back: {first.rolls_back}")
+    if any(r.rolled_back_by for r in records.values()):
+        lines.append(
+            f"  rolled back by: {next(r.rolled_back_by for r in records.values() if r.rolled_back_by)}"
+        )
+    for server, record in records.items():
+        lines.append(f"  {server}: {record.status}, finished {record.finished or '-'}")
+        for step in record.steps:
+            lines.append(f"    {step.seq}. {step.step}  [{step.status}]")
+            lines.append(f"       {step.target}: {step.summary}")
+            lines.append(
+                f"       before sha256 {step.before_digest[:16]}  after sha256 {step.after_digest[:16]}"
+            )
+            if step.before:
+                lines.append(f"       snapshot: {step.before}")
     return "\n".join(lines)
 
 
@@ -234,7 +267,7 @@ def run_text(run: Any, steps: list[Any], events: list[Any]) -> str:
                 f"     before sha256 {step.before_digest[:16]}  after sha256 {(step.after_digest or '-')[:16]}"
             )
         if step.backup:
-            lines.append(f"     backup: {step.backup}")
+            lines.append(f"     snapshot: {step.backup}")
         if step.error:
             lines.append(_styled(f"     error: {step.error}", "red"))
         if step.diff:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,35 +13,63 @@ from remediate.cli.common import (
     BREAK_LOCK,
     confirm,
     confirm_break_lock,
+    connection_options,
+    fleet_opener,
+    fleet_options,
     journal_for,
     run_fleet_opener,
     state_dir,
 )
-from remediate.support.errors import ExitCode
+from remediate.support.errors import ExitCode, RemediateError
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--last", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@connection_options
 @click.pass_context
-def runs(ctx: click.Context, limit: int, output: str) -> None:
-    """Recent runs and their status, newest first."""
-    from remediate.app.history import recent, run_summary
+def runs(ctx: click.Context, last: int, output: str, **options: Any) -> None:
+    """Recent runs and their status, newest first: this journal's, and with --host or -i those
+    the servers record (made from any workstation), merged."""
+    from remediate.app.team import runs as list_runs
     from remediate.cli.render import runs_table
 
-    found = recent(state_dir(ctx), limit)
+    servers = fleet_options(options)
+    if servers.hosts or servers.inventory:
+        with fleet_opener(ctx, servers)() as fleet:
+            found = list_runs(state_dir(ctx), fleet, last)
+    else:
+        found = list_runs(state_dir(ctx), None, last)
     if output == "json":
-        rows = [run_summary(run) for run in found]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([run.to_dict() for run in found], indent=2))
     else:
         click.echo(runs_table(found) if found else "no runs yet")
 
 
-def show_run(ctx: click.Context, run_id: str, output: str) -> None:
+def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, Any]) -> None:
+    """A run from this journal; with --host or -i, one the journal does not know from the
+    servers' records."""
     from remediate.app.history import one
-    from remediate.cli.render import run_text
+    from remediate.cli.render import record_text, run_text
+    from remediate.support.errors import RemediateError
 
-    run, steps, events = one(state_dir(ctx), run_id)
+    servers = fleet_options(options)
+    try:
+        run, steps, events = one(state_dir(ctx), run_id)
+    except RemediateError as error:
+        if error.reference != "run-not-found" or not (servers.hosts or servers.inventory):
+            raise
+        from remediate.app.team import find
+
+        with fleet_opener(ctx, servers)() as fleet:
+            remote = find(fleet, run_id)
+        if output == "json":
+            click.echo(
+                json.dumps({s: r.model_dump(mode="json") for s, r in remote.records.items()}, indent=2)
+            )
+        else:
+            click.echo(record_text(remote.records, remote.status()))
+        return
     if output == "json":
         data = {**{k: v for k, v in run.__dict__.items() if k != "stored_status"}, "status": run.status}
         data["steps"] = [
@@ -67,17 +96,12 @@ def show_run(ctx: click.Context, run_id: str, output: str) -> None:
 @click.option("--force", is_flag=True, help="Restore the exact snapshots even over later changes.")
 @BREAK_LOCK
 @click.option("--health-timeout", type=click.FloatRange(min=0), default=120, show_default=True)
-@click.option("-u", "--username", envvar="REMEDIATE_USERNAME", show_envvar=True)
 @click.option(
-    "--password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A file holding the password on one line (chmod 600).",
+    "--trust-journal",
+    is_flag=True,
+    help="Roll back from this journal even where the servers' records of the run are missing or disagree.",
 )
-@click.option(
-    "--ca-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Override the CA file recorded with the run.",
-)
+@connection_options
 @click.pass_context
 def rollback(
     ctx: click.Context,
@@ -88,21 +112,41 @@ def rollback(
     force: bool,
     break_lock: str | None,
     health_timeout: float,
-    username: str | None,
-    ca_file: Path | None,
-    password_file: Path | None,
+    trust_journal: bool,
+    **options: Any,
 ) -> None:
-    """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify."""
+    """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify.
+
+    Without --host or -i, the run comes from this journal and its servers are reached as it
+    reached them (-u, --password-file and --ca-file may override). With them, the run is found
+    through those servers' records: also a run made on another workstation."""
     from remediate.app import undoing
     from remediate.cli.plan_apply import progress_printer
     from remediate.cli.render import outcome_text
     from remediate.model.status import Preview
 
-    settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout)
+    settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout, trust_journal)
+    servers = fleet_options(options)
     journal = journal_for(ctx)
     try:
-        run = undoing.prepare(journal, run_id)
-        with run_fleet_opener(ctx, run.hosts, run.connection, username, ca_file, password_file)() as fleet:
+        if servers.hosts or servers.inventory:
+            opener = fleet_opener(ctx, servers)
+        else:
+            run = undoing.prepare(journal, run_id)
+            opener = run_fleet_opener(
+                ctx,
+                run.hosts,
+                run.connection,
+                servers.username,
+                options_ca_file(servers),
+                servers.password_file,
+            )
+        with opener() as fleet:
+            if servers.hosts or servers.inventory:
+                run, reach = undoing.from_servers(journal, run_id, fleet, settings)
+            else:
+                reach = undoing.reach(fleet)
+                undoing.check(journal, run, reach, settings)
             if dry_run:
                 if run.status == "interrupted":
                     click.echo(
@@ -111,9 +155,9 @@ def rollback(
                         err=True,
                     )
             else:
-                for line in undoing.settle(journal, run, fleet):  # before anything is read
+                for line in undoing.settle(journal, run, reach):  # before anything is read
                     click.echo(f"  {line}", err=True)
-            preview = undoing.preview(journal, run, fleet)
+            preview = undoing.preview(journal, run, reach)
             click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
             for step in preview:
                 click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
@@ -127,7 +171,7 @@ def rollback(
                 )
             confirm(f"Roll back run {run.id}?", yes)
             confirm_break_lock(break_lock, yes)
-            outcome = undoing.roll_back(journal, run, fleet, settings, progress_printer())
+            outcome = undoing.roll_back(journal, run, reach, settings, progress_printer())
         click.echo(outcome_text(outcome))
         if outcome.status != "succeeded":
             sys.exit(ExitCode.ERROR)
@@ -135,4 +179,49 @@ def rollback(
         journal.close()
 
 
-COMMANDS = (runs, rollback)
+def options_ca_file(servers: Any) -> Path | None:
+    """--ca-file, which overrides the CA file recorded with the run."""
+    ca_file = servers.settings.get("ca_file")
+    return Path(ca_file) if ca_file else None
+
+
+@click.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="AGE",
+    help="Remove the records of runs that ended longer ago than this: 90d, 12w, 36h.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@connection_options
+@click.pass_context
+def prune(ctx: click.Context, older_than: str, dry_run: bool, yes: bool, output: str, **options: Any) -> None:
+    """Remove old run records and their snapshots from the servers (%ProgramData%\\remediate).
+
+    Never a run that is the latest to have changed a target (its snapshot is what undoes what
+    the target holds now), nor one recorded as running, nor anything on a server a run has
+    locked. This journal is not touched."""
+    from remediate.app.team import parse_age
+    from remediate.app.team import prune as prune_runs
+
+    age = parse_age(older_than)
+    servers = fleet_options(options)
+    if not (servers.hosts or servers.inventory):
+        raise RemediateError("no-servers", "prune needs the servers: --host or -i INVENTORY", None)
+    if not dry_run:
+        confirm(f"Remove run records older than {older_than} from the servers?", yes)
+    with fleet_opener(ctx, servers)() as fleet:
+        done = prune_runs(fleet, age, dry_run)
+    if output == "json":
+        click.echo(json.dumps([p.__dict__ for p in done], indent=2))
+        return
+    for line in done:
+        click.echo(f"{line.action:<40} {line.server}: run {line.run}")
+    removed = sum(1 for p in done if p.action in ("removed", "would remove"))
+    click.echo(f"{removed} record(s) {'would be ' if dry_run else ''}removed, {len(done) - removed} kept")
+
+
+COMMANDS = (runs, rollback, prune)

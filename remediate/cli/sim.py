@@ -169,6 +169,11 @@ def fault() -> None:
     help="drop-connection with --cmdlet, cmdlet-delay, cmdlet-error: before the cmdlet runs, after, or "
     "midway (Move-Item -Force: the target deleted, not yet renamed).",
 )
+@click.option(
+    "--argument",
+    help="cmdlet-error, cmdlet-delay, drop-connection: only calls with an argument containing this text "
+    "(web.config: the target's writes, not those of remediate's records).",
+)
 @click.option("--path", help="deny-access: the path (and everything under it).")
 @click.option("--operations", type=click.Choice(["read", "write", "all"]), default="all", show_default=True)
 @click.option("--mode", help="restart: fail or hang; unreachable: refuse or blackhole.")
@@ -185,6 +190,7 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
     if kind == "cmdlet-error":
         fields |= {
             "cmdlet": options["cmdlet"],
+            "argument": options["argument"],
             "nth": options["nth"],
             "times": options["times"],
             "error": options["error_preset"],
@@ -193,6 +199,7 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
     elif kind == "cmdlet-delay":
         fields |= {
             "cmdlet": options["cmdlet"],
+            "argument": options["argument"],
             "nth": options["nth"],
             "times": options["times"],
             "seconds": options["seconds"],
@@ -201,6 +208,7 @@ def fault_add(ctx: click.Context, state: Path | None, kind: str, **options: Any)
     elif kind == "drop-connection":
         fields |= {
             "cmdlet": options["cmdlet"],
+            "argument": options["argument"],
             "nth": options["nth"],
             "times": options["times"],
             "when": options["when"],

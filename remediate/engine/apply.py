@@ -2,7 +2,8 @@
 
 For each planned change, in order: (1) before the first write, every target is read again
 and compared with the plan (if one moved, nothing is touched); (2) its exact state is
-committed to the journal, and files are also copied beside themselves on the server; (3)
+committed to the journal, and kept with the run's record on the server (`engine.recording`:
+before a batch writes on a server, its record and snapshots are there, checked); (3)
 the new state is written (files through a checked temporary file moved over the target);
 (4) it is read back and compared. Handlers run once per server, after the batch's steps;
 then a health check. Any failure rolls back every change of the batch in reverse order,
@@ -18,9 +19,11 @@ from typing import Any
 
 from remediate.engine.execution import Execution
 from remediate.engine.journal import Journal
+from remediate.engine.recording import Recorder, RunFacts
 from remediate.engine.restore import restore
 from remediate.engine.steps import Item, Outcome, Progress, StepReport, handlers_for, items_of, record
 from remediate.model.plan import Plan
+from remediate.model.record import PlaybookRecord
 from remediate.model.status import MAY_HAVE_WRITTEN, RunStatus, ServerOutcome, StepStatus
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
@@ -49,10 +52,13 @@ class BatchResult:
 class Applying(Execution):
     """An apply run: the precheck, each step's snapshot-write-verify, batches and their undo."""
 
-    def __init__(self, *args: Any, handler_specs: dict[str, dict[str, Any]], all_servers: list[str]) -> None:
+    def __init__(
+        self, *args: Any, handler_specs: dict[str, dict[str, Any]], all_servers: list[str], facts: RunFacts
+    ) -> None:
         super().__init__(*args)
         self.handler_specs = handler_specs
         self.all_servers = all_servers
+        self.recorder = Recorder(self, facts)
 
     def precheck(self, items: list[Item]) -> None:
         """Before anything is written: every target still holds what the plan was made from."""
@@ -82,13 +88,7 @@ class Applying(Execution):
         self.step_status(
             item, StepStatus.SNAPSHOTTED, before_state=item.before, before_digest=sha256(item.before)
         )
-        backup = resource.backup(spec, item.target, item.before, writer, self.run_id)
-        if backup:
-            item.backup = backup
-            self.journal.update_step(self.run_id, item.seq, backup=backup)
-        self.progress(
-            item.server, f"snapshot taken: {item.target}" + (f" (backup {backup})" if backup else "")
-        )
+        self.progress(item.server, f"snapshot taken: {item.target} (kept in {item.backup})")
         self.step_status(item, StepStatus.WRITING, after_state=item.after, after_digest=sha256(item.after))
         resource.write(spec, item.target, item.after, writer, self.run_id)
         self.step_status(item, StepStatus.WRITTEN)
@@ -108,6 +108,8 @@ class Applying(Execution):
         done: list[Item] = []
         handlers_ran = False
         try:
+            for server in dict.fromkeys([item.server for item in items] + list(handlers)):
+                self.recorder.begin(server, [item for item in items if item.server == server])
             for item in items:
                 done.append(item)
                 self.apply_one(item)
@@ -161,6 +163,12 @@ class Applying(Execution):
         )
         return BatchResult(steps, lines, problem, complete)
 
+    def finished(self, servers: set[str], status: ServerOutcome, items: list[Item], outcome: Outcome) -> None:
+        """A batch ended on `servers`: the outcome, and the records there brought up to date."""
+        outcome.servers.update({s: status for s in servers})
+        for server in servers:
+            self.recorder.finish(server, str(status), [item for item in items if item.server == server])
+
     def batches(
         self, items: list[Item], serial: int, max_failures: int, outcome: Outcome
     ) -> tuple[int, int, bool]:
@@ -179,13 +187,13 @@ class Applying(Execution):
             touched = set(batch_handlers) | {item.server for item in batch_items}
             if result.failure is None:
                 applied += 1
-                outcome.servers.update({s: ServerOutcome.APPLIED for s in touched})
+                self.finished(touched, ServerOutcome.APPLIED, batch_items, outcome)
                 continue
             failures += 1
             complete = complete and result.complete
             outcome.failure = outcome.failure or result.failure
             undone = ServerOutcome.ROLLED_BACK if result.complete else ServerOutcome.ROLLBACK_INCOMPLETE
-            outcome.servers.update({s: undone for s in touched})
+            self.finished(touched, undone, batch_items, outcome)
             if failures > max_failures:
                 later = [s for b in batches[number:] for s in b]
                 outcome.servers.update({s: ServerOutcome.UNTOUCHED for s in later if s in involved})
@@ -235,6 +243,17 @@ def apply_plan(
     items = items_of(plan)
     handler_specs = {h.name: h.to_dict() for h in plan.handlers}
     all_servers = [server.server for server in plan.servers]
+    facts = RunFacts(
+        kind="apply",
+        playbook=PlaybookRecord(name=plan.playbook, source=plan.source, digest=plan.digest, text=plan.text),
+        operator=operator,
+        change_id=change_id,
+        hosts=hosts,
+        connection=connection,
+        handlers=handler_specs,
+        servers=all_servers,
+        organization_via=plan.organization_via,
+    )
     run_id = journal.start_run(
         kind="apply",
         playbook=plan.playbook,
@@ -264,6 +283,7 @@ def apply_plan(
         health_timeout,
         handler_specs=handler_specs,
         all_servers=all_servers,
+        facts=facts,
     )
     wanted = handlers_for(items, all_servers)
     involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))

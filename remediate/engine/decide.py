@@ -202,7 +202,17 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: i
             HandlerSpec(h.name, h.kind, h.settings.model_dump(exclude_unset=True)) for h in playbook.handlers
         ),
         steps=tuple(step.name for step in playbook.steps),
+        text=_text(loaded.text),
     )
+
+
+def _text(content: bytes) -> str:
+    """The playbook's text as the records keep it (its digest is of these bytes); none if it is
+    not UTF-8."""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def derive_again(saved: SavedPlan, readers: dict[str, Any]) -> Plan:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from remediate.engine.journal_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from remediate.model.status import ACTIVE, RunStatus, StepStatus
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
@@ -27,72 +28,9 @@ from remediate.support.statedir import private_dir
 
 if TYPE_CHECKING:
     from remediate.engine.steps import Item
+    from remediate.model.record import RecordStep, RunRecord
 
-# The journal's schema version (SQLite's user_version). Rollback "weeks later" reads journals
-# written by earlier versions: each is brought up to this one by MIGRATIONS, in order, in one
-# transaction, when it is opened. Version 1 is the schema before versions were recorded
-# (user_version 0 with the tables present).
-SCHEMA_VERSION = 2
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    # 1 -> 2: a run's handlers get their own column (they were kept under hosts["handlers"])
-    1: (
-        "ALTER TABLE runs ADD COLUMN handlers TEXT",
-        "UPDATE runs SET handlers = json_extract(hosts, '$.handlers') WHERE handlers IS NULL",
-        # one vocabulary: a rollback that could not restore everything was "incomplete"
-        "UPDATE runs SET status = 'rollback-incomplete' WHERE status = 'incomplete'",
-    ),
-}
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,               -- apply | rollback
-    playbook TEXT NOT NULL,
-    playbook_source TEXT NOT NULL,
-    playbook_digest TEXT NOT NULL,
-    operator TEXT NOT NULL,
-    change_id TEXT,
-    hosts TEXT NOT NULL,              -- JSON: the hosts as given, and the server names
-    connection TEXT NOT NULL,         -- JSON: transport, auth, exchange, CA file; never credentials
-    status TEXT NOT NULL,
-    rolls_back TEXT,
-    rolled_back_by TEXT,
-    started TEXT NOT NULL,
-    finished TEXT,
-    pid INTEGER NOT NULL,
-    machine TEXT NOT NULL,
-    report TEXT,
-    handlers TEXT                     -- JSON: name -> {kind, settings}, as the run ran them
-);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    seq INTEGER NOT NULL,
-    server TEXT NOT NULL,
-    step TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    spec TEXT NOT NULL,               -- JSON: the resource settings
-    target TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    diff TEXT,
-    notify TEXT NOT NULL,             -- JSON list of handler names
-    status TEXT NOT NULL,
-    before_state BLOB,
-    after_state BLOB,
-    before_digest TEXT,
-    after_digest TEXT,
-    backup TEXT,
-    error TEXT,
-    started TEXT,
-    finished TEXT,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    time TEXT NOT NULL,
-    server TEXT,
-    message TEXT NOT NULL
-);
-"""
+RECORDED = "recorded on the server"  # an event: a server holds the run's record (engine.recording)
 
 
 def new_run_id() -> str:
@@ -164,6 +102,7 @@ class RunRow:
     machine: str
     report: dict[str, Any] | None
     handlers: dict[str, Any]  # name -> {kind, settings}
+    origin: str | None = None  # None: run from this journal; "servers": taken in from their records
 
     @property
     def status(self) -> RunStatus:
@@ -283,6 +222,65 @@ class Journal:
             "INSERT INTO events (run_id, time, server, message) VALUES (?,?,?,?)",
             (run_id, now(), server, message),
         )
+
+    def take_in(
+        self, record: RunRecord, status: str, steps: list[tuple[RecordStep, bytes, bytes]], servers: list[str]
+    ) -> None:
+        """A run made on another workstation, as its records on the servers tell it (with the
+        exact states of its steps), in one transaction: to roll it back from here."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO runs (id, kind, playbook, playbook_source, playbook_digest, operator, change_id, hosts,"
+                " connection, status, started, finished, pid, machine, handlers, origin)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'servers')",
+                (
+                    record.run,
+                    record.kind,
+                    record.playbook.name,
+                    record.playbook.source,
+                    record.playbook.digest,
+                    record.operator,
+                    record.change_id,
+                    json.dumps(record.hosts),
+                    json.dumps(record.connection),
+                    status,
+                    record.started,
+                    record.finished,
+                    record.pid,
+                    record.workstation,
+                    json.dumps(record.handlers),
+                ),
+            )
+            for step, before, after in steps:
+                self._db.execute(
+                    "INSERT INTO steps (run_id, seq, server, step, kind, scope, spec, target, summary, notify,"
+                    " status, before_state, after_state, before_digest, after_digest, backup)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        record.run,
+                        step.seq,
+                        step.server,
+                        step.step,
+                        step.kind,
+                        step.scope,
+                        json.dumps(step.settings),
+                        step.target,
+                        step.summary,
+                        json.dumps(step.notify),
+                        step.status,
+                        before,
+                        after,
+                        step.before_digest,
+                        step.after_digest,
+                        step.before,
+                    ),
+                )
+            for server in servers:
+                self._db.execute(
+                    "INSERT INTO events (run_id, time, server, message) VALUES (?,?,?,?)",
+                    (record.run, now(), server, RECORDED),
+                )
 
     # -- steps ---------------------------------------------------------------------------------
 

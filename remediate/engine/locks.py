@@ -173,6 +173,13 @@ class LockReader(Protocol):
     def read_text(self, path: str) -> str | None: ...
 
 
+def held_by_run(remote: LockReader) -> str | None:
+    """The run that holds the server's lock; None if nobody (or a lock that names no run)."""
+    holder = _holder(remote.read_text(remote.expand(LOCK_PATH)))
+    run = holder.get("run")
+    return str(run) if run else None
+
+
 def held_by(remote: LockReader) -> str | None:
     """Who holds the server's lock, for people ("run X (operator, since ...)"); None if nobody."""
     text = remote.read_text(remote.expand(LOCK_PATH))  # reads only: no ServerWriter needed

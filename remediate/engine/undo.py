@@ -11,7 +11,8 @@ started and never saw healthy.
 from __future__ import annotations
 
 from remediate.engine.execution import Execution
-from remediate.engine.journal import Journal, RunRow
+from remediate.engine.journal import RECORDED, Journal, RunRow
+from remediate.engine.recording import Recorder, RunFacts
 from remediate.engine.restore import restore_all
 from remediate.engine.steps import (
     HANDLER_STARTED,
@@ -27,6 +28,7 @@ from remediate.engine.steps import (
     observed_state,
     record,
 )
+from remediate.model.record import PlaybookRecord
 from remediate.model.status import ACTIVE, MAY_HAVE_WRITTEN, Preview, RunStatus, StepStatus
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
@@ -255,14 +257,40 @@ def rollback_run(
         journal.finish_run(rollback_id, RunStatus.REFUSED, {"failure": error.message})
         outcome.status, outcome.failure = RunStatus.REFUSED, error
         return outcome
+    recorder = Recorder(
+        execution,
+        RunFacts(
+            kind="rollback",
+            playbook=PlaybookRecord(
+                name=run.playbook, source=run.playbook_source, digest=run.playbook_digest
+            ),
+            operator=operator,
+            change_id=run.change_id,
+            hosts=run.hosts,
+            connection=run.connection,
+            handlers=run.handlers,
+            servers=list(run.hosts.get("servers", {})) or servers,
+            organization_via=next((i.server for i in items if i.scope == "organization"), None),
+            rolls_back=run.id,
+        ),
+    )
     try:
+        try:
+            for server in dict.fromkeys(item.server for item in items):
+                recorder.begin(server, [item for item in items if item.server == server])
+        except RemediateError as error:  # nothing was restored yet
+            journal.finish_run(rollback_id, RunStatus.REFUSED, {"failure": error.message})
+            outcome.status, outcome.failure = RunStatus.REFUSED, error
+            for server in recorder.records:
+                recorder.finish(server, str(RunStatus.REFUSED), [])
+            return outcome
         outcome.steps = restore_all(execution, items, strategy=strategy, force=force)
         changed = [
             item
             for item, report in zip(reversed(items), outcome.steps, strict=True)
             if report.message != "already as before"
         ]
-        all_servers = list(run.hosts.get("servers", {})) or servers
+        all_servers = [s for s in run.hosts.get("servers", {}) if s in sessions] or servers
         wanted = handlers_for(changed, all_servers)
         for server, names in leftover_handlers(journal, run).items():
             wanted.setdefault(server, []).extend(n for n in names if n not in wanted[server])
@@ -275,9 +303,21 @@ def rollback_run(
             all(step.status == StepStatus.ROLLED_BACK for step in outcome.steps) and outcome.failure is None
         )
         outcome.status = RunStatus.SUCCEEDED if complete else RunStatus.ROLLBACK_INCOMPLETE
+        for server in list(recorder.records):
+            mine = [item for item in items if item.server == server]
+            whole = all(item.status == StepStatus.ROLLED_BACK for item in mine) and outcome.failure is None
+            recorder.finish(server, "succeeded" if whole else "rollback-incomplete", mine)
+        if outcome.status == RunStatus.SUCCEEDED:
+            recorder.mark_rolled_back(run.id, recorded_on(journal, run, sessions))
     finally:
         execution.unlock()
     journal.finish_run(rollback_id, outcome.status, outcome.to_dict())
     if outcome.status == RunStatus.SUCCEEDED:
         journal.mark_rolled_back(run.id, rollback_id)
     return outcome
+
+
+def recorded_on(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> list[str]:
+    """The servers (among `sessions`) that hold `run`'s record."""
+    found = {server for _, server, message in journal.events(run.id) if message == RECORDED and server}
+    return [server for server in sessions if server in found]

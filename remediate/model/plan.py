@@ -46,6 +46,8 @@ class Change:
     fingerprint: str | None = None
     notify: tuple[str, ...] = ()
     problem: Problem | None = None
+    # which remediate run last changed the target, from the servers' records (for people)
+    last_change: str | None = field(default=None, compare=False)
     # The target's exact state when planned, and the exact state applying writes: not shown.
     before_state: bytes = field(default=b"", repr=False, compare=False)
     after_state: bytes = field(default=b"", repr=False, compare=False)
@@ -96,6 +98,7 @@ class Plan:
     organization_problem: Problem | None = None
     handlers: tuple[HandlerSpec, ...] = ()  # every handler of the playbook, notified or not
     steps: tuple[str, ...] = ()  # the playbook's step names, in its order: the order of applying
+    text: str = ""  # the playbook's text, for the records on the servers (not in to_dict)
 
     def all_changes(self) -> list[Change]:
         return [*(c for s in self.servers for c in s.changes), *self.organization]
@@ -139,6 +142,7 @@ class Plan:
                 "fingerprint": c.fingerprint,
                 "notify": list(c.notify),
                 "problem": problem(c.problem),
+                "last_change": c.last_change,
             }
 
         def problem(p: Problem | None) -> dict[str, Any] | None:
@@ -204,6 +208,7 @@ def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
             fingerprint=raw["fingerprint"],
             notify=tuple(raw["notify"]),
             problem=_problem(raw["problem"]),
+            last_change=raw.get("last_change"),
             after_state=written.get((server, raw["step"], raw["target"]), b""),
         )
 

@@ -65,6 +65,12 @@ class _Fault(BaseModel):
 class _CountedFault(_Fault):
     nth: int = Field(default=1, ge=1)
     times: int = Field(default=1, ge=0)  # 0: every match from the nth on
+    # only calls one of whose arguments contains this text (case-insensitive): "web.config"
+    # singles out the writes of the target from those of remediate's own records
+    argument: str | None = None
+
+    def mentioned_in(self, arguments: str) -> bool:
+        return self.argument is None or self.argument.lower() in arguments.lower()
 
     def count(self) -> bool:
         """Record one matching event; True when the fault fires on it."""
@@ -227,22 +233,26 @@ class FaultBook:
             self._save()
         return fired
 
-    def cmdlet_error(self, server: str, cmdlet: str) -> CmdletError | None:
+    def cmdlet_error(self, server: str, cmdlet: str, arguments: str = "") -> CmdletError | None:
         with self._lock:
             candidates = [
                 f
                 for f in self._active(server)
-                if isinstance(f, CmdletError) and f.cmdlet.lower() == cmdlet.lower()
+                if isinstance(f, CmdletError)
+                and f.cmdlet.lower() == cmdlet.lower()
+                and f.mentioned_in(arguments)
             ]
             fired = self._count(list(candidates))
             return fired if isinstance(fired, CmdletError) else None
 
-    def cmdlet_delay(self, server: str, cmdlet: str) -> CmdletDelay | None:
+    def cmdlet_delay(self, server: str, cmdlet: str, arguments: str = "") -> CmdletDelay | None:
         with self._lock:
             candidates: list[_CountedFault] = [
                 f
                 for f in self._active(server)
-                if isinstance(f, CmdletDelay) and f.cmdlet.lower() == cmdlet.lower()
+                if isinstance(f, CmdletDelay)
+                and f.cmdlet.lower() == cmdlet.lower()
+                and f.mentioned_in(arguments)
             ]
             fired = self._count(list(candidates))
             return fired if isinstance(fired, CmdletDelay) else None
@@ -254,13 +264,18 @@ class FaultBook:
             ]
             return self._count(list(candidates)) is not None
 
-    def drop_pipeline(self, server: str, cmdlets: list[str]) -> Literal["before", "after"] | None:
+    def drop_pipeline(
+        self, server: str, cmdlets: list[str], arguments: str = ""
+    ) -> Literal["before", "after"] | None:
         names = {name.lower() for name in cmdlets}
         with self._lock:
             candidates = [
                 f
                 for f in self._active(server)
-                if isinstance(f, DropConnection) and f.cmdlet is not None and f.cmdlet.lower() in names
+                if isinstance(f, DropConnection)
+                and f.cmdlet is not None
+                and f.cmdlet.lower() in names
+                and f.mentioned_in(arguments)
             ]
             fired = self._count(list(candidates))
             return fired.when if isinstance(fired, DropConnection) else None

@@ -133,7 +133,8 @@ class PipelineRun:
             ):
                 # the snap-in in a WinRM session: AD is the second hop, and this logon cannot make it
                 raise second_hop_error(call)
-            fault = self.machine.faults.cmdlet_error(self.machine.name, name)
+            arguments = " ".join(str(value) for _, value in command.arguments)
+            fault = self.machine.faults.cmdlet_error(self.machine.name, name, arguments)
             injected = None
             if fault is not None:
                 spec = fault.error_spec()
@@ -152,7 +153,7 @@ class PipelineRun:
                 self._record(command, "whatif")
                 return
             else:
-                delay = self.machine.faults.cmdlet_delay(self.machine.name, name)
+                delay = self.machine.faults.cmdlet_delay(self.machine.name, name, arguments)
                 if injected is not None:
                     call.midway = functools.partial(_fail, injected)
                 elif delay is not None and delay.when == "midway":

@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from remediate.sim import acl
 from remediate.sim.winpath import WinPath
 from remediate.support.statedir import private_dir, write_private
 
@@ -60,7 +61,9 @@ class ServerState:
 
     @classmethod
     def load(cls, path: Path, blob_dir: Path) -> ServerState:
-        return cls(path, blob_dir, json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        seed_security(data)  # a state written before the simulator kept descriptors
+        return cls(path, blob_dir, data)
 
     def save(self) -> None:
         with self.lock:
@@ -179,6 +182,32 @@ class ServerState:
                 del self.data["dirs"][key]
             self.save()
 
+    # -- security descriptors ------------------------------------------------------------
+
+    def security(self, path: WinPath) -> str:
+        """The item's descriptor (SDDL): its own if one was set, else inherited, level by level,
+        from its nearest ancestor that has one."""
+        below: list[WinPath] = []
+        current: WinPath | None = path
+        while current is not None:
+            entry = self.data["dirs"].get(current.key) or self.data["files"].get(current.key)
+            if entry is not None and entry.get("sddl"):
+                sddl = str(entry["sddl"])
+                break
+            below.append(current)
+            current = current.parent
+        else:
+            sddl = acl.SEEDED["C:\\"]
+        for level in reversed(below):
+            sddl = acl.inherited(sddl, is_dir=level.is_root or self.is_dir(level))
+        return sddl
+
+    def set_security(self, path: WinPath, sddl: str) -> None:
+        with self.lock:
+            entry = self.data["dirs"].get(path.key) or self.data["files"].get(path.key)
+            entry["sddl"] = sddl
+            self.save()
+
     def make_dir(self, path: WinPath) -> None:
         with self.lock:
             current: WinPath | None = path
@@ -197,6 +226,20 @@ class ServerState:
 
     def _drop_blob(self, name: str) -> None:
         (self._blobs / name).unlink(missing_ok=True)
+
+
+def seed_security(data: dict[str, Any]) -> None:
+    """The folders whose descriptors a new Windows server has (sim.acl.SEEDED), unless set."""
+    for text, sddl in acl.SEEDED.items():
+        if text.endswith(":\\"):
+            continue  # a drive's root is not kept as a folder: its descriptor is the default
+        path = WinPath("FileSystem", text)
+        entry = data["dirs"].setdefault(path.key, {"path": path.text, "created": now_iso()})
+        entry.setdefault("sddl", sddl)
+        parent = path.parent
+        while parent is not None and not parent.is_root:
+            data["dirs"].setdefault(parent.key, {"path": parent.text, "created": now_iso()})
+            parent = parent.parent
 
 
 class OrgState:
@@ -267,6 +310,7 @@ class Store:
         """Write a freshly seeded organization. `files`: server -> display path -> bytes."""
         private_dir(self.server_dir)
         for server in servers:
+            seed_security(server)
             state = ServerState(self.server_path(server["name"]), self.blob_dir(server["name"]), server)
             for text, content in files.get(server["name"], {}).items():
                 path = WinPath("FileSystem", text)

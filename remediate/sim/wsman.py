@@ -342,7 +342,8 @@ class WSManService:
         drop = False
         for slot in ready:
             names = [c.text for c in slot.commands or [] if not c.is_script]
-            when = self.machine.faults.drop_pipeline(self.machine.name, names)
+            arguments = " ".join(str(value) for c in slot.commands or [] for _, value in c.arguments)
+            when = self.machine.faults.drop_pipeline(self.machine.name, names, arguments)
             if when == "before":
                 shell.discard(slot)
                 drop = True

@@ -12,12 +12,13 @@ from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.winrm.session import Result, Session
-from remediate.winrm.wire import content_bytes, properties, text
+from remediate.winrm.wire import content_bytes, plain, properties, text
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 # Read along with the first environment variable, in the same call: the lock file's folder
-# (%ProgramData%), which every writing run needs. One round trip instead of two.
-ALSO_READ = ("ProgramData",)
+# (%ProgramData%) and the records folder's descriptor source (%windir%), which every writing
+# run needs. One round trip instead of three.
+ALSO_READ = ("ProgramData", "windir")
 _VARIABLE = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
 
 
@@ -119,35 +120,57 @@ class ServerReader:
         MAX_XML_BYTES are read (-TotalCount), and a larger file is refused, not truncated."""
         from remediate.support.xmledit import MAX_XML_BYTES
 
-        def read() -> bytes | None:
-            result = self.session.invoke(
-                "server",
-                "Get-Content",
-                {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0, "TotalCount": MAX_XML_BYTES + 1},
-            )
-            if _not_found(result):
-                return None
-            if result.failed or result.errors:
-                denied = any("Unauthorized" in e.error_id or "denied" in e.message for e in result.errors)
-                raise self._fail(
-                    "file-unreadable",
-                    result,
-                    f"cannot read {path}",
-                    "the account needs read access to the file (a local administrator has it)"
-                    if denied
-                    else "run with -vv for details",
-                )
-            data = content_bytes(result.output)
-            if len(data) > MAX_XML_BYTES:
-                raise RemediateError(
-                    "file-too-large",
-                    f"{self.name}: {path} is larger than {MAX_XML_BYTES} bytes; remediate edits files up to "
-                    "that size and read no further",
-                    "this is not a usual web.config: check the path, and the file on the server",
-                )
-            return data
+        return self._cached(("file", path.lower()), lambda: self.read_bytes(path, MAX_XML_BYTES))  # type: ignore[no-any-return]
 
-        return self._cached(("file", path.lower()), read)  # type: ignore[no-any-return]
+    def read_bytes(self, path: str, limit: int) -> bytes | None:
+        """A file's exact bytes, read afresh (None if it does not exist); at most `limit` bytes
+        are read (-TotalCount), and a larger file is refused, not truncated."""
+        result = self.session.invoke(
+            "server",
+            "Get-Content",
+            {"LiteralPath": path, "Encoding": "Byte", "ReadCount": 0, "TotalCount": limit + 1},
+        )
+        if _not_found(result):
+            return None
+        if result.failed or result.errors:
+            denied = any("Unauthorized" in e.error_id or "denied" in e.message for e in result.errors)
+            raise self._fail(
+                "file-unreadable",
+                result,
+                f"cannot read {path}",
+                "the account needs read access to the file (a local administrator has it)"
+                if denied
+                else "run with -vv for details",
+            )
+        data = content_bytes(result.output)
+        if len(data) > limit:
+            raise RemediateError(
+                "file-too-large",
+                f"{self.name}: {path} is larger than {limit} bytes; remediate reads files up to "
+                "that size and read no further",
+                "this is not a file remediate wrote or edits: check the path, and the file on the server",
+            )
+        return data
+
+    def security(self, path: str) -> str | None:
+        """An item's security descriptor as SDDL (Get-Acl's `Sddl`); None if it does not exist."""
+        result = self.session.invoke("server", "Get-Acl", {"LiteralPath": path})
+        if _not_found(result) and not result.output:
+            return None
+        if result.failed or result.errors or not result.output:
+            raise self._fail(
+                "remote-read-failed", result, f"cannot read who may access {path}", "run with -vv"
+            )
+        return str(properties(result.output[0]).get("Sddl") or "")
+
+    def child_names(self, path: str) -> list[str]:
+        """The names in a folder (Get-ChildItem -Name); none if the folder does not exist."""
+        result = self.session.invoke("server", "Get-ChildItem", {"LiteralPath": path, "Name": None})
+        if _not_found(result) and not result.output:
+            return []
+        if result.failed or result.errors:
+            raise self._fail("remote-read-failed", result, f"cannot list {path}", "run with -vv")
+        return [str(plain(name)) for name in result.output]
 
     def read_text(self, path: str) -> str | None:
         """A small text file's content (`Get-Content -Raw`), read afresh each time; None if missing."""

@@ -177,20 +177,33 @@ class Session:
         """Run one cmdlet with bound parameters (None as a value means a switch). It must end
         within `timeout` seconds (default: the connection's operation timeout), or it is
         stopped and the call fails with `call-timeout`."""
+        return self.invoke_pipeline(endpoint, [(cmdlet, parameters or {})], timeout=timeout)
+
+    def invoke_pipeline(
+        self,
+        endpoint: Endpoint,
+        commands: list[tuple[str, dict[str, Any]]],
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run cmdlets as one pipeline, each with bound parameters: what one writes is the next
+        one's input, on the server (a live object that could not travel to the client and back)."""
         from pypsrp.powershell import PowerShell
 
         limit = timeout or self.connection.timeout
+        name = " | ".join(cmdlet for cmdlet, _ in commands)
         with self._lock:
             pool = self._pool(endpoint)
             if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
                 self._load_snapin(pool)
             shell = PowerShell(pool)
-            shell.add_cmdlet(cmdlet)
-            for name, value in (parameters or {}).items():
-                shell.add_parameter(name, value)
-            log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters or {}))
+            for cmdlet, parameters in commands:
+                shell.add_cmdlet(cmdlet)
+                for parameter, value in parameters.items():
+                    shell.add_parameter(parameter, value)
+                log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters))
             try:
-                output = self._wait(shell, cmdlet, limit)
+                output = self._wait(shell, name, limit)
             except RemediateError:
                 raise
             except Exception as error:

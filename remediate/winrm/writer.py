@@ -106,16 +106,52 @@ class ServerWriter:
             )
         self.move(temporary, path)
 
-    def backup_file(self, path: str, content: bytes, tag: str) -> str:
-        backup = f"{path}.remediate-{tag}.bak"
-        self.copy(path, backup)
-        if self.file_sha256(backup) != sha256(content):
+    def file_hashes(self, paths: list[str]) -> dict[str, str]:
+        """SHA-256 of several files in one Get-FileHash: lower-cased path -> hash (a missing
+        file is left out)."""
+        result = self.session.invoke("server", "Get-FileHash", {"LiteralPath": paths, "Algorithm": "SHA256"})
+        found = {}
+        for item in result.output:
+            values = properties(item)
+            if values.get("Path") and values.get("Hash"):
+                found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
+        return found
+
+    def make_folder(self, path: str) -> None:
+        """A folder (and any missing above it); one that exists already is fine."""
+        result = self.session.invoke("server", "New-Item", {"ItemType": "Directory", "Path": path})
+        if result.failed or (result.errors and not any(e.is_kind("DirectoryExist") for e in result.errors)):
+            detail = result.errors[0].message if result.errors else "the command failed"
             raise RemediateError(
-                "backup-mismatch",
-                f"{self.name}: the backup {backup} does not match the snapshot",
-                "the file changed while it was copied; run again",
+                "write-failed",
+                f"{self.name}: cannot create {path}: {detail}",
+                "the account must be an administrator",
             )
-        return backup
+
+    def copy_security(self, source: str, target: str) -> None:
+        """Give `target` the security descriptor of `source`, on the server: Get-Acl's live
+        descriptor piped into Set-Acl (a deserialized one is refused: SetAcl_AclObject)."""
+        result = self.session.invoke_pipeline(
+            "server", [("Get-Acl", {"LiteralPath": source}), ("Set-Acl", {"LiteralPath": target})]
+        )
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "write-failed",
+                f"{self.name}: cannot make {target} owner-only (Get-Acl {source} | Set-Acl): {detail}",
+                "the account must be a local administrator",
+            )
+
+    def remove_tree(self, path: str) -> None:
+        """A folder and all in it (gone already is fine)."""
+        result = self.session.invoke(
+            "server", "Remove-Item", {"LiteralPath": path, "Recurse": None, "Force": None}
+        )
+        if result.failed or (result.errors and not any(e.is_kind("PathNotFound") for e in result.errors)):
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "write-failed", f"{self.name}: cannot remove {path}: {detail}", "remove it by hand"
+            )
 
     def create_exclusive(self, path: str, text: str) -> bool:
         """Create a file that must not exist yet (New-Item without -Force); False if it exists."""

@@ -364,3 +364,54 @@ def test_recycling_a_stopped_app_pool_fails(sim: Simulator) -> None:
     assert messages(shell) == [
         "The object identifier does not represent a valid object. (Exception from HRESULT: 0x800710D8)"
     ]
+
+
+# -- Get-ChildItem, Get-Acl, Set-Acl -------------------------------------------------------------
+
+
+def test_get_child_item_names_carry_the_provider_notes(sim: Simulator) -> None:
+    with pool(sim) as p:
+        run(p, "New-Item", ItemType="Directory", Path="C:\\ProgramData\\x\\b")
+        run(p, "New-Item", ItemType="File", Path="C:\\ProgramData\\x\\A.txt", Value="1")
+        shell = run(p, "Get-ChildItem", LiteralPath="C:\\ProgramData\\x", Name=SWITCH)
+        names = [name.property_sets[0] if hasattr(name, "property_sets") else name for name in shell.output]
+        assert names == ["A.txt", "b"]  # name order, as NTFS lists them
+        assert shell.output[0].extended_properties["PSChildName"] == "A.txt"
+        folders = run(p, "Get-ChildItem", LiteralPath="C:\\ProgramData\\x", Directory=SWITCH).output
+        assert [f.adapted_properties["Name"] for f in folders] == ["b"]
+        missing = run(p, "Get-ChildItem", LiteralPath="C:\\ProgramData\\nothing", Name=SWITCH)
+        assert not missing.output
+        assert error_ids(missing) == ["PathNotFound,Microsoft.PowerShell.Commands.GetChildItemCommand"]
+
+
+def test_get_acl_reports_the_descriptor_and_new_items_inherit_it(sim: Simulator) -> None:
+    with pool(sim) as p:
+        acl = run(p, "Get-Acl", LiteralPath="C:\\ProgramData").output[0]
+        assert acl.types[0] == "System.Security.AccessControl.DirectorySecurity"
+        assert acl.extended_properties["Sddl"].startswith("O:SYG:SYD:PAI(A;OICI;FA;;;SY)")
+        assert acl.extended_properties["Owner"] == "NT AUTHORITY\\SYSTEM"
+        assert acl.adapted_properties["AreAccessRulesProtected"] is True
+        run(p, "New-Item", ItemType="Directory", Path="C:\\ProgramData\\y")
+        child = run(p, "Get-Acl", LiteralPath="C:\\ProgramData\\y").output[0].extended_properties["Sddl"]
+        assert child.startswith("O:BAG:SYD:AI") and "(A;OICIID;0x1200a9;;;BU)" in child  # Users may read
+
+
+def test_set_acl_takes_a_live_descriptor_from_the_pipeline_only(sim: Simulator) -> None:
+    with pool(sim) as p:
+        run(p, "New-Item", ItemType="Directory", Path="C:\\ProgramData\\z")
+        shell = PowerShell(p)
+        shell.add_cmdlet("Get-Acl").add_parameter("LiteralPath", "C:\\Windows\\System32\\config")
+        shell.add_cmdlet("Set-Acl").add_parameter("LiteralPath", "C:\\ProgramData\\z")
+        shell.invoke()
+        assert not shell.had_errors, messages(shell)
+        sddl = run(p, "Get-Acl", LiteralPath="C:\\ProgramData\\z").output[0].extended_properties["Sddl"]
+        assert (
+            sddl
+            == run(p, "Get-Acl", LiteralPath="C:\\Windows\\System32\\config")
+            .output[0]
+            .extended_properties["Sddl"]
+        )
+        # what a client sends is a deserialized descriptor (or a string): not an ObjectSecurity
+        refused = run(p, "Set-Acl", LiteralPath="C:\\ProgramData\\z", AclObject="O:BAG:SYD:(A;;FA;;;WD)")
+        assert error_ids(refused) == ["SetAcl_AclObject,Microsoft.PowerShell.Commands.SetAclCommand"]
+        assert messages(refused) == ["AclObject"]

@@ -78,10 +78,6 @@ class Writer(Protocol):
         """Write `content` beside `path`, check it, then replace `path` with it in one step."""
         ...
 
-    def backup_file(self, path: str, content: bytes, tag: str) -> str:
-        """Copy `path` (holding `content`) beside itself; return the copy's path."""
-        ...
-
     def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
         """`Set-<noun> -Identity <identity> -<name> <value>`."""
         ...
@@ -136,8 +132,9 @@ class Resource(Protocol):
         """Make the target hold exactly `state`."""
         ...
 
-    def backup(self, spec: Any, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
-        """Keep a copy on the server for finishing a rollback by hand (None: nothing to keep)."""
+    def copy_source(self, spec: Any, target: str) -> str | None:
+        """A file on the server holding the target's exact state, which its snapshot can be
+        copied from there (a file target itself); None: the snapshot is written from the state."""
         ...
 
     def inverse(self, spec: Any, before: bytes, after: bytes, current: bytes) -> bytes:

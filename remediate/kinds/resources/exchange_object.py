@@ -146,8 +146,8 @@ class ExchangeObjectResource:
         value = decode(state)
         writer.set_property(spec.noun, spec.identity, spec.property, None if value == [] else value)
 
-    def backup(self, spec: ExchangeObject, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
-        return None  # the journal holds the value
+    def copy_source(self, spec: ExchangeObject, target: str) -> str | None:
+        return None  # a value: its snapshot is written from the state
 
     def remember(self, spec: ExchangeObject, decision: Decision, overlay: Overlay) -> None:
         overlay.plan_property(spec.noun, spec.identity, spec.property, decode(decision.after_state))

@@ -83,8 +83,8 @@ class FileTarget:
     def write(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> None:
         writer.replace_file(target, state, tag)
 
-    def backup(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> str | None:
-        return writer.backup_file(target, state, tag)
+    def copy_source(self, spec: object, target: str) -> str | None:
+        return target  # copied on the server: the bytes do not travel again
 
     def remember(self, spec: object, decision: Decision, overlay: Overlay) -> None:
         overlay.plan_file(decision.target, decision.after_state)

@@ -27,7 +27,7 @@ from remediate.sim.cmdlets.common import (
 )
 from remediate.sim.engine import Call, Cmdlet, Param
 from remediate.sim.records import ObjectArray, PSError, custom_object, dotnet_object, not_simulated
-from remediate.sim.winpath import PROVIDER_PATH_PREFIX, WinPath, has_wildcards, unescape
+from remediate.sim.winpath import PROVIDER_PATH_PREFIX, WinPath, has_wildcards, unescape, wildcard_regex
 
 ENCODINGS = (
     "Unknown",
@@ -640,7 +640,66 @@ def _new_item(call: Call) -> None:
         call.output(item_object(call, path))
 
 
+def _get_child_item(call: Call) -> None:
+    """GetChildItemCommand over the FileSystem provider: a folder's items in name order (a
+    file names itself); a missing path is a non-terminating PathNotFound. -Filter matches
+    names; -Directory and -File (dynamic parameters) keep one kind; -Name writes names."""
+    state = call.machine.state
+    pattern = wildcard_regex(call.get("Filter")) if call.get("Filter") else None
+    for path in resolve_items(call):
+        if path.provider != "FileSystem":
+            raise not_simulated(
+                "The remediate simulator lists file system folders only.",
+                "ListNotSimulated",
+                terminating=True,
+            )
+        with state.lock:
+            names = state.children(path) if path.is_root or state.is_dir(path) else [state.display(path)]
+            items = [WinPath("FileSystem", name) for name in sorted(names, key=str.upper)]
+            kinds = {item.key: state.is_dir(item) for item in items}
+        for item in items:
+            if pattern is not None and not pattern.match(item.name):
+                continue
+            if (call.get("Directory") and not kinds[item.key]) or (call.get("File") and kinds[item.key]):
+                continue
+            call.output(_name_object(item, kinds[item.key]) if call.get("Name") else item_object(call, item))
+
+
+def _name_object(path: WinPath, is_dir: bool) -> Any:
+    """-Name: CmdletProvider.WriteItemObject(name, path, isContainer) wraps the name in a
+    PSObject with the provider's notes, so the string travels as `<Obj><S>..</S><MS>..</MS>`."""
+    name = PSString(path.name)
+    parent = path.parent
+    notes = {
+        "PSPath": PROVIDER_PATH_PREFIX["FileSystem"] + path.text,
+        "PSParentPath": PROVIDER_PATH_PREFIX["FileSystem"] + (parent.text if parent else ""),
+        "PSChildName": path.name,
+        "PSDrive": path.text[0],
+        "PSProvider": "Microsoft.PowerShell.Core\\FileSystem",
+        "PSIsContainer": is_dir,
+    }
+    for key, note in notes.items():
+        name.PSObject.extended_properties.append(PSNoteProperty(key, note))
+    return name
+
+
 CMDLETS = (
+    Cmdlet(
+        "Get-ChildItem",
+        "Microsoft.PowerShell.Commands.GetChildItemCommand",
+        (
+            *PATH_PARAMS,
+            FORCE,
+            Param("Recurse", "switch", aliases=("s",)),
+            Param("Depth", "int"),
+            Param("Name", "switch"),
+            Param("Directory", "switch", aliases=("ad", "d")),
+            Param("File", "switch", aliases=("af",)),
+            Param("Attributes", "string"),
+        ),
+        _get_child_item,
+        exclusive=PATH_SETS,
+    ),
     Cmdlet(
         "Test-Path",
         "Microsoft.PowerShell.Commands.TestPathCommand",

@@ -1,0 +1,178 @@
+"""Use cases of a team: runs any administrator can see and undo, from the servers' records.
+
+`runs -i`: the runs the servers record, merged with this journal's. `show RUN -i`: a run
+known only to the servers. `rollback RUN -i` (app.undoing): a run made on another
+workstation. `prune`: old records and snapshots removed from the servers, never those of a
+run that is the latest to have changed a target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from remediate.app.fleet import Fleet
+from remediate.support.errors import RemediateError
+
+if TYPE_CHECKING:
+    from remediate.engine.remote import RemoteRun
+    from remediate.model.record import RunRecord
+
+
+@dataclass
+class RunSummary:
+    """One run, as this journal and/or the servers know it."""
+
+    id: str
+    kind: str
+    status: str
+    playbook: str
+    operator: str
+    change_id: str | None
+    started: str
+    finished: str | None
+    rolls_back: str | None = None
+    rolled_back_by: str | None = None
+    workstation: str = ""
+    servers: list[str] = field(default_factory=list)  # that hold its record
+    where: str = "here"  # here (this journal), servers, or both
+    hosts: list[str] = field(default_factory=list)  # as the run was given them
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _from_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:
+    from remediate.engine.remote import RemoteRun
+
+    first = next(iter(records.values()))
+    status = RemoteRun(records, {}).status()
+    return RunSummary(
+        id=run_id,
+        kind=first.kind,
+        status="running (or interrupted)" if status == "running" else status,
+        playbook=first.playbook.name,
+        operator=first.operator,
+        change_id=first.change_id,
+        started=first.started,
+        finished=max((r.finished for r in records.values() if r.finished), default=None),
+        rolls_back=first.rolls_back,
+        rolled_back_by=next((r.rolled_back_by for r in records.values() if r.rolled_back_by), None),
+        workstation=first.workstation,
+        servers=sorted(records),
+        where="servers",
+        hosts=list(first.hosts.get("given", [])),
+    )
+
+
+def runs(state_dir: Path, fleet: Fleet | None, last: int) -> list[RunSummary]:
+    """The newest runs: this journal's, and (with a fleet) those the servers record, merged."""
+    from remediate.app.history import open_journal
+
+    journal = open_journal(state_dir)
+    try:
+        local = {
+            run.id: RunSummary(
+                id=run.id,
+                kind=run.kind,
+                status=str(run.status),
+                playbook=run.playbook,
+                operator=run.operator,
+                change_id=run.change_id,
+                started=run.started,
+                finished=run.finished,
+                rolls_back=run.rolls_back,
+                rolled_back_by=run.rolled_back_by,
+                workstation=run.machine,
+                where="servers" if run.origin == "servers" else "here",
+                hosts=list(run.hosts.get("given", [])),
+            )
+            for run in journal.runs(last)
+        }
+    finally:
+        journal.close()
+    if fleet is None:
+        return list(local.values())
+    from remediate.engine.remote import all_records
+
+    merged = dict(local)
+    for run_id, records in all_records(fleet.sessions).items():
+        remote = _from_records(run_id, records)
+        mine = merged.get(run_id)
+        if mine is None:
+            merged[run_id] = remote
+            continue
+        mine.servers = remote.servers
+        mine.where = "both" if mine.where == "here" else mine.where
+        mine.rolled_back_by = mine.rolled_back_by or remote.rolled_back_by
+    ordered = sorted(merged.values(), key=lambda run: (run.started, run.id), reverse=True)
+    return ordered[:last]
+
+
+def find(fleet: Fleet, run_id: str) -> RemoteRun:
+    """A run from its records on the fleet's servers (for `show`)."""
+    from remediate.engine.remote import find as find_run
+
+    return find_run(fleet.sessions, run_id)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    server: str
+    run: str
+    action: str  # removed | would remove | kept: <why>
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """`90d`, `12w`, `36h`: an age."""
+    units = {"d": "days", "w": "weeks", "h": "hours"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) <= 0:
+        raise RemediateError(
+            "bad-age",
+            f"{text!r} is not an age",
+            "give a number and a unit: 90d (days), 12w (weeks), 36h (hours)",
+        )
+    return dt.timedelta(**{units[unit]: int(number)})
+
+
+def prune(fleet: Fleet, older_than: dt.timedelta, dry_run: bool) -> list[Pruned]:
+    """Remove the records and snapshots of runs that ended more than `older_than` ago from the
+    servers: never a run still recorded as running (and not rolled back since), nor one that
+    is the latest to have changed a target (what that target holds came from it), nor anything on a server locked by a run."""
+    from remediate.engine.locks import held_by
+    from remediate.engine.remote import all_records, latest_runs
+    from remediate.engine.remote import older_than as is_older
+    from remediate.winrm.reader import ServerReader
+    from remediate.winrm.records import RecordStore
+    from remediate.winrm.writer import ServerWriter
+
+    cutoff = dt.datetime.now(dt.timezone.utc) - older_than
+    runs_found = all_records(fleet.sessions)
+    keep = latest_runs(runs_found)
+    done: list[Pruned] = []
+    for server, session in fleet.sessions.items():
+        mine = sorted(
+            (run_id, records[server]) for run_id, records in runs_found.items() if server in records
+        )
+        old = [(run_id, record) for run_id, record in mine if is_older(record, cutoff)]
+        if not old:
+            continue
+        holder = held_by(ServerReader(session))
+        if holder is not None:
+            done += [Pruned(server, run_id, f"kept: the server is locked by {holder}") for run_id, _ in old]
+            continue
+        place = RecordStore(ServerReader(session), ServerWriter(session))
+        for run_id, record in old:
+            if record.status == "running" and not record.rolled_back_by:
+                done.append(Pruned(server, run_id, "kept: recorded as running (roll it back, or it died)"))
+            elif run_id in keep:
+                done.append(Pruned(server, run_id, "kept: the latest run to change a target"))
+            elif dry_run:
+                done.append(Pruned(server, run_id, "would remove"))
+            else:
+                place.remove_run(run_id)
+                done.append(Pruned(server, run_id, "removed"))
+    return done
