@@ -126,6 +126,7 @@ def test_dry_run_and_plan_write_nothing(start_sim: Any) -> None:
         "Get-OrganizationConfig",  # the preflight of the Exchange access
         "Get-PartnerApplication",
         "Get-ManagementRoleEntry",
+        "Get-ChildItem",  # the runs the server records: which one last changed each target
     }
     assert {name: sim.state(name).data["files"] for name in sim.servers} == before
 
@@ -149,8 +150,8 @@ def test_one_pool_per_server_and_no_repeated_reads(start_sim: Any) -> None:
     assert counts["Create"] == 2 and counts["Delete"] == 2  # /wsman and /PowerShell, once each
     reads = [r.command for r in sim.audit_records()]
     # environment, build, web.config, the Exchange access (Get-OrganizationConfig), the role
-    # entry and the partner application: each read once
-    assert len(reads) == len(set(reads)) == 6
+    # entry, the partner application and the runs recorded on the server: each read once
+    assert len(reads) == len(set(reads)) == 7
 
 
 def test_near_miss_tokens_are_pointed_out(start_sim: Any) -> None:

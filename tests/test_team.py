@@ -356,3 +356,12 @@ def test_a_run_killed_on_another_workstation_is_rolled_back_from_here(sim: Simul
     assert fingerprint(sim) == original
     for server in sim.servers:
         assert not sim.state(server).exists(WinPath("FileSystem", "C:\\ProgramData\\remediate.lock"))
+
+
+def test_runs_lists_what_it_can_read_and_says_what_it_cannot(sim: Simulator, tmp_path: Path) -> None:
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)["id"]
+    put(sim, "ex02", f"{RECORDS}\\runs\\{run}\\record.json", b"{not json")
+    listed = elsewhere(sim, tmp_path / "bob", "runs")
+    assert listed.exit_code == 1
+    assert run in listed.output and "warning: not listed:" in listed.output and "record-unreadable" in listed.output

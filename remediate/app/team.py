@@ -67,8 +67,9 @@ def _from_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:
     )
 
 
-def runs(state_dir: Path, fleet: Fleet | None, last: int) -> list[RunSummary]:
-    """The newest runs: this journal's, and (with a fleet) those the servers record, merged."""
+def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSummary], list[str]]:
+    """The newest runs: this journal's, and (with a fleet) those the servers record, merged;
+    and what could not be read (a server down, a damaged record), for people."""
     from remediate.app.history import open_journal
 
     journal = open_journal(state_dir)
@@ -94,11 +95,12 @@ def runs(state_dir: Path, fleet: Fleet | None, last: int) -> list[RunSummary]:
     finally:
         journal.close()
     if fleet is None:
-        return list(local.values())
+        return list(local.values()), []
     from remediate.engine.remote import all_records
 
     merged = dict(local)
-    for run_id, records in all_records(fleet.sessions).items():
+    found, problems = all_records(fleet.sessions)
+    for run_id, records in found.items():
         remote = _from_records(run_id, records)
         mine = merged.get(run_id)
         if mine is None:
@@ -108,7 +110,7 @@ def runs(state_dir: Path, fleet: Fleet | None, last: int) -> list[RunSummary]:
         mine.where = "both" if mine.where == "here" else mine.where
         mine.rolled_back_by = mine.rolled_back_by or remote.rolled_back_by
     ordered = sorted(merged.values(), key=lambda run: (run.started, run.id), reverse=True)
-    return ordered[:last]
+    return ordered[:last], [f"{error.message} ({error.reference})" for error in problems.values()]
 
 
 def find(fleet: Fleet, run_id: str) -> RemoteRun:
@@ -150,10 +152,12 @@ def prune(fleet: Fleet, older_than: dt.timedelta, dry_run: bool) -> list[Pruned]
     from remediate.winrm.writer import ServerWriter
 
     cutoff = dt.datetime.now(dt.timezone.utc) - older_than
-    runs_found = all_records(fleet.sessions)
-    keep = latest_runs(runs_found)
-    done: list[Pruned] = []
+    runs_found, problems = all_records(fleet.sessions)
+    keep = latest_runs(runs_found)  # a server not read only makes it keep more
+    done = [Pruned(s, "-", f"kept: its records could not be read: {e.message}") for s, e in problems.items()]
     for server, session in fleet.sessions.items():
+        if server in problems:
+            continue
         mine = sorted(
             (run_id, records[server]) for run_id, records in runs_found.items() if server in records
         )

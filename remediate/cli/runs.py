@@ -37,13 +37,17 @@ def runs(ctx: click.Context, last: int, output: str, **options: Any) -> None:
     servers = fleet_options(options)
     if servers.hosts or servers.inventory:
         with fleet_opener(ctx, servers)() as fleet:
-            found = list_runs(state_dir(ctx), fleet, last)
+            found, problems = list_runs(state_dir(ctx), fleet, last)
     else:
-        found = list_runs(state_dir(ctx), None, last)
+        found, problems = list_runs(state_dir(ctx), None, last)
+    for problem in problems:
+        click.echo(click.style(f"warning: not listed: {problem}", fg="yellow"), err=True)
     if output == "json":
         click.echo(json.dumps([run.to_dict() for run in found], indent=2))
     else:
         click.echo(runs_table(found) if found else "no runs yet")
+    if problems:
+        sys.exit(ExitCode.ERROR)  # listed what could be read; said what could not
 
 
 def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, Any]) -> None:

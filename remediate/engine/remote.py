@@ -73,16 +73,23 @@ def records_of(sessions: dict[str, Session], run_id: str) -> dict[str, RunRecord
     return found
 
 
-def all_records(sessions: dict[str, Session]) -> dict[str, dict[str, RunRecord]]:
-    """Every record on every server: run id -> server name here -> record."""
+def all_records(
+    sessions: dict[str, Session],
+) -> tuple[dict[str, dict[str, RunRecord]], dict[str, RemediateError]]:
+    """Every record on every server (run id -> server name here -> record), and the servers
+    whose records could not all be read (unreachable, or a record damaged), with why."""
     runs: dict[str, dict[str, RunRecord]] = {}
+    problems: dict[str, RemediateError] = {}
     for name, session in sessions.items():
         place = store(session)
-        for run_id in place.run_ids():
-            record = read(place, name, run_id)
-            if record is not None:
-                runs.setdefault(run_id, {})[name] = record
-    return runs
+        try:
+            for run_id in place.run_ids():
+                record = read(place, name, run_id)
+                if record is not None:
+                    runs.setdefault(run_id, {})[name] = record
+        except RemediateError as error:
+            problems[name] = error
+    return runs, problems
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def parse(content: bytes, server: str, where: str) -> RunRecord:
     """A record read from `server` (at `where`), checked."""
     try:
         data = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RemediateError(
             "record-unreadable",
             f"{server}: {where} is not a remediate record ({error})",
