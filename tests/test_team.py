@@ -364,4 +364,36 @@ def test_runs_lists_what_it_can_read_and_says_what_it_cannot(sim: Simulator, tmp
     put(sim, "ex02", f"{RECORDS}\\runs\\{run}\\record.json", b"{not json")
     listed = elsewhere(sim, tmp_path / "bob", "runs")
     assert listed.exit_code == 1
-    assert run in listed.output and "warning: not listed:" in listed.output and "record-unreadable" in listed.output
+    assert (
+        run in listed.output
+        and "warning: not listed:" in listed.output
+        and "record-unreadable" in listed.output
+    )
+
+
+def test_two_steps_on_one_file_keep_a_snapshot_each(sim: Simulator, tmp_path: Path) -> None:
+    """The second step's "before" is the first step's result, which is not on the server yet."""
+    import yaml
+
+    path = "%ExchangeInstallPath%FrontEnd\\HttpProxy\\rest\\web.config"
+    xpath = "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
+    steps = [
+        {
+            "name": f"add {token}",
+            "xml_token": {"path": path, "xpath": xpath, "separator": "|", "token": token},
+        }
+        for token in ("V1S2SAppOnly", "Extra")
+    ]
+    book = tmp_path / "two.yaml"
+    book.write_text(
+        yaml.safe_dump({"name": "two", "description": "two edits", "steps": steps}), encoding="utf-8"
+    )
+    original, original_bytes = fingerprint(sim), web_config(sim, "ex01")
+    assert apply(sim, tmp_path / "alice", playbook=str(book)).exit_code == 0
+    run = last_run(tmp_path / "alice")["id"]
+    kept = files(sim, "ex01", f"{RECORDS}\\runs\\{run}")
+    first, second = sorted(record_of(sim, "ex01", run)["steps"], key=lambda step: step["seq"])
+    assert kept[first["before"]] == original_bytes and kept[first["after"]] == kept[second["before"]]
+    assert b"V1S2SAppOnly" in kept[second["before"]] and b"|Extra" not in kept[second["before"]]
+    assert elsewhere(sim, tmp_path / "bob", "rollback", run, "--yes").exit_code == 0
+    assert fingerprint(sim) == original

@@ -75,9 +75,16 @@ class Recorder:
             store.start_run(self.run_id)
             expected: dict[str, str] = {}
             steps = []
+            copied: set[str] = set()
             for item in items:
                 if self.facts.kind == "apply":
+                    # the target holds the first step's "before"; a later step on the same target
+                    # starts from an earlier step's result: its snapshot is written, not copied
                     source = item.resource.copy_source(item.spec, item.target)
+                    if source is not None and source.lower() in copied:
+                        source = None
+                    elif source is not None:
+                        copied.add(source.lower())
                     before = store.keep(self.run_id, item.seq, "before", item.before, copy_of=source)
                     after = store.keep(self.run_id, item.seq, "after", item.after)
                     expected |= {before: sha256(item.before), after: sha256(item.after)}
