@@ -69,6 +69,13 @@ def test_a_run_is_rolled_back_exactly_from_another_workstation(sim: Simulator, t
     run = last_run(here)["id"]
     assert fingerprint(sim) != original
 
+    preview = elsewhere(sim, there, "rollback", run, "--dry-run")
+    assert (
+        preview.exit_code == 0
+        and "restore" in preview.output
+        and "would restore the snapshot" in preview.output
+    )
+    assert "no runs yet" in cli(there, "runs").output  # a dry run leaves nothing behind, here either
     undone = elsewhere(sim, there, "rollback", run, "--yes", "--health-timeout", "5")
     assert undone.exit_code == 0, undone.output
     assert fingerprint(sim) == original

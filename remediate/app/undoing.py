@@ -59,9 +59,12 @@ def check(journal: Journal, run: RunRow, servers: Reach, settings: UndoSettings)
         check_agreement(journal, run, servers.sessions)
 
 
-def from_servers(journal: Journal, run_id: str, fleet: Fleet, settings: UndoSettings) -> tuple[RunRow, Reach]:
+def from_servers(
+    journal: Journal, run_id: str, fleet: Fleet, settings: UndoSettings, *, dry_run: bool = False
+) -> tuple[RunRow, Reach, Journal]:
     """The run, found through the given servers' records: taken into the journal if it was
-    made elsewhere, checked against them if this journal knows it."""
+    made elsewhere (for a dry run, into a throwaway one: `discard` it), checked against them if
+    this journal knows it. Returns the journal that holds it."""
     from remediate.engine.remote import find, take_in
     from remediate.support.errors import RemediateError
 
@@ -72,11 +75,31 @@ def from_servers(journal: Journal, run_id: str, fleet: Fleet, settings: UndoSett
     except RemediateError as error:
         if error.reference != "run-not-found":
             raise
-        take_in(journal, remote, settings.break_lock)
-        return prepare(journal, run_id), servers
+        holder = _scratch() if dry_run else journal
+        take_in(holder, remote, settings.break_lock)
+        return prepare(holder, run_id), servers, holder
     run = prepare(journal, run_id)
     check(journal, run, servers, settings)
-    return run, servers
+    return run, servers, journal
+
+
+def _scratch() -> Journal:
+    import tempfile
+    from pathlib import Path
+
+    from remediate.engine.journal import Journal
+
+    return Journal.open(Path(tempfile.mkdtemp(prefix="remediate-dry-run-")))
+
+
+def discard(used: Journal, journal: Journal) -> None:
+    """Close a throwaway journal `from_servers` made for a dry run, and remove it."""
+    if used is journal:
+        return
+    import shutil
+
+    used.close()
+    shutil.rmtree(used.path.parent, ignore_errors=True)
 
 
 def settle(journal: Journal, run: RunRow, servers: Reach) -> list[str]:

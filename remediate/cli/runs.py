@@ -131,7 +131,7 @@ def rollback(
 
     settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout, trust_journal)
     servers = fleet_options(options)
-    journal = journal_for(ctx)
+    journal = used = journal_for(ctx)
     try:
         if servers.hosts or servers.inventory:
             opener = fleet_opener(ctx, servers)
@@ -147,7 +147,7 @@ def rollback(
             )
         with opener() as fleet:
             if servers.hosts or servers.inventory:
-                run, reach = undoing.from_servers(journal, run_id, fleet, settings)
+                run, reach, used = undoing.from_servers(journal, run_id, fleet, settings, dry_run=dry_run)
             else:
                 reach = undoing.reach(fleet)
                 undoing.check(journal, run, reach, settings)
@@ -161,7 +161,7 @@ def rollback(
             else:
                 for line in undoing.settle(journal, run, reach):  # before anything is read
                     click.echo(f"  {line}", err=True)
-            preview = undoing.preview(journal, run, reach)
+            preview = undoing.preview(used, run, reach)
             click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
             for step in preview:
                 click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
@@ -180,6 +180,7 @@ def rollback(
         if outcome.status != "succeeded":
             sys.exit(ExitCode.ERROR)
     finally:
+        undoing.discard(used, journal)
         journal.close()
 
 
