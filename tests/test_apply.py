@@ -62,7 +62,7 @@ def rollback(sim: Simulator, state: Path, run: str, *extra: str) -> Result:
 
 
 def last_run(state: Path) -> dict[str, Any]:
-    return json.loads(cli(state, "runs", "--output", "json").output)[0]
+    return json.loads(cli(state, "runs", "--output", "json").output)["runs"][0]
 
 
 def web_config(sim: Simulator, server: str = "ex01") -> bytes:
@@ -151,7 +151,7 @@ def test_apply_then_rollback_restores_exact_bytes_and_values(sim: Simulator, tmp
     assert fingerprint(sim) == original
     assert last_run(tmp_path)["kind"] == "rollback"
     assert (
-        json.loads(cli(tmp_path, "runs", "--output", "json").output)[1]["rolled_back_by"]
+        json.loads(cli(tmp_path, "runs", "--output", "json").output)["runs"][1]["rolled_back_by"]
         == last_run(tmp_path)["id"]
     )
 

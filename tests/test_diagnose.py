@@ -80,7 +80,7 @@ def test_a_grant_error_for_another_partner_application_has_no_playbook() -> None
 def test_every_code_is_explained(code: int, category: str) -> None:
     result = cli(f'{code};reason="something";error_category="{category}"', "--output", "json")
     assert result.exit_code == 0
-    [finding] = json.loads(result.output)
+    [finding] = json.loads(result.output)["findings"]
     assert finding["code"] == code and finding["category"] == category and finding["meaning"]
     assert finding["fix"] is None
 
@@ -99,7 +99,7 @@ def test_a_www_authenticate_header() -> None:
 def test_a_failed_request_log() -> None:
     result = cli("-f", str(DATA / "freb-app-only-401.xml"), "--output", "json")
     assert result.exit_code == 0, result.output
-    findings = json.loads(result.output)
+    findings = json.loads(result.output)["findings"]
     assert [f["source"] for f in findings] == ["x-ms-diagnostics", "WWW-Authenticate"]
     assert findings[0]["code"] == 2000001 and findings[0]["fix"]["playbook"] == "app-only-graph"
 

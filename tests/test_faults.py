@@ -166,9 +166,9 @@ def check_the_truth(state: Path, sim_state: Path, original: dict[str, Any], desi
     now = observe(sim_state)
     for key in ("ex01 web.config", "ex02 web.config", "app only"):
         assert now[key] in (original[key], desired[key]), f"{key} is neither as it was nor as wanted"
-    run = json.loads(cli(state, "runs", "--output", "json").output)[0]
+    run = json.loads(cli(state, "runs", "--output", "json").output)["runs"][0]
     shown = json.loads(cli(state, "show", run["id"], "--output", "json").output)
-    assert shown["status"] == run["status"]
+    assert shown["run"]["status"] == run["status"]
     for step in shown["steps"]:
         key = target_key(step)
         if step["status"] == "verified":  # written, read back and compared: applied
@@ -205,7 +205,7 @@ def test_fault_matrix(kind: str, boundary: Boundary, tmp_path: Path) -> None:
         run_and_kill(state, sim_state)
         status = check_the_truth(state, sim_state, original, desired)
         assert status == "interrupted"
-        run = json.loads(cli(state, "runs", "--output", "json").output)[0]
+        run = json.loads(cli(state, "runs", "--output", "json").output)["runs"][0]
         result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
         assert result.exit_code == 0, result.output
         assert observe(sim_state) == original

@@ -75,7 +75,7 @@ def test_three_servers_one_partner_application(sim: Simulator, fleet: Path, tmp_
     assert result.output.index("batch 2/3: ex02") < result.output.index("batch 3/3: ex03")
     table = result.output[result.output.rindex("SERVER") :]
     assert [_row(table, s) for s in ("ex01", "ex02", "ex03")] == ["applied"] * 3
-    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)["runs"][0]
     assert report["status"] == "succeeded"
 
 
@@ -98,7 +98,7 @@ def test_a_health_failure_on_the_second_server_stops_the_run_there(
     assert _row(table, "ex01") == "applied"
     assert _row(table, "ex02") == "rolled-back"
     assert _row(table, "ex03") == "untouched"
-    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)["runs"][0]
     assert report["status"] == "partial"
 
 
@@ -106,7 +106,7 @@ def test_a_partial_run_can_be_rolled_back(sim: Simulator, fleet: Path, tmp_path:
     before = fingerprint(sim)
     sim.inject(AppPoolFailure(server="ex02", pool="MSExchangeOWAAppPool"))  # will not come back
     assert apply(sim, tmp_path, fleet, "--serial", "1").exit_code == 1
-    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)["runs"][0]
     assert report["status"] == "partial" and fingerprint(sim) != before
     result = run(sim, tmp_path, "rollback", report["id"], "--yes", "--health-timeout", "2")
     assert result.exit_code == 0, result.output
@@ -214,7 +214,7 @@ def test_a_saved_plan_is_applied_exactly(sim: Simulator, fleet: Path, tmp_path: 
     result = run(sim, tmp_path, "apply", str(plan), "--yes", "--health-timeout", "2")
     assert result.exit_code == 0, result.output
     assert all(FIXED in web_config(sim, s) for s in ("ex01", "ex02", "ex03"))
-    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)["runs"][0]
     assert report["change_id"] == "CHG42" and report["status"] == "succeeded"
 
 
@@ -415,7 +415,7 @@ def test_the_change_id_is_on_every_log_line_of_the_run(sim: Simulator, fleet: Pa
     events = [record["event"] for record in records]
     assert "run started" in events and events[-1] == "run finished"
     assert sim.password not in log_file.read_text(encoding="utf-8")
-    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)[0]
+    report = json.loads(run(sim, tmp_path, "runs", "--output", "json").output)["runs"][0]
     assert report["change_id"] == "CHG0042"
     # the next invocation in the same process does not inherit it
     later = tmp_path / "later.log"

@@ -48,7 +48,7 @@ def delay_fired(delay_cmdlet: str) -> Any:
 
 
 def runs(state: Path) -> list[dict[str, Any]]:
-    return json.loads(cli(state, "runs", "--output", "json").output)  # type: ignore[no-any-return]
+    return json.loads(cli(state, "runs", "--output", "json").output)["runs"]  # type: ignore[no-any-return]
 
 
 # Inside apply's automatic rollback, each cmdlet's second call is the rollback's (the first was

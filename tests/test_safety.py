@@ -245,7 +245,7 @@ def test_the_password_is_nowhere(start_sim: Any, tmp_path: Path) -> None:
     hosts = connect(sim)
     assert run("plan", "app-only-graph", *hosts, "--out", str(plan_file)).exit_code == 0
     assert run("apply", str(plan_file), "--yes").exit_code == 0
-    applied = json.loads(run("runs", "--output", "json").output)[0]["id"]
+    applied = json.loads(run("runs", "--output", "json").output)["runs"][0]["id"]
     run("show", applied)
     run("show", applied, "--output", "json")
     assert run("rollback", applied, "--yes", "--health-timeout", "5").exit_code == 0
@@ -308,7 +308,7 @@ def test_insecure_is_loud_works_and_is_recorded(sim: Simulator, tmp_path: Path) 
     result = cli(tmp_path, "apply", "app-only-graph", *hosts, "--insecure", "--yes", env=credentials(sim))
     assert result.exit_code == 0, result.output
     assert "WARNING: --insecure" in result.output and "NOT verified" in result.output
-    run = json.loads(cli(tmp_path, "runs", "--output", "json").output)[0]
+    run = json.loads(cli(tmp_path, "runs", "--output", "json").output)["runs"][0]
     shown = cli(tmp_path, "show", run["id"])
     assert "certificates NOT verified (--insecure)" in shown.output
     recorded = json.loads(cli(tmp_path, "show", run["id"], "--output", "json").output)
@@ -449,4 +449,4 @@ def test_a_restart_that_hangs_is_stopped_and_rolled_back(sim: Simulator, tmp_pat
     )
     assert result.exit_code == 1 and "Restart-Service did not finish within 2s" in result.output
     assert web_config(sim) == before
-    assert json.loads(cli(tmp_path, "runs", "--output", "json").output)[0]["status"] == "rolled-back"
+    assert json.loads(cli(tmp_path, "runs", "--output", "json").output)["runs"][0]["status"] == "rolled-back"

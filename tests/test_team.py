@@ -80,7 +80,7 @@ def test_a_run_is_rolled_back_exactly_from_another_workstation(sim: Simulator, t
     assert undone.exit_code == 0, undone.output
     assert fingerprint(sim) == original
     # bob's journal has the run (taken in from the records) and his rollback of it
-    taken = json.loads(cli(there, "runs", "--output", "json").output)
+    taken = json.loads(cli(there, "runs", "--output", "json").output)["runs"]
     assert [(r["id"], r["kind"], r["where"]) for r in taken][1] == (run, "apply", "servers")
     assert taken[0]["kind"] == "rollback" and taken[0]["rolls_back"] == run
     # the servers say so: every record of the run names the rollback
@@ -98,10 +98,10 @@ def test_runs_and_show_see_runs_made_elsewhere(sim: Simulator, tmp_path: Path) -
     run = last_run(here)["id"]
 
     assert "no runs yet" in cli(there, "runs").output  # bob's journal alone knows nothing
-    listed = json.loads(elsewhere(sim, there, "runs", "--output", "json").output)
+    listed = json.loads(elsewhere(sim, there, "runs", "--output", "json").output)["runs"]
     assert [(r["id"], r["where"], r["status"]) for r in listed] == [(run, "servers", "succeeded")]
     assert listed[0]["change_id"] == "CHG7" and len(listed[0]["servers"]) == len(sim.servers)
-    mine = json.loads(elsewhere(sim, here, "runs", "--output", "json").output)
+    mine = json.loads(elsewhere(sim, here, "runs", "--output", "json").output)["runs"]
     assert [(r["id"], r["where"]) for r in mine] == [(run, "both")]
 
     shown = elsewhere(sim, there, "show", run)
@@ -298,13 +298,13 @@ def test_prune_removes_old_records_but_never_the_latest_on_a_target(sim: Simulat
 
     dry = elsewhere(sim, tmp_path / "bob", "prune", "--older-than", "90d", "--dry-run", "--output", "json")
     assert dry.exit_code == 0, dry.output
-    actions = {(p["server"], p["run"]): p["action"] for p in json.loads(dry.output)}
+    actions = {(p["server"], p["run"]): p["action"] for p in json.loads(dry.output)["results"]}
     assert {a for (s, r), a in actions.items() if r in (first, undo)} == {"would remove"}
     assert {a for (s, r), a in actions.items() if r == latest} == {"kept: the latest run to change a target"}
     assert all(f"{RECORDS}\\runs\\{first}\\record.json" in files(sim, s, RECORDS) for s in sim.servers)
 
     young = elsewhere(sim, tmp_path / "bob", "prune", "--older-than", "160d", "--yes", "--output", "json")
-    assert {(p["run"], p["action"]) for p in json.loads(young.output)} == {(first, "removed")}
+    assert {(p["run"], p["action"]) for p in json.loads(young.output)["results"]} == {(first, "removed")}
     done = elsewhere(sim, tmp_path / "bob", "prune", "--older-than", "90d", "--yes")
     assert done.exit_code == 0 and "removed" in done.output
     for server in sim.servers:
@@ -346,10 +346,10 @@ def test_a_run_killed_on_another_workstation_is_rolled_back_from_here(sim: Simul
     process = apply_in_background(sim, tmp_path / "alice", *host_args(sim), "--serial", "0")
     process.kill()  # the target is written; nothing after it ran
     process.communicate(timeout=30)
-    run = json.loads(cli(tmp_path / "alice", "runs", "--output", "json").output)[0]["id"]
+    run = json.loads(cli(tmp_path / "alice", "runs", "--output", "json").output)["runs"][0]["id"]
     sim.clear_faults()
 
-    listed = json.loads(elsewhere(sim, tmp_path / "bob", "runs", "--output", "json").output)
+    listed = json.loads(elsewhere(sim, tmp_path / "bob", "runs", "--output", "json").output)["runs"]
     assert [(r["id"], r["status"]) for r in listed] == [(run, "running (or interrupted)")]
     refused = elsewhere(sim, tmp_path / "bob", "rollback", run, "--yes")
     assert refused.exit_code == 1 and "error: run-in-progress" in refused.output

@@ -88,7 +88,7 @@ def test_the_rollback_of_a_killed_run_takes_over_its_own_lock(tmp_path: Path) ->
     )
     run_and_kill(state, sim_state)
     assert state_of(sim_state) != original
-    [run] = json.loads(cli(state, "runs", "--output", "json").output)
+    [run] = json.loads(cli(state, "runs", "--output", "json").output)["runs"]
     result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")
     assert result.exit_code == 0, result.output  # not "server-locked" by its own run
     assert state_of(sim_state) == original
@@ -174,7 +174,7 @@ def test_a_power_cut_between_delete_and_rename_is_rolled_back(tmp_path: Path) ->
     run_and_kill(state, sim_state)
     with Simulator(sim_state, authentication=LAB) as sim:
         assert not sim.state("ex01").exists(sim.machine("ex01").path(WEB_CONFIG, "C:\\"))  # the gap
-    [run] = json.loads(cli(state, "runs", "--output", "json").output)
+    [run] = json.loads(cli(state, "runs", "--output", "json").output)["runs"]
     preview = cli(state, "rollback", run["id"], "--dry-run")
     assert "missing: would recreate it from the snapshot" in preview.output
     result = cli(state, "rollback", run["id"], "--yes", "--health-timeout", "5")

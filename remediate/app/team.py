@@ -17,6 +17,7 @@ from remediate.app.fleet import Fleet
 from remediate.support.errors import RemediateError
 
 if TYPE_CHECKING:
+    from remediate.engine.journal import RunRow
     from remediate.engine.remote import RemoteRun
     from remediate.model.record import RunRecord
 
@@ -44,7 +45,7 @@ class RunSummary:
         return dict(self.__dict__)
 
 
-def _from_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:
+def summary_of_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:
     from remediate.engine.remote import RemoteRun
 
     first = next(iter(records.values()))
@@ -67,6 +68,25 @@ def _from_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:
     )
 
 
+def summary_of_row(run: RunRow) -> RunSummary:
+    """A run as this journal knows it."""
+    return RunSummary(
+        id=run.id,
+        kind=run.kind,
+        status=str(run.status),
+        playbook=run.playbook,
+        operator=run.operator,
+        change_id=run.change_id,
+        started=run.started,
+        finished=run.finished,
+        rolls_back=run.rolls_back,
+        rolled_back_by=run.rolled_back_by,
+        workstation=run.machine,
+        where="servers" if run.origin == "servers" else "here",
+        hosts=list(run.hosts.get("given", [])),
+    )
+
+
 def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSummary], list[str]]:
     """The newest runs: this journal's, and (with a fleet) those the servers record, merged;
     and what could not be read (a server down, a damaged record), for people."""
@@ -74,24 +94,7 @@ def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSumma
 
     journal = open_journal(state_dir)
     try:
-        local = {
-            run.id: RunSummary(
-                id=run.id,
-                kind=run.kind,
-                status=str(run.status),
-                playbook=run.playbook,
-                operator=run.operator,
-                change_id=run.change_id,
-                started=run.started,
-                finished=run.finished,
-                rolls_back=run.rolls_back,
-                rolled_back_by=run.rolled_back_by,
-                workstation=run.machine,
-                where="servers" if run.origin == "servers" else "here",
-                hosts=list(run.hosts.get("given", [])),
-            )
-            for run in journal.runs(last)
-        }
+        local = {run.id: summary_of_row(run) for run in journal.runs(last)}
     finally:
         journal.close()
     if fleet is None:
@@ -101,7 +104,7 @@ def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSumma
     merged = dict(local)
     found, problems = all_records(fleet.sessions)
     for run_id, records in found.items():
-        remote = _from_records(run_id, records)
+        remote = summary_of_records(run_id, records)
         mine = merged.get(run_id)
         if mine is None:
             merged[run_id] = remote

@@ -109,10 +109,11 @@ def settle(journal: Journal, run: RunRow, servers: Reach) -> list[str]:
     return settle_run(journal, run, servers.sessions)
 
 
-def preview(journal: Journal, run: RunRow, servers: Reach) -> list[StepReport]:
+def preview(journal: Journal, run: RunRow, servers: Reach, settings: UndoSettings) -> list[StepReport]:
+    """What the rollback would do to each target, with the chosen strategy."""
     from remediate.engine.undo import preview_rollback
 
-    return preview_rollback(journal, run, servers.sessions)
+    return preview_rollback(journal, run, servers.sessions, strategy=settings.strategy, force=settings.force)
 
 
 def roll_back(

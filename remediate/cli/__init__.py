@@ -19,9 +19,20 @@ STATE_DIR_HELP = (
 )
 
 
-def _fail(error: RemediateError) -> NoReturn:
+def _fail(error: RemediateError, ctx: click.Context) -> NoReturn:
     for line in error_lines(error):
         click.echo(line, err=True)
+    context = ctx.find_object(Context)
+    if context is not None and context.json_output:  # stdout still holds exactly one document
+        from remediate.model.documents import Error, Problem
+        from remediate.support.logs import mask_secrets
+
+        problem = Problem(
+            reference=error.reference,
+            message=mask_secrets(error.message),
+            hint=mask_secrets(error.hint) if error.hint else None,
+        )
+        click.echo(Error(error=problem).model_dump_json(indent=2))
     sys.exit(ExitCode.ERROR)
 
 
@@ -51,6 +62,15 @@ def _crash(exception: BaseException, state: Path | None) -> NoReturn:
     sys.exit(ExitCode.UNEXPECTED)
 
 
+def _reader_gone() -> NoReturn:
+    """Standard output's reader closed it (`remediate show RUN | head`): stop quietly, as a
+    command killed by SIGPIPE does. Python would also complain when flushing at exit: point
+    standard output at /dev/null first."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(ExitCode.BROKEN_PIPE)
+
+
 def _crash_dir(ctx: click.Context) -> Path | None:
     context = ctx.find_object(Context)
     try:
@@ -66,10 +86,12 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except RemediateError as error:
-            _fail(error)
+            _fail(error, ctx)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            _reader_gone()
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exception:
@@ -90,9 +112,21 @@ class Group(click.Group):
 )
 @click.option("-v", "--verbose", count=True, help="More log detail (-v info, -vv debug, -vvv library debug).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help=STATE_DIR_HELP)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colours: on a terminal unless NO_COLOR is set (auto), always, or never.",
+)
 @click.pass_context
 def main(
-    ctx: click.Context, log_format: str, log_file: Path | None, verbose: int, state_dir: Path | None
+    ctx: click.Context,
+    log_format: str,
+    log_file: Path | None,
+    verbose: int,
+    state_dir: Path | None,
+    color: str,
 ) -> None:
     """Apply fixes to Microsoft Exchange servers over WinRM, safely.
 
@@ -102,8 +136,12 @@ def main(
     """
     from remediate.support import logs
 
+    if color == "always":
+        ctx.color = True
+    elif color == "never" or os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
+        ctx.color = False
     logs.clear()  # nothing bound by an earlier invocation in this process
-    logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose)  # type: ignore[arg-type]
+    logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose, color=ctx.color)  # type: ignore[arg-type]
     ctx.obj = Context(state_dir)
 
 

@@ -22,11 +22,24 @@ class Context:
 
     def __init__(self, state_dir: Path | None) -> None:
         self._state_dir = state_dir
+        self.json_output = False  # the command prints a JSON document: an error is one too
 
     def state_dir(self) -> Path:
         from remediate.support.statedir import state_dir
 
         return state_dir(self._state_dir)
+
+
+def json_output(ctx: click.Context, output: str) -> bool:
+    """Whether the command prints a JSON document; if so, a failure is printed as one too."""
+    if output == "json":
+        ctx.find_object(Context).json_output = True  # type: ignore[union-attr]
+    return output == "json"
+
+
+def emit(document: Any) -> None:
+    """Print one JSON document (a `model.documents` model) on standard output."""
+    click.echo(document.model_dump_json(indent=2))
 
 
 def error_lines(error: RemediateError) -> list[str]:

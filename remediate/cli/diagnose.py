@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from remediate.support.errors import RemediateError
     help="Read a file: an IIS failed-request log, or saved response headers ('-' for standard input).",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diagnose(text: str | None, path: Path | None, output: str) -> None:
+@click.pass_context
+def diagnose(ctx: click.Context, text: str | None, path: Path | None, output: str) -> None:
     """Explain an x-ms-diagnostics value, a WWW-Authenticate header, or an IIS failed-request log.
 
     \b
@@ -29,6 +29,9 @@ def diagnose(text: str | None, path: Path | None, output: str) -> None:
     remediate diagnose -f fr000123.xml
     """
     from remediate.app.diagnosis import diagnose as explain
+    from remediate.cli.common import emit, json_output
+
+    as_json = json_output(ctx, output)
 
     if path is not None and str(path) != "-":
         source = path.read_text(encoding="utf-8", errors="replace")
@@ -43,8 +46,10 @@ def diagnose(text: str | None, path: Path | None, output: str) -> None:
             "no Exchange OAuth error found (no x-ms-diagnostics code 2000000-2000008, no Bearer challenge)",
             "give the x-ms-diagnostics header's value, the WWW-Authenticate header, or the failed-request log file",
         )
-    if output == "json":
-        click.echo(json.dumps([finding.to_dict() for finding in findings], indent=2))
+    if as_json:
+        from remediate.model.documents import DiagnoseDocument
+
+        emit(DiagnoseDocument.model_validate({"findings": [finding.to_dict() for finding in findings]}))
         return
     for finding in findings:
         code = f" {finding.code}" if finding.code else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -15,9 +14,11 @@ from remediate.cli.common import (
     confirm,
     confirm_break_lock,
     connection_options,
+    emit,
     fleet_opener,
     fleet_options,
     journal_for,
+    json_output,
     run_fleet_opener,
 )
 from remediate.support.errors import ExitCode, RemediateError
@@ -47,10 +48,38 @@ def _bind_change_id(change_id: str | None) -> None:
         logs.bind(change_id=change_id)
 
 
-def _show(plan: Any, output: str) -> None:
+def _show(ctx: click.Context, plan: Any, output: str) -> None:
+    """`plan`, `check`: the plan, as text or as one JSON document."""
     from remediate.cli.render import plan_text
 
-    click.echo(json.dumps(plan.to_dict(), indent=2) if output == "json" else plan_text(plan))
+    if json_output(ctx, output):
+        from remediate.model.documents import PlanDocument
+
+        emit(PlanDocument.model_validate(plan.to_dict()))
+    else:
+        click.echo(plan_text(plan))
+
+
+def _show_before_applying(ctx: click.Context, plan: Any, output: str, yes: bool) -> None:
+    """`apply`: the plan before anything is done. With --output json the document comes at the
+    end (plan and outcome together); the plan is shown as text on standard error when the
+    operator is asked to confirm it."""
+    from remediate.cli.render import plan_text
+
+    if not json_output(ctx, output):
+        click.echo(plan_text(plan))
+    elif not yes:
+        click.echo(plan_text(plan), err=True)
+
+
+def _applied(plan: Any, outcome: Any) -> None:
+    from remediate.model.documents import ApplyDocument
+
+    emit(
+        ApplyDocument.model_validate(
+            {"plan": plan.to_dict(), "outcome": outcome.to_dict() if outcome is not None else None}
+        )
+    )
 
 
 def _exit(plan: Any, detailed: bool) -> None:
@@ -88,7 +117,7 @@ def plan(
 
     _bind_change_id(change_id)
     with _planned(ctx, playbook_name, options) as planned:
-        _show(planned.plan, output)
+        _show(ctx, planned.plan, output)
         if out is not None:
             digest = save(out, planned, change_id)
             click.echo(
@@ -108,7 +137,7 @@ def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -
     """`plan --detailed-exitcode`: exit 0 if nothing would change, 2 if something would
     (drift, e.g. a cumulative update replaced web.config), 1 on errors. For cron and CI."""
     with _planned(ctx, playbook_name, options) as planned:
-        _show(planned.plan, output)
+        _show(ctx, planned.plan, output)
         _exit(planned.plan, True)
 
 
@@ -168,11 +197,13 @@ def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **
         _apply_saved(ctx, Path(playbook_name), dry_run, output, yes, expect_digest, options, settings)
         return
     with _planned(ctx, playbook_name, options) as planned:
-        _show(planned.plan, output)
+        _show_before_applying(ctx, planned.plan, output, yes or dry_run)
         if dry_run:
+            if output == "json":
+                _applied(planned.plan, None)
             _exit(planned.plan, False)
             return
-        _apply(ctx, planned, yes, settings)
+        _apply(ctx, planned, yes, settings, output)
 
 
 def _apply_saved(
@@ -205,12 +236,15 @@ def _apply_saved(
             "from its playbook and the servers' current state: it is the reviewed plan.",
             err=True,
         )
-        _show(planned.plan, output)
-        if not dry_run:
-            _apply(ctx, planned, yes, settings)
+        _show_before_applying(ctx, planned.plan, output, yes or dry_run)
+        if dry_run:
+            if output == "json":
+                _applied(planned.plan, None)
+            return
+        _apply(ctx, planned, yes, settings, output)
 
 
-def _apply(ctx: click.Context, planned: Any, yes: bool, settings: Any) -> None:
+def _apply(ctx: click.Context, planned: Any, yes: bool, settings: Any, output: str) -> None:
     from remediate.app.applying import apply, refuse_errors
     from remediate.cli.render import outcome_text
 
@@ -224,7 +258,10 @@ def _apply(ctx: click.Context, planned: Any, yes: bool, settings: Any) -> None:
         outcome = apply(planned, journal, settings, progress_printer())
     finally:
         journal.close()
-    click.echo(outcome_text(outcome))
+    if output == "json":
+        _applied(planned.plan, outcome)
+    else:
+        click.echo(outcome_text(outcome))
     if not outcome.ok:
         sys.exit(ExitCode.ERROR)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from remediate.cli.common import connection_options, error_lines
+from remediate.cli.common import connection_options, emit, error_lines, json_output
 from remediate.support.errors import ExitCode, RemediateError
 
 
@@ -31,9 +31,7 @@ RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 @click.command()
 @click.argument("name", metavar="PLAYBOOK|RUN")
-@click.option(
-    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="For a run."
-)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @click.pass_context
 def show(ctx: click.Context, name: str, output: str, **options: Any) -> None:
@@ -43,6 +41,20 @@ def show(ctx: click.Context, name: str, output: str, **options: Any) -> None:
         from remediate.cli.runs import show_run
 
         show_run(ctx, name, output, options)
+        return
+    if json_output(ctx, output):
+        from remediate.model import playbook
+        from remediate.model.documents import PlaybookDocument
+
+        loaded = playbook.load(name)
+        emit(
+            PlaybookDocument(
+                name=loaded.name,
+                source=loaded.source,
+                digest=loaded.digest,
+                playbook=loaded.playbook.model_dump(mode="json", exclude_unset=True),
+            )
+        )
         return
     _show_playbook(name)
 
@@ -100,12 +112,30 @@ def validate(files: tuple[Path, ...]) -> None:
         sys.exit(ExitCode.ERROR)
 
 
-@click.command()
-def schema() -> None:
-    """Print the playbook JSON Schema (for editors that complete YAML)."""
-    from remediate.model import playbook
+SCHEMAS = ("playbook", "plan", "apply", "rollback", "runs", "run", "prune", "show", "diagnose", "error")
 
-    click.echo(json.dumps(playbook.json_schema(), indent=2))
+
+@click.command()
+@click.option(
+    "--output",
+    "which",
+    type=click.Choice(SCHEMAS),
+    default="playbook",
+    show_default=True,
+    help="playbook: what a playbook file may hold (for editors that complete YAML); the others: what "
+    "`--output json` prints (plan and check: plan; show PLAYBOOK: show; show RUN: run; any failure: error).",
+)
+def schema(which: str) -> None:
+    """Print a JSON Schema: of playbook files, or of a command's `--output json` document."""
+    if which == "playbook":
+        from remediate.model import playbook
+
+        click.echo(json.dumps(playbook.json_schema(), indent=2))
+        return
+    from remediate.model.documents import DOCUMENTS
+
+    model = DOCUMENTS["playbook" if which == "show" else which]
+    click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
 COMMANDS = (list_playbooks, show, validate, schema)

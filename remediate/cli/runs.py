@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,11 @@ from remediate.cli.common import (
     confirm,
     confirm_break_lock,
     connection_options,
+    emit,
     fleet_opener,
     fleet_options,
     journal_for,
+    json_output,
     run_fleet_opener,
     state_dir,
 )
@@ -42,8 +43,10 @@ def runs(ctx: click.Context, last: int, output: str, **options: Any) -> None:
         found, problems = list_runs(state_dir(ctx), None, last)
     for problem in problems:
         click.echo(click.style(f"warning: not listed: {problem}", fg="yellow"), err=True)
-    if output == "json":
-        click.echo(json.dumps([run.to_dict() for run in found], indent=2))
+    if json_output(ctx, output):
+        from remediate.model.documents import RunsDocument
+
+        emit(RunsDocument.model_validate({"runs": [run.to_dict() for run in found], "problems": problems}))
     else:
         click.echo(runs_table(found) if found else "no runs yet")
     if problems:
@@ -54,10 +57,12 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
     """A run from this journal; with --host or -i, one the journal does not know from the
     servers' records."""
     from remediate.app.history import one
+    from remediate.app.team import summary_of_records, summary_of_row
     from remediate.cli.render import record_text, run_text
     from remediate.support.errors import RemediateError
 
     servers = fleet_options(options)
+    as_json = json_output(ctx, output)
     try:
         run, steps, events = one(state_dir(ctx), run_id)
     except RemediateError as error:
@@ -67,23 +72,37 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
 
         with fleet_opener(ctx, servers)() as fleet:
             remote = find(fleet, run_id)
-        if output == "json":
-            click.echo(
-                json.dumps({s: r.model_dump(mode="json") for s, r in remote.records.items()}, indent=2)
-            )
-        else:
+        if not as_json:
             click.echo(record_text(remote.records, remote.status()))
-        return
-    if output == "json":
-        data = {**{k: v for k, v in run.__dict__.items() if k != "stored_status"}, "status": run.status}
-        data["steps"] = [
-            {k: v for k, v in step.__dict__.items() if k not in ("before_state", "after_state")}
-            for step in steps
-        ]
-        data["events"] = [{"time": t, "server": s, "message": m} for t, s, m in events]
-        click.echo(json.dumps(data, indent=2))
+            return
+        first = remote.first
+        document: dict[str, Any] = {
+            "run": summary_of_records(run_id, remote.records).to_dict(),
+            "connection": first.connection,
+            "handlers": first.handlers,
+            "steps": [],
+            "events": [],
+            "outcome": None,
+            "records": {server: record.model_dump(mode="json") for server, record in remote.records.items()},
+        }
     else:
-        click.echo(run_text(run, steps, events))
+        if not as_json:
+            click.echo(run_text(run, steps, events))
+            return
+        document = {
+            "run": summary_of_row(run).to_dict(),
+            "connection": run.connection,
+            "handlers": run.handlers,
+            "steps": [
+                {k: v for k, v in step.__dict__.items() if k not in ("before_state", "after_state")}
+                for step in steps
+            ],
+            "events": [{"time": t, "server": s, "message": m} for t, s, m in events],
+            "outcome": run.report,
+        }
+    from remediate.model.documents import RunDocument
+
+    emit(RunDocument.model_validate(document))
 
 
 @click.command()
@@ -105,6 +124,7 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
     is_flag=True,
     help="Roll back from this journal even where the servers' records of the run are missing or disagree.",
 )
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @click.pass_context
 def rollback(
@@ -117,6 +137,7 @@ def rollback(
     break_lock: str | None,
     health_timeout: float,
     trust_journal: bool,
+    output: str,
     **options: Any,
 ) -> None:
     """Undo RUN: restore every target it wrote to its exact snapshot, run the handlers, verify.
@@ -130,6 +151,7 @@ def rollback(
     from remediate.model.status import Preview
 
     settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout, trust_journal)
+    as_json = json_output(ctx, output)
     servers = fleet_options(options)
     journal = used = journal_for(ctx)
     try:
@@ -161,11 +183,15 @@ def rollback(
             else:
                 for line in undoing.settle(journal, run, reach):  # before anything is read
                     click.echo(f"  {line}", err=True)
-            preview = undoing.preview(used, run, reach)
-            click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):")
-            for step in preview:
-                click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}")
+            preview = undoing.preview(used, run, reach, settings)
+            shown = not as_json or not (yes or dry_run)  # as text; on stderr when a document follows
+            if shown:
+                click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):", err=as_json)
+                for step in preview:
+                    click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}", err=as_json)
             if dry_run:
+                if as_json:
+                    _rolled_back(run.id, preview, None)
                 return
             if any(step.status == Preview.CONFLICT for step in preview) and strategy == "exact" and not force:
                 click.echo(
@@ -176,12 +202,29 @@ def rollback(
             confirm(f"Roll back run {run.id}?", yes)
             confirm_break_lock(break_lock, yes)
             outcome = undoing.roll_back(journal, run, reach, settings, progress_printer())
-        click.echo(outcome_text(outcome))
+        if as_json:
+            _rolled_back(run.id, preview, outcome)
+        else:
+            click.echo(outcome_text(outcome))
         if outcome.status != "succeeded":
             sys.exit(ExitCode.ERROR)
     finally:
         undoing.discard(used, journal)
         journal.close()
+
+
+def _rolled_back(run_id: str, preview: list[Any], outcome: Any) -> None:
+    from remediate.model.documents import RollbackDocument
+
+    emit(
+        RollbackDocument.model_validate(
+            {
+                "rolls_back": run_id,
+                "preview": [step.__dict__ for step in preview],
+                "outcome": outcome.to_dict() if outcome is not None else None,
+            }
+        )
+    )
 
 
 def options_ca_file(servers: Any) -> Path | None:
@@ -220,8 +263,10 @@ def prune(ctx: click.Context, older_than: str, dry_run: bool, yes: bool, output:
         confirm(f"Remove run records older than {older_than} from the servers?", yes)
     with fleet_opener(ctx, servers)() as fleet:
         done = prune_runs(fleet, age, dry_run)
-    if output == "json":
-        click.echo(json.dumps([p.__dict__ for p in done], indent=2))
+    if json_output(ctx, output):
+        from remediate.model.documents import PruneDocument
+
+        emit(PruneDocument.model_validate({"dry_run": dry_run, "results": [p.__dict__ for p in done]}))
         return
     for line in done:
         click.echo(f"{line.action:<40} {line.server}: run {line.run}")

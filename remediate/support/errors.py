@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # click's own code for bad command-line usage
     UNEXPECTED = 3
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # the reader of standard output went away (`| head`): as if by SIGPIPE
 
 
 class RemediateError(Exception):

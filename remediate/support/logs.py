@@ -161,12 +161,12 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def _renderer(log_format: LogFormat, stream: TextIO) -> Any:
+def _renderer(log_format: LogFormat, stream: TextIO, color: bool | None) -> Any:
     import structlog
 
     use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
     if use_console:
-        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        return structlog.dev.ConsoleRenderer(colors=stream.isatty() if color is None else color)
     return structlog.processors.JSONRenderer(sort_keys=True)
 
 
@@ -206,12 +206,14 @@ def configure(
     log_file: Path | None = None,
     verbosity: int = 0,
     stream: TextIO | None = None,
+    color: bool | None = None,
 ) -> None:
-    """Set up logging for the whole process. Called once, by the CLI."""
+    """Set up logging for the whole process. Called once, by the CLI. `color`: None follows the
+    stream (a terminal), True or False forces it (--color, NO_COLOR)."""
     stream = stream or sys.stderr
     console_level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handlers: list[logging.Handler] = [
-        _handler(logging.StreamHandler(stream), lambda: _renderer(log_format, stream), console_level)
+        _handler(logging.StreamHandler(stream), lambda: _renderer(log_format, stream, color), console_level)
     ]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,24 @@ def state_dir(explicit: Path | None = None) -> Path:
 
 def private_dir(path: Path) -> Path:
     """Create `path` (and parents) if needed; make the leaf owner-only (0700)."""
+    from remediate.support.errors import RemediateError
+
     path = path.expanduser()
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+    except (FileExistsError, NotADirectoryError):
+        raise RemediateError(
+            "state-dir-invalid",
+            f"{path} cannot be a folder: it, or a folder above it, is a file",
+            "give a folder with --state-dir (or REMEDIATE_STATE_DIR), or move the file away",
+        ) from None
+    except PermissionError as error:
+        raise RemediateError(
+            "state-dir-invalid",
+            f"{path} cannot be used: {error.strerror}",
+            "give a folder you may write to with --state-dir (or REMEDIATE_STATE_DIR)",
+        ) from None
     return path
 
 
