@@ -107,7 +107,9 @@ def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: Cmdlet
     assert changed == CHANGED_AT_KILL[delay_name(delay)], killed
 
     runner = CliRunner()
-    [run] = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)["runs"]
+    [run] = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)[
+        "runs"
+    ]
     assert run["status"] == "interrupted"
     listed = runner.invoke(main, ["--state-dir", str(state), "runs"]).output
     assert "interrupted" in listed
@@ -117,7 +119,9 @@ def test_a_killed_apply_can_be_rolled_back_exactly(tmp_path: Path, delay: Cmdlet
     )
     assert result.exit_code == 0, result.output
     assert state_of(sim_state) == original
-    runs = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)["runs"]
+    runs = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)[
+        "runs"
+    ]
     assert runs[0]["kind"] == "rollback" and runs[0]["status"] == "succeeded"
     assert runs[1]["rolled_back_by"] == runs[0]["id"]
 

@@ -138,8 +138,74 @@ def test_a_failure_is_a_document_too(sim: Simulator, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "kind", ["playbook", "plan", "apply", "rollback", "runs", "run", "prune", "show", "diagnose", "error"]
-)
+SCHEMAS = [
+    "playbook",
+    "plan",
+    "apply",
+    "rollback",
+    "runs",
+    "run",
+    "prune",
+    "show",
+    "list",
+    "diagnose",
+    "error",
+]
+
+
+@pytest.mark.parametrize("kind", SCHEMAS)
 def test_every_schema_is_a_valid_json_schema(kind: str) -> None:
     jsonschema.Draft202012Validator.check_schema(schema(kind))
+
+
+def test_every_command_with_json_output_has_a_schema_here() -> None:
+    """A new `--output json` without a published schema (and a test above) fails here."""
+    from remediate.model.documents import DOCUMENTS
+
+    assert set(DOCUMENTS) | {"playbook", "show"} == set(SCHEMAS)
+
+
+def test_list_in_full_and_as_a_document(tmp_path: Path) -> None:
+    listed = document(run(tmp_path, "list", "--output", "json"), "list")
+    names = [p["name"] for p in listed["playbooks"]]
+    assert "app-only-graph" in names
+    full = run(tmp_path, "list", "--full").stdout
+    graph = next(p for p in listed["playbooks"] if p["name"] == "app-only-graph")
+    assert " ".join(graph["description"].split()[-6:]) in " ".join(full.split())  # not cut short
+
+
+def test_runs_filters(sim: Simulator, tmp_path: Path) -> None:
+    args = [*host_args(sim), "--yes", "--serial", "0"]
+    assert run(tmp_path, "apply", "app-only-graph", *args, "--change-id", "CHG1", sim=sim).exit_code == 0
+    first = json.loads(run(tmp_path, "runs", "--output", "json").stdout)["runs"][0]["id"]
+    assert run(tmp_path, "rollback", first, "--yes", "--health-timeout", "5", sim=sim).exit_code == 0
+
+    def ids(*options: str) -> list[str]:
+        listed = document(run(tmp_path, "runs", *options, "--output", "json"), "runs")
+        return [r["id"] for r in listed["runs"]]
+
+    assert ids("--change-id", "CHG1") == ids()  # the rollback carries the run's change id
+    assert ids("--change-id", "CHG2") == []
+    assert ids("--status", "succeeded") == ids() and ids("--status", "interrupted") == []
+    assert ids("--playbook", "app-only-graph") == ids() and ids("--playbook", "other") == []
+    assert ids("--since", "1h") == ids() and ids("--since", "2099-01-01") == []
+    assert ids("--since", "2000-01-01T00:00") == ids()
+    bad = run(tmp_path, "runs", "--since", "last tuesday")
+    assert bad.exit_code == 1 and "error: bad-since" in bad.stderr
+
+
+def test_show_a_saved_plan_offline(sim: Simulator, tmp_path: Path) -> None:
+    saved = tmp_path / "change.plan"
+    made = run(
+        tmp_path, "plan", "app-only-graph", *servers(sim), "--out", str(saved), "--change-id", "CHG5", sim=sim
+    )
+    assert made.exit_code == 0, made.output
+    sim.stop()  # offline: nothing is reached
+    shown = run(tmp_path, "show", str(saved))
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"Saved plan {saved}" in shown.stdout
+        and "change CHG5" in shown.stdout
+        and "~ Add V1S2SAppOnly" in shown.stdout
+    )
+    assert document(run(tmp_path, "show", str(saved), "--output", "json"), "plan")["summary"]["change"] == 3

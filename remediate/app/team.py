@@ -87,18 +87,64 @@ def summary_of_row(run: RunRow) -> RunSummary:
     )
 
 
-def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSummary], list[str]]:
-    """The newest runs: this journal's, and (with a fleet) those the servers record, merged;
-    and what could not be read (a server down, a damaged record), for people."""
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs `runs` lists (every one given must hold)."""
+
+    change_id: str | None = None
+    since: str | None = None  # an age (7d, 12h) or an ISO date/time
+    status: str | None = None
+    playbook: str | None = None
+
+    def cutoff(self) -> str | None:
+        if self.since is None:
+            return None
+        if self.since[-1:].lower() in ("d", "w", "h") and self.since[:-1].isdigit():
+            return (dt.datetime.now(dt.timezone.utc) - parse_age(self.since)).isoformat(timespec="seconds")
+        try:
+            when = dt.datetime.fromisoformat(self.since)
+        except ValueError:
+            raise RemediateError(
+                "bad-since",
+                f"--since {self.since!r} is neither an age nor a date",
+                "give an age (7d, 12w, 36h) or a date (2026-11-01, 2026-11-01T08:00)",
+            ) from None
+        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat(timespec="seconds")
+
+    def keeps(self, run: RunSummary, cutoff: str | None) -> bool:
+        return (
+            (self.change_id is None or run.change_id == self.change_id)
+            and (cutoff is None or _utc(run.started) >= cutoff)
+            and (self.status is None or run.status.split(" ")[0] == self.status)
+            and (self.playbook is None or run.playbook == self.playbook)
+        )
+
+
+def _utc(stamp: str) -> str:
+    when = dt.datetime.fromisoformat(stamp)
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat(timespec="seconds")
+
+
+def runs(
+    state_dir: Path, fleet: Fleet | None, last: int, wanted: RunFilter | None = None
+) -> tuple[list[RunSummary], list[str]]:
+    """The newest runs (those `wanted` keeps): this journal's, and (with a fleet) those the
+    servers record, merged; and what could not be read (a server down, a damaged record)."""
+    wanted = wanted or RunFilter()
+    cutoff = wanted.cutoff()
     from remediate.app.history import open_journal
 
     journal = open_journal(state_dir)
     try:
-        local = {run.id: summary_of_row(run) for run in journal.runs(last)}
+        local = {
+            run.id: summary
+            for run in journal.runs(100_000 if wanted != RunFilter() else last)
+            if wanted.keeps(summary := summary_of_row(run), cutoff)
+        }
     finally:
         journal.close()
     if fleet is None:
-        return list(local.values()), []
+        return list(local.values())[:last], []
     from remediate.engine.remote import all_records
 
     merged = dict(local)
@@ -107,7 +153,8 @@ def runs(state_dir: Path, fleet: Fleet | None, last: int) -> tuple[list[RunSumma
         remote = summary_of_records(run_id, records)
         mine = merged.get(run_id)
         if mine is None:
-            merged[run_id] = remote
+            if wanted.keeps(remote, cutoff):
+                merged[run_id] = remote
             continue
         mine.servers = remote.servers
         mine.where = "both" if mine.where == "here" else mine.where

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -16,21 +17,52 @@ from remediate.support.errors import ExitCode, RemediateError
 
 
 @click.command("list")
-def list_playbooks() -> None:
+@click.option(
+    "--full", is_flag=True, help="Each playbook's whole description (and notice), not its first sentence."
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def list_playbooks(ctx: click.Context, full: bool, output: str) -> None:
     """List the built-in playbooks."""
     from remediate.model import catalog, playbook
 
-    for name in catalog.builtin_names():
-        description = playbook.load(name).playbook.description
-        first = description.split(". ")[0].rstrip(".")
-        click.echo(f"{name:<28} {textwrap.shorten(first, 90)}")
+    books = [playbook.load(name) for name in catalog.builtin_names()]
+    if json_output(ctx, output):
+        from remediate.model.documents import ListDocument
+
+        entries = [
+            {
+                "name": b.name,
+                "description": b.playbook.description,
+                "notice": b.playbook.notice,
+                "digest": b.digest,
+            }
+            for b in books
+        ]
+        emit(ListDocument.model_validate({"playbooks": entries}))
+        return
+    width = max(40, shutil.get_terminal_size().columns)
+    for book in books:
+        description = book.playbook.description
+        if not full:
+            first = description.split(". ")[0].rstrip(".")
+            click.echo(f"{book.name:<28} {textwrap.shorten(first, max(20, width - 30), placeholder=' ...')}")
+            continue
+        click.echo(click.style(book.name, bold=True))
+        click.echo(textwrap.fill(description, width - 2, initial_indent="  ", subsequent_indent="  "))
+        if book.playbook.notice:
+            click.echo(
+                textwrap.fill(
+                    book.playbook.notice, width - 2, initial_indent="  note: ", subsequent_indent="        "
+                )
+            )
 
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 @click.command()
-@click.argument("name", metavar="PLAYBOOK|RUN")
+@click.argument("name", metavar="PLAYBOOK|RUN|PLAN-FILE")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @click.pass_context
@@ -41,6 +73,11 @@ def show(ctx: click.Context, name: str, output: str, **options: Any) -> None:
         from remediate.cli.runs import show_run
 
         show_run(ctx, name, output, options)
+        return
+    from remediate.app.applying import is_saved_plan
+
+    if is_saved_plan(name):
+        _show_saved_plan(ctx, Path(name), output)
         return
     if json_output(ctx, output):
         from remediate.model import playbook
@@ -57,6 +94,27 @@ def show(ctx: click.Context, name: str, output: str, **options: Any) -> None:
         )
         return
     _show_playbook(name)
+
+
+def _show_saved_plan(ctx: click.Context, path: Path, output: str) -> None:
+    """A saved plan, offline: what was reviewed (nothing is reached; `apply` derives it again)."""
+    from remediate.app.applying import load_saved
+    from remediate.cli.render import plan_text
+
+    saved = load_saved(path, None, None)
+    if json_output(ctx, output):
+        from remediate.model.documents import PlanDocument
+
+        emit(PlanDocument.model_validate(saved.plan.to_dict()))
+        return
+    given = ", ".join(saved.hosts.get("given", [])) or "-"
+    click.echo(
+        click.style(f"Saved plan {path}", bold=True)
+        + f"  sha256 {saved.digest}\n  made {saved.created}"
+        + (f", change {saved.change_id}" if saved.change_id else "")
+        + f"; servers: {given}\n  apply it with `remediate apply {path} --expect-digest {saved.digest}`"
+    )
+    click.echo(plan_text(saved.plan))
 
 
 def _show_playbook(playbook_name: str) -> None:
@@ -112,7 +170,19 @@ def validate(files: tuple[Path, ...]) -> None:
         sys.exit(ExitCode.ERROR)
 
 
-SCHEMAS = ("playbook", "plan", "apply", "rollback", "runs", "run", "prune", "show", "diagnose", "error")
+SCHEMAS = (
+    "playbook",
+    "plan",
+    "apply",
+    "rollback",
+    "runs",
+    "run",
+    "prune",
+    "show",
+    "list",
+    "diagnose",
+    "error",
+)
 
 
 @click.command()

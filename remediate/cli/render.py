@@ -19,7 +19,7 @@ def _styled(text: str, color: str | None, bold: bool = False) -> str:
 
 
 def _problem(problem: Problem, indent: str) -> list[str]:
-    lines = [f"{indent}{_styled('error:', 'red', True)} {problem.reference}: {problem.message}"]
+    lines = [f"{indent}{_styled('!', 'red', True)} {problem.reference}: {problem.message}"]
     if problem.hint:
         lines.append(f"{indent}hint: {problem.hint}")
     return lines

@@ -26,21 +26,37 @@ from remediate.support.errors import ExitCode, RemediateError
 
 @click.command()
 @click.option("--last", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
+@click.option("--change-id", help="Only the runs of this change.")
+@click.option("--since", metavar="AGE|DATE", help="Only runs started since: 7d, 36h, or 2026-11-01[T08:00].")
+@click.option("--status", help="Only runs with this status (succeeded, interrupted, rolled-back, ...).")
+@click.option("--playbook", help="Only runs of this playbook.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @click.pass_context
-def runs(ctx: click.Context, last: int, output: str, **options: Any) -> None:
+def runs(
+    ctx: click.Context,
+    last: int,
+    change_id: str | None,
+    since: str | None,
+    status: str | None,
+    playbook: str | None,
+    output: str,
+    **options: Any,
+) -> None:
     """Recent runs and their status, newest first: this journal's, and with --host or -i those
     the servers record (made from any workstation), merged."""
+    from remediate.app.team import RunFilter
     from remediate.app.team import runs as list_runs
+
+    wanted = RunFilter(change_id, since, status, playbook)
     from remediate.cli.render import runs_table
 
     servers = fleet_options(options)
     if servers.hosts or servers.inventory:
         with fleet_opener(ctx, servers)() as fleet:
-            found, problems = list_runs(state_dir(ctx), fleet, last)
+            found, problems = list_runs(state_dir(ctx), fleet, last, wanted)
     else:
-        found, problems = list_runs(state_dir(ctx), None, last)
+        found, problems = list_runs(state_dir(ctx), None, last, wanted)
     for problem in problems:
         click.echo(click.style(f"warning: not listed: {problem}", fg="yellow"), err=True)
     if json_output(ctx, output):
@@ -188,7 +204,9 @@ def rollback(
             if shown:
                 click.echo(f"Rollback of run {run.id} ({run.playbook}, {run.status}):", err=as_json)
                 for step in preview:
-                    click.echo(f"  {step.status:<9} {step.server}: {step.target}: {step.message}", err=as_json)
+                    click.echo(
+                        f"  {step.status:<9} {step.server}: {step.target}: {step.message}", err=as_json
+                    )
             if dry_run:
                 if as_json:
                     _rolled_back(run.id, preview, None)

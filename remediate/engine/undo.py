@@ -172,7 +172,12 @@ def rollback_items(journal: Journal, run: RunRow) -> list[Item]:
 
 
 def preview_rollback(
-    journal: Journal, run: RunRow, sessions: dict[str, Session], *, strategy: str = "exact", force: bool = False
+    journal: Journal,
+    run: RunRow,
+    sessions: dict[str, Session],
+    *,
+    strategy: str = "exact",
+    force: bool = False,
 ) -> list[StepReport]:
     """What a rollback (with `strategy`, `force`) would do, step by step, without writing anything."""
     reports = []
@@ -189,7 +194,10 @@ def preview_rollback(
         elif item.resource.same(item.spec, current, item.after):
             status, message = Preview.RESTORE, "would restore the snapshot"
         elif force:
-            status, message = Preview.RESTORE, "changed since this run wrote it: would restore the snapshot (--force)"
+            status, message = (
+                Preview.RESTORE,
+                "changed since this run wrote it: would restore the snapshot (--force)",
+            )
         elif strategy == "inverse":
             status, message = Preview.RESTORE, "changed since this run wrote it: would undo only this change"
         else:

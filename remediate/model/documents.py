@@ -30,7 +30,7 @@ class PlannedChange(_Strict):
     kind: str
     settings: dict[str, Any]
     scope: Literal["server", "organization"]
-    action: Literal["change", "no-change", "error"]
+    action: Literal["change", "none", "error"]
     summary: str
     target: str | None
     before: Any
@@ -39,7 +39,9 @@ class PlannedChange(_Strict):
     fingerprint: str | None
     notify: list[str]
     problem: Problem | None
-    last_change: str | None = Field(description="The run that last changed the target, from the servers' records.")
+    last_change: str | None = Field(
+        description="The run that last changed the target, from the servers' records."
+    )
 
 
 class Preflight(_Strict):
@@ -265,7 +267,21 @@ class DiagnoseDocument(_Strict):
     findings: list[Finding]
 
 
+class ListedPlaybook(_Strict):
+    name: str
+    description: str
+    notice: str | None
+    digest: str
+
+
+class ListDocument(_Strict):
+    format: Literal[1] = FORMAT
+    kind: Literal["list"] = "list"
+    playbooks: list[ListedPlaybook]
+
+
 DOCUMENTS: dict[str, type[BaseModel]] = {
+    "list": ListDocument,
     "diagnose": DiagnoseDocument,
     "plan": PlanDocument,
     "apply": ApplyDocument,
