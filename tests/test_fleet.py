@@ -199,6 +199,77 @@ def test_discover_lists_the_organization_as_an_inventory(sim: Simulator, tmp_pat
     loaded = inventories.load(saved)
     assert loaded.select([]) == ["ex01", "ex02", "ex03"]
     assert sim.password not in result.output
+    # the port it was reached on is kept; the CA file is absolute on standard output...
+    data = yaml.safe_load(result.output)
+    assert (
+        data["defaults"]["port"] == first.port and Path(data["defaults"]["ca_file"]) == sim.ca_file.resolve()
+    )
+    # ...and relative to the inventory with --out, wherever discover ran
+    elsewhere = tmp_path / "inventories" / "contoso.yaml"
+    elsewhere.parent.mkdir()
+    written = run(
+        sim,
+        tmp_path,
+        "inventory",
+        "discover",
+        "--out",
+        str(elsewhere),
+        "--host",
+        f"{first.host}:{first.port}",
+        "--ca-file",
+        str(sim.ca_file),
+        "-u",
+        sim.username,
+    )
+    assert written.exit_code == 0, written.output
+    relative = yaml.safe_load(elsewhere.read_text(encoding="utf-8"))["defaults"]["ca_file"]
+    assert (
+        not Path(relative).is_absolute() and (elsewhere.parent / relative).resolve() == sim.ca_file.resolve()
+    )
+    assert inventories.load(elsewhere).select(["ex02"]) == ["ex02"]
+
+
+def test_the_inventory_wins_over_the_command_line_and_fills_in_from_it(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    strict = write_inventory(sim, tmp_path / "strict.yaml")
+    document = yaml.safe_load(strict.read_text(encoding="utf-8"))
+    document["defaults"]["insecure"] = False
+    strict.write_text(yaml.safe_dump(document), encoding="utf-8")
+    planned = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(strict), "--insecure")
+    assert planned.exit_code == 0, planned.output
+    assert "WARNING: --insecure" not in planned.output  # the file says insecure: false
+    # what the file does not say comes from the command line: the Exchange endpoint's port
+    first = sim.servers["ex01"]
+    remote = run(
+        sim,
+        tmp_path,
+        "plan",
+        "app-only-graph",
+        "-i",
+        str(strict),
+        "--exchange",
+        "remote",
+        "--exchange-port",
+        str(first.port),
+        "--limit",
+        "ex01",
+    )
+    # it reached /PowerShell on that port and asked RBAC (which, here, grants no -AppOnlyPermissions)
+    assert "-AppOnlyPermissions" in remote.output and "! precondition-failed" in remote.output, remote.output
+    assert "exchange-unreachable" not in remote.output and "connection" not in remote.output.lower()
+
+
+def test_a_missing_ca_file_is_found_when_the_inventory_is_read(sim: Simulator, tmp_path: Path) -> None:
+    broken = write_inventory(sim, tmp_path / "broken.yaml", ex02={"ca_file": "nowhere.pem"})
+    result = run(sim, tmp_path, "plan", "app-only-graph", "-i", str(broken))
+    assert result.exit_code == 1 and "error: inventory-invalid" in result.output
+    assert (
+        f"{broken}:" in result.output
+        and "ca_file:" in result.output
+        and "nowhere.pem does not exist" in result.output
+    )
+    assert sim.audit_records() == []  # nothing was reached
 
 
 # -- saved plans ------------------------------------------------------------------------------------------

@@ -183,7 +183,8 @@ def test_a_server_without_exchange_install_path_is_named(start_sim: Any) -> None
 
 def _one_screen_error(result: Result, reference: str, hint: str) -> None:
     assert result.exit_code == 1, result.output
-    assert f"error: {reference}" in result.output or f": {reference}:" in result.output
+    # a command's error ("error: REF"), or a problem in the plan ("! REF:", as the README says)
+    assert f"error: {reference}" in result.output or f"! {reference}:" in result.output
     assert hint in result.output
     assert "Traceback" not in result.output
     assert len(result.output.splitlines()) <= 40

@@ -192,3 +192,22 @@ def test_exchange_object_decision() -> None:
         {"AppOnlyPermissions": ["Mail.Read"], "ActAsPermissions": ["Mail.Read"]}, settable=False
     )
     assert not EXCHANGE_OBJECT.decide(spec, done).changed  # nothing to write: no parameter needed
+
+
+def test_every_problem_is_shown_each_at_its_place(tmp_path: Path) -> None:
+    text = GOOD.replace("      token: T\n", "      token: T\n      tokn: U\n") + (
+        "  - name: Another\n"
+        "    xml_token:\n"
+        "      path: 'C:\\\\app\\\\web.config'\n"
+        "      xpath: \"/configuration/appSettings/add[@key='K']/@value\"\n"
+    )
+    text = text.replace("handlers:\n", "").replace("  - name: restart\n    restart_iis: {}\n", "")
+    text = text.replace("    notify: [restart]\n", "")
+    error = problem(tmp_path, text)
+    lines = error.message.splitlines()
+    assert len(lines) == 2, error.message
+    assert lines[0].endswith("book.yaml:9:7: steps[0].xml_token.tokn: unknown key 'tokn'")
+    assert lines[1].startswith("    also ") and lines[1].endswith(
+        "book.yaml:12:7: steps[1].xml_token.token: 'token' is required"
+    )
+    assert error.hint == "did you mean 'token'?"

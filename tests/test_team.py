@@ -404,3 +404,52 @@ def test_two_steps_on_one_file_keep_a_snapshot_each(sim: Simulator, tmp_path: Pa
     assert b"V1S2SAppOnly" in kept[second["before"]] and b"|Extra" not in kept[second["before"]]
     assert elsewhere(sim, tmp_path / "bob", "rollback", run, "--yes").exit_code == 0
     assert fingerprint(sim) == original
+
+
+def test_a_run_stopped_with_ctrl_c_says_it_rolled_back(sim: Simulator, tmp_path: Path) -> None:
+    """Ctrl-C rolls the batch back before the interrupt goes on: the run says so, not
+    "interrupted" (which would mean: may have written, roll it back)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from remediate.sim import CmdletDelay
+
+    original = fingerprint(sim)
+    sim.inject(
+        CmdletDelay(server="ex01", cmdlet="Move-Item", argument="rest\\web.config", when="after", seconds=2)
+    )
+    state = tmp_path / "alice"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "--state-dir",
+            str(state),
+            "apply",
+            "app-only-graph",
+            *host_args(sim),
+            "--yes",
+            "--serial",
+            "0",
+        ],
+        env={**os.environ, **credentials(sim)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, out
+    assert fingerprint(sim) == original
+    [run] = json.loads(cli(state, "runs", "--output", "json").output)["runs"]
+    assert run["status"] == "rolled-back", out
+    refused = rollback(sim, state, run["id"])
+    assert refused.exit_code == 1 and "rolled itself back" in refused.output

@@ -200,7 +200,8 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
 
     assert options.inventory is not None
     loaded = inventory.load(options.inventory)
-    entries = [loaded.entry(name, base) for name in loaded.select(list(options.limits))]
+    fill = {"exchange_port": options.exchange_port, "spn_hostname": None}
+    entries = [loaded.entry(name, base, fill) for name in loaded.select(list(options.limits))]
     if not entries:
         raise RemediateError("limit-empty", "--limit selects no server", "check the group's members")
     default = loaded.logon(None)

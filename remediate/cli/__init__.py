@@ -143,6 +143,7 @@ def main(
     logs.clear()  # nothing bound by an earlier invocation in this process
     logs.configure(log_format=log_format, log_file=log_file, verbosity=verbose, color=ctx.color)  # type: ignore[arg-type]
     ctx.obj = Context(state_dir)
+    ctx.obj.json_progress = log_format == "json"
 
 
 def _register() -> None:

@@ -23,6 +23,7 @@ class Context:
     def __init__(self, state_dir: Path | None) -> None:
         self._state_dir = state_dir
         self.json_output = False  # the command prints a JSON document: an error is one too
+        self.json_progress = False  # --log-format json: progress lines are JSON events too
 
     def state_dir(self) -> Path:
         from remediate.support.statedir import state_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -30,13 +31,28 @@ CHANGE_ID = click.option(
 CHANGES_PENDING = 2  # --detailed-exitcode: the plan has changes
 
 
-def progress_printer() -> Any:
-    """Progress lines on standard error, with the time since the run started."""
+def progress_printer(ctx: click.Context | None = None) -> Any:
+    """Progress lines on standard error, with the time since the run started; with
+    `--log-format json`, one JSON event per line (event "progress", server, message, elapsed)."""
+    from remediate.cli.common import Context
+
     started = time.monotonic()
+    context = ctx.find_object(Context) if ctx is not None else None
+    as_json = context is not None and context.json_progress
 
     def progress(server: str, message: str) -> None:
+        elapsed = time.monotonic() - started
+        if as_json:
+            event = {
+                "event": "progress",
+                "elapsed": round(elapsed, 1),
+                "server": server or None,
+                "message": message,
+            }
+            click.echo(json.dumps(event), err=True)
+            return
         where = f"{server}: " if server else ""
-        click.echo(f"  [{time.monotonic() - started:6.1f}s] {where}{message}", err=True)
+        click.echo(f"  [{elapsed:6.1f}s] {where}{message}", err=True)
 
     return progress
 
@@ -255,7 +271,7 @@ def _apply(ctx: click.Context, planned: Any, yes: bool, settings: Any, output: s
     confirm_break_lock(settings.break_lock, yes)
     journal = journal_for(ctx)
     try:
-        outcome = apply(planned, journal, settings, progress_printer())
+        outcome = apply(planned, journal, settings, progress_printer(ctx))
     finally:
         journal.close()
     if output == "json":

@@ -219,7 +219,7 @@ def rollback(
                 )
             confirm(f"Roll back run {run.id}?", yes)
             confirm_break_lock(break_lock, yes)
-            outcome = undoing.roll_back(journal, run, reach, settings, progress_printer())
+            outcome = undoing.roll_back(journal, run, reach, settings, progress_printer(ctx))
         if as_json:
             _rolled_back(run.id, preview, outcome)
         else:

@@ -59,6 +59,9 @@ class Applying(Execution):
         self.handler_specs = handler_specs
         self.all_servers = all_servers
         self.recorder = Recorder(self, facts)
+        self.applied_batches = 0
+        # a batch stopped by Ctrl-C, and rolled back before the interrupt goes on: what is true
+        self.interrupted: BatchResult | None = None
 
     def precheck(self, items: list[Item]) -> None:
         """Before anything is written: every target still holds what the plan was made from."""
@@ -125,6 +128,7 @@ class Applying(Execution):
             )
             result = self.roll_back_batch(items, done, handlers, handlers_ran, problem)
             if isinstance(failure, KeyboardInterrupt):
+                self.interrupted = result
                 raise
             return result
 
@@ -187,6 +191,7 @@ class Applying(Execution):
             touched = set(batch_handlers) | {item.server for item in batch_items}
             if result.failure is None:
                 applied += 1
+                self.applied_batches = applied
                 self.finished(touched, ServerOutcome.APPLIED, batch_items, outcome)
                 continue
             failures += 1
@@ -312,7 +317,20 @@ def apply_plan(
         outcome.steps = [StepReport.of(i, StepStatus.NOT_APPLIED, "not changed") for i in items]
         outcome.status = RunStatus.REFUSED
     except KeyboardInterrupt:
-        journal.finish_run(run_id, RunStatus.INTERRUPTED, outcome.to_dict())
+        # Ctrl-C: the batch it stopped was rolled back first; the run's status says what is true
+        stopped = runner.interrupted
+        status = RunStatus.INTERRUPTED
+        if stopped is not None:
+            outcome.steps += stopped.steps
+            outcome.handlers += stopped.handlers
+            outcome.failure = stopped.failure
+            if not stopped.complete:
+                status = RunStatus.ROLLBACK_INCOMPLETE
+            else:
+                status = RunStatus.PARTIAL if runner.applied_batches else RunStatus.ROLLED_BACK
+        outcome.status = status
+        runner.unlock()
+        journal.finish_run(run_id, status, outcome.to_dict())
         raise
     finally:
         runner.unlock()

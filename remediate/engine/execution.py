@@ -54,7 +54,15 @@ class Execution:
         # against them, also when the handlers run again after a rollback
         self.baselines: dict[tuple[str, str], dict[str, str]] = {}
         logs.bind(run=run_id)  # every log line of the run carries it
-        log.info("run started", servers=sorted(sessions))
+        run = journal.run(run_id)
+        log.info(
+            "run started",
+            kind=run.kind,
+            playbook=run.playbook,
+            operator=run.operator,
+            change_id=run.change_id,
+            servers=sorted(sessions),
+        )
         for server, session in sessions.items():
             # journaled before anything is written: if this process dies, a rollback finds the
             # shells it left on the servers and stops what they still run before reading state
@@ -63,7 +71,7 @@ class Execution:
             session.on_open = functools.partial(self._shell_opened, server)
 
         def logged(server: str, message: str) -> None:
-            log.info(message, server=server or None)
+            log.info("progress", server=server or None, detail=message)  # one event name, the text a field
             progress(server, message)
 
         self.progress = logged
@@ -190,7 +198,10 @@ class Execution:
                         server, functools.partial(kind.baseline, settings, self.writer(server))
                     )
                 before = self.baselines[key]
-                self.progress(server, f"handler {name}: {'; '.join(kind.commands(settings))}")
+                limit = self.sessions[server].connection.restart_timeout
+                self.progress(
+                    server, f"handler {name}: {'; '.join(kind.commands(settings))} (up to {limit:g}s)"
+                )
                 self.journal.event(self.run_id, server, f"{HANDLER_STARTED} {name}")
                 notes = self.with_reconnect(
                     server, functools.partial(kind.run, settings, self.writer(server), before)
@@ -202,6 +213,8 @@ class Execution:
 
     def wait_healthy(self, server: str, kind: Any, settings: Any, name: str, before: dict[str, str]) -> None:
         deadline = time.monotonic() + self.health_timeout
+        said = time.monotonic()
+        self.progress(server, f"checking health after {name} (up to {self.health_timeout:g}s)")
         while True:
             try:
                 problem = self.with_reconnect(
@@ -212,6 +225,9 @@ class Execution:
             if problem is None:
                 self.journal.event(self.run_id, server, f"healthy after {name}")
                 return
+            if time.monotonic() - said >= 5:  # on a terminal, the wait is seen, with what it waits for
+                said = time.monotonic()
+                self.progress(server, f"not healthy yet: {problem} ({max(0.0, deadline - said):.0f}s left)")
             if time.monotonic() >= deadline:
                 raise RemediateError(
                     "health-check-failed",

@@ -20,10 +20,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -146,20 +147,24 @@ class LoadedInventory:
                 )
         return [name for name in names if name in wanted]
 
-    def entry(self, name: str, base: Connection) -> Entry:
+    def entry(self, name: str, base: Connection, fill: dict[str, Any] | None = None) -> Entry:
         """The server `name`: its own keys, else the inventory's defaults, else `base` (the
-        command line's). `--insecure` on the command line holds whatever the file says."""
+        command line's connection) and `fill` (the command line's server keys, such as
+        `exchange_port`). What the file says wins, `insecure: false` included."""
         defaults, own = self.inventory.defaults, self.inventory.servers[name]
         keys = {
             **defaults.model_dump(exclude_none=True),
             **own.model_dump(exclude_none=True, exclude={"host"}),
         }
         where = {key: keys.pop(key) for key in SERVER_KEYS if key in keys}
+        where = {**{k: v for k, v in (fill or {}).items() if v is not None and k in SERVER_KEYS}, **where}
         who = {key: keys.pop(key) for key in LOGON_KEYS if key in keys}
         if "ca_file" in keys:
             keys["ca_file"] = self.source.parent / str(keys["ca_file"])
-        keys["insecure"] = bool(keys.get("insecure") or base.insecure)
-        keys["delegate"] = bool(keys.pop("kerberos_delegate", False) or base.delegate)
+        keys["insecure"] = bool(keys["insecure"] if "insecure" in keys else base.insecure)
+        keys["delegate"] = bool(
+            keys.pop("kerberos_delegate") if "kerberos_delegate" in keys else base.delegate
+        )
         connection = base.overridden(**keys)
         return Entry(Server(name=name, address=own.host or name, **where), connection, self._logon(who))
 
@@ -190,10 +195,35 @@ def load(path: Path) -> LoadedInventory:
         raise yamlsource.validation_error(
             error, document, Inventory, INVALID, "see the inventory keys in the README"
         ) from None
+    _check_files(inventory, document, path)
     return LoadedInventory(inventory, path)
 
 
-def discovered(servers: list[dict[str, str]], connection: Connection, username: str | None) -> str:
+def _check_files(inventory: Inventory, document: Any, path: Path) -> None:
+    """A `ca_file` that does not exist is found here, at its file:line:column, not per server
+    when connecting."""
+    places: list[tuple[tuple[str, ...], str | None]] = [(("defaults", "ca_file"), inventory.defaults.ca_file)]
+    places += [(("servers", name, "ca_file"), server.ca_file) for name, server in inventory.servers.items()]
+    for location, value in places:
+        if value is None or (path.parent / value).is_file():
+            continue
+        position = document.position(location)
+        where = f"{path}:{position.line}:{position.column}" if position else str(path)
+        raise RemediateError(
+            INVALID,
+            f"{where}: ca_file: {path.parent / value} does not exist",
+            "ca_file is relative to the inventory file; check the name",
+        )
+
+
+def discovered(
+    servers: list[dict[str, str]],
+    connection: Connection,
+    username: str | None,
+    *,
+    first: Server | None = None,
+    saved_in: Path | None = None,
+) -> str:
     """An inventory (YAML text) for servers found with Get-ExchangeServer.
 
     What the servers say is data from elsewhere: it goes through the YAML emitter (which quotes
@@ -202,13 +232,20 @@ def discovered(servers: list[dict[str, str]], connection: Connection, username: 
     subset of it."""
     import yaml
 
-    defaults: dict[str, str] = {
+    defaults: dict[str, Any] = {
         "transport": connection.transport,
         "auth": connection.auth,
         "exchange": connection.exchange,
     }
     if connection.ca_file:
-        defaults["ca_file"] = str(connection.ca_file)
+        # relative to the inventory file (where it will be saved), else absolute: never
+        # relative to the directory discover happened to run in
+        ca_file = Path(connection.ca_file).resolve()
+        defaults["ca_file"] = (
+            os.path.relpath(ca_file, saved_in.resolve().parent) if saved_in else str(ca_file)
+        )
+    if first is not None:  # the ports the first server was reached on: the others likely use them too
+        defaults |= {k: v for k, v in (("port", first.port), ("exchange_port", first.exchange_port)) if v}
     if username:
         defaults["username"] = username
     entries = {server["name"].lower(): {"host": server["fqdn"]} for server in servers}

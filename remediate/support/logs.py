@@ -235,10 +235,25 @@ def configure(
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(min(handler.level for handler in handlers))
-    # Libraries log whole SOAP messages at DEBUG; only show them when asked for -vv.
-    library_level = logging.DEBUG if verbosity >= 3 else logging.WARNING
+    # Libraries log whole SOAP messages at DEBUG, and retries and failures (with tracebacks)
+    # that remediate reports itself, cleanly: all of it only with -vvv; below that, their errors
+    # alone, without tracebacks.
+    library_level = logging.DEBUG if verbosity >= 3 else logging.ERROR
     for name in _noisy_libraries():
-        logging.getLogger(name).setLevel(library_level)
+        library = logging.getLogger(name)
+        library.setLevel(library_level)
+        for old_filter in [f for f in library.filters if isinstance(f, _NoTraceback)]:
+            library.removeFilter(old_filter)
+        if verbosity < 3:
+            library.addFilter(_NoTraceback())
+
+
+class _NoTraceback(logging.Filter):
+    """A library's log line without its traceback (remediate names the failure itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
 
 
 def _noisy_libraries() -> Iterable[str]:

@@ -220,10 +220,31 @@ def suggestion(model: type[BaseModel], location: Location) -> str | None:
 def validation_error(
     error: ValidationError, document: Document, model: type[BaseModel], reference: str, hint: str
 ) -> RemediateError:
-    """One readable error for the most specific problem pydantic found."""
+    """One error naming every problem pydantic found, each at its file:line:column: the most
+    specific first (its hint is the error's), then the others in the document's order. A
+    problem on the way to another (another shape the value could have taken) is not news."""
     problems = error.errors()
-    # the most specific problem; of equals, an unknown key (it is often a misspelt required one)
-    problem = max(problems, key=lambda item: (len(_clean(item["loc"])), item["type"] == "extra_forbidden"))
+    # the most specific first; of equals, an unknown key (it is often a misspelt required one)
+    ranked = sorted(
+        problems, key=lambda item: (len(_clean(item["loc"])), item["type"] == "extra_forbidden"), reverse=True
+    )
+    chosen: list[Any] = []
+    for candidate in ranked:
+        location = _clean(candidate["loc"])
+        if any(_clean(kept["loc"])[: len(location)] == location for kept in chosen):
+            continue
+        chosen.append(candidate)
+    described = [_described(item, document, model) for item in chosen]
+    first, first_hint, _ = described[0]
+    rest = sorted(described[1:], key=lambda item: item[2])
+    message = first + "".join(f"\n    also {text}" for text, _, _ in rest)
+    return RemediateError(reference, message, first_hint or hint)
+
+
+def _described(
+    problem: Any, document: Document, model: type[BaseModel]
+) -> tuple[str, str | None, tuple[int, int]]:
+    """One problem as `file:line:column: at: what`, its hint, and its position (for ordering)."""
     unknown_key = problem["type"] == "extra_forbidden" and bool(problem["loc"])
     # an unknown key is the last part of its location, whatever it looks like ("list[x]")
     location = (
@@ -232,6 +253,7 @@ def validation_error(
     position = document.position(location, key=unknown_key)
     where = f"{document.source}:{position.line}:{position.column}" if position else document.source
     message = problem["msg"].removeprefix("Value error, ")
+    hint = None
     if unknown_key:
         message = f"unknown key '{location[-1]}'"
         nearest = suggestion(model, location)
@@ -240,12 +262,8 @@ def validation_error(
     elif problem["type"] == "missing" and location:
         message = f"'{location[-1]}' is required"
     at = path_text(location)
-    # Problems on the way to this one are other shapes the value could have taken: not news.
-    others = [
-        p for p in problems if p is not problem and _clean(p["loc"]) != location[: len(_clean(p["loc"]))]
-    ]
-    more = f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})" if others else ""
-    return RemediateError(reference, f"{where}: {at + ': ' if at else ''}{message}{more}", hint)
+    order = (position.line, position.column) if position else (0, 0)
+    return f"{where}: {at + ': ' if at else ''}{message}", hint, order
 
 
 def read(path: Path, reference: str) -> bytes:
