@@ -167,3 +167,27 @@ def test_unexpected_errors_exit_3_with_a_crash_report(tmp_path: Path, monkeypatc
     assert "error: unexpected" in result.output and "RuntimeError: boom" in result.output
     [report] = list(tmp_path.glob("crash-*.log"))
     assert "RuntimeError: boom" in report.read_text() and report.stat().st_mode & 0o077 == 0
+
+
+def test_shell_completion_knows_playbooks_runs_and_inventory_groups(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    script = Path(sys.executable).parent / "remediate"
+    inventory = tmp_path / "contoso.yaml"
+    inventory.write_text("servers:\n  ex01: {}\n  ex02: {}\ngroups:\n  site-a: [ex01]\n", encoding="utf-8")
+
+    def complete(*words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_REMEDIATE_COMPLETE": "bash_complete",
+            "COMP_WORDS": " ".join(["remediate", *words]),
+        }
+        env["COMP_CWORD"] = str(len(words))
+        result = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=30)
+        return [line.split(",", 1)[1] for line in result.stdout.splitlines() if line.startswith("plain,")]
+
+    assert complete("plan", "app-only") == ["app-only-graph"]
+    assert complete("apply", "-i", str(inventory), "--limit", "s") == ["site-a"]
+    assert set(complete("apply", "-i", str(inventory), "--limit", "")) == {"site-a", "ex01", "ex02"}
+    assert complete("--state-dir", str(tmp_path / "empty"), "rollback", "2026") == []

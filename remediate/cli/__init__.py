@@ -147,12 +147,13 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import diagnose, inventory, plan_apply, playbooks, runs, sim
+    from remediate.cli import diagnose, inventory, plan_apply, playbooks, report, runs, sim
 
     groups = (
         playbooks.COMMANDS,
         plan_apply.COMMANDS,
         runs.COMMANDS,
+        report.COMMANDS,
         inventory.COMMANDS,
         diagnose.COMMANDS,
         (sim.sim,),

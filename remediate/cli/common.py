@@ -52,6 +52,12 @@ def error_lines(error: RemediateError) -> list[str]:
     return lines
 
 
+def _complete_limits(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from remediate.cli.completion import limits
+
+    return limits(ctx, param, incomplete)
+
+
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that say which servers to reach and how."""
     options = [
@@ -69,7 +75,11 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="An inventory file: servers, groups, and how to reach them (instead of --host).",
         ),
         click.option(
-            "--limit", "limits", multiple=True, help="With -i: only these servers or groups (a,b or repeat)."
+            "--limit",
+            "limits",
+            multiple=True,
+            help="With -i: only these servers or groups (a,b or repeat).",
+            shell_complete=_complete_limits,
         ),
         click.option(
             "--transport",

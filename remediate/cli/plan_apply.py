@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from remediate.cli import completion
 from remediate.cli.common import (
     BREAK_LOCK,
     confirm,
@@ -106,7 +107,7 @@ def _exit(plan: Any, detailed: bool) -> None:
 
 
 @click.command()
-@click.argument("playbook_name", metavar="PLAYBOOK")
+@click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
 @OUTPUT
 @click.option(
@@ -145,7 +146,7 @@ def plan(
 
 
 @click.command()
-@click.argument("playbook_name", metavar="PLAYBOOK")
+@click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
 @OUTPUT
 @click.pass_context
@@ -165,7 +166,7 @@ def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) ->
 
 
 @click.command()
-@click.argument("playbook_name", metavar="PLAYBOOK|PLAN-FILE")
+@click.argument("playbook_name", metavar="PLAYBOOK|PLAN-FILE", shell_complete=completion.playbooks)
 @connection_options
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop: nothing is changed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from remediate.cli import completion
 from remediate.cli.common import connection_options, emit, error_lines, json_output
 from remediate.support.errors import ExitCode, RemediateError
 
@@ -62,7 +63,7 @@ RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 @click.command()
-@click.argument("name", metavar="PLAYBOOK|RUN|PLAN-FILE")
+@click.argument("name", metavar="PLAYBOOK|RUN|PLAN-FILE", shell_complete=completion.runs_or_playbooks)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @click.pass_context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from typing import Any
 
@@ -12,6 +13,11 @@ from remediate.model.status import Preview, RunStatus, ServerOutcome, StepStatus
 from remediate.support.builds import product
 
 MARKS = {"change": ("~", "yellow"), "none": ("=", "green"), "error": ("!", "red")}
+
+
+def width() -> int:
+    """The terminal's width (COLUMNS, else the terminal, else 100), at least 60 columns."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _styled(text: str, color: str | None, bold: bool = False) -> str:
@@ -66,7 +72,7 @@ def plan_text(plan: Plan) -> str:
         _styled(f"Plan for {plan.playbook}", None, True) + f"  ({plan.source}, sha256 {plan.digest[:12]})"
     ]
     if plan.notice:
-        wrapped = textwrap.wrap(plan.notice, 92)
+        wrapped = textwrap.wrap(plan.notice, min(110, width() - 10))
         lines += [
             _styled(f"  note: {wrapped[0]}", "yellow"),
             *(_styled(f"        {w}", "yellow") for w in wrapped[1:]),
@@ -115,7 +121,16 @@ def _preflight(plan: Plan) -> list[str]:
     header = f"  {'SERVER':<{name_width}}  {'EXCHANGE':<34}" + "".join(
         f"  {label:<{len(label)}}" for label in labels
     )
-    lines = ["", _styled("Preflight", None, True), header]
+    lines = ["", _styled("Preflight", None, True)]
+    if len(header) > width():  # too wide for the terminal: one server per paragraph
+        for server in rows:
+            build = f"{product(server.build)} ({server.build})" if server.build else "-"
+            lines.append(f"  {server.server}  {build}")
+            for label, check in zip(labels, server.checks, strict=False):
+                mark = _styled("ok", "green") if not check.problem else _styled("FAILED", "red", True)
+                lines.append(f"    {label}: {mark}")
+        return lines
+    lines.append(header)
     for server in rows:
         build = f"{product(server.build)} ({server.build})" if server.build else "-"
         cells = ""
@@ -205,7 +220,16 @@ def run_status(run: Any) -> str:
 
 
 def runs_table(runs: list[Any]) -> str:
-    """Runs from this journal and the servers' records (`app.team.RunSummary`): where each is known."""
+    """Runs from this journal and the servers' records (`app.team.RunSummary`): where each is
+    known. On a narrow terminal, each run on two lines."""
+    if width() < 140:
+        lines = []
+        for run in runs:
+            lines.append(f"{run.id}  {run.kind:<8} {run.status}")
+            change = f"  change {run.change_id}" if run.change_id else ""
+            back = f"  rolled back by {run.rolled_back_by}" if run.rolled_back_by else ""
+            lines.append(f"    {run.playbook}{change}  {run.operator}  ({run.where}){back}")
+        return "\n".join(lines)
     lines = [
         f"{'RUN':<23} {'KIND':<8} {'STATUS':<20} {'PLAYBOOK':<22} {'CHANGE':<10} {'OPERATOR':<28} "
         f"{'KNOWN':<8} ROLLED BACK BY"

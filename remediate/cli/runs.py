@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from remediate.cli import completion
 from remediate.cli.common import (
     BREAK_LOCK,
     confirm,
@@ -122,7 +123,7 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
 
 
 @click.command()
-@click.argument("run_id", metavar="RUN")
+@click.argument("run_id", metavar="RUN", shell_complete=completion.runs)
 @click.option("--dry-run", is_flag=True, help="Show what would be restored, change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(

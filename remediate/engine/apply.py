@@ -293,7 +293,18 @@ def apply_plan(
     wanted = handlers_for(items, all_servers)
     involved = list(dict.fromkeys([item.server for item in items] + list(wanted)))
     outcome = Outcome(
-        run_id, "apply", RunStatus.RUNNING, servers={s: ServerOutcome.UNCHANGED for s in all_servers}
+        run_id,
+        "apply",
+        RunStatus.RUNNING,
+        servers={s: ServerOutcome.UNCHANGED for s in all_servers},
+        preflight=[
+            {
+                "server": s.server,
+                "build": s.build,
+                "checks": [{"check": c.label, "problem": c.problem} for c in s.checks],
+            }
+            for s in plan.servers
+        ],
     )
     try:
         organization = plan.organization_via if any(i.scope == "organization" for i in items) else None

@@ -139,6 +139,8 @@ class Outcome:
     handlers: list[str] = field(default_factory=list)
     failure: RemediateError | None = None
     servers: dict[str, str] = field(default_factory=dict)  # server -> ServerOutcome
+    # each server's Exchange build and preconditions as planned (for the change ticket's report)
+    preflight: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +161,7 @@ class Outcome:
             "steps": [s.__dict__ for s in self.steps],
             "handlers": self.handlers,
             "servers": self.servers,
+            "preflight": self.preflight,
         }
 
 

@@ -107,6 +107,12 @@ class StepOutcome(_Strict):
     backup: str | None = Field(description="Where the step's snapshot is kept on the server.")
 
 
+class ServerPreflight(_Strict):
+    server: str
+    build: str | None
+    checks: list[Preflight]
+
+
 class Outcome(_Strict):
     """What an apply or a rollback came to."""
 
@@ -117,6 +123,7 @@ class Outcome(_Strict):
     steps: list[StepOutcome]
     handlers: list[str]
     servers: dict[str, str]
+    preflight: list[ServerPreflight] = Field(description="Each server's build and preconditions, as planned.")
 
 
 class RunSummary(_Strict):

@@ -236,9 +236,11 @@ def configure(
         root.addHandler(handler)
     root.setLevel(min(handler.level for handler in handlers))
     # Libraries log whole SOAP messages at DEBUG, and retries and failures (with tracebacks)
-    # that remediate reports itself, cleanly: all of it only with -vvv; below that, their errors
-    # alone, without tracebacks.
-    library_level = logging.DEBUG if verbosity >= 3 else logging.ERROR
+    # that remediate reports itself, cleanly: all of it with -vvv; with -vv their warnings and
+    # errors without tracebacks; below that, nothing.
+    library_level = {0: logging.CRITICAL + 1, 1: logging.CRITICAL + 1, 2: logging.WARNING}.get(
+        verbosity, logging.DEBUG
+    )
     for name in _noisy_libraries():
         library = logging.getLogger(name)
         library.setLevel(library_level)
