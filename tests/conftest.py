@@ -9,6 +9,12 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as on a wide terminal, whatever runs the tests (test_rough_edges narrows it)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """The CLI configures logging for the whole process; give each test its own."""
     root = logging.getLogger()

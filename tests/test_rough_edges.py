@@ -173,5 +173,10 @@ def test_tables_fit_the_terminal(sim: Simulator, tmp_path: Path) -> None:
             assert all(len(line) <= 80 for line in listed), listed
             notice = [line for line in planned if line.strip().startswith(("note:", "ended", "update"))]
             assert notice and all(len(line) <= 80 for line in notice)
+            preflight = planned[planned.index("Preflight") + 1 :]
+            preflight = preflight[: preflight.index("")]
+            assert all(len(line) <= 80 for line in preflight) and any(
+                "-AppOnlyPermissions: ok" in line for line in preflight
+            )
         else:
             assert listed[0].startswith("RUN ") and "CHG3" in listed[1]
