@@ -191,3 +191,19 @@ def test_shell_completion_knows_playbooks_runs_and_inventory_groups(tmp_path: Pa
     assert complete("apply", "-i", str(inventory), "--limit", "s") == ["site-a"]
     assert set(complete("apply", "-i", str(inventory), "--limit", "")) == {"site-a", "ex01", "ex02"}
     assert complete("--state-dir", str(tmp_path / "empty"), "rollback", "2026") == []
+    from remediate.engine.journal import Journal
+
+    journal = Journal.open(tmp_path / "state")
+    run_id = journal.start_run(
+        kind="apply",
+        playbook="p",
+        source="s",
+        digest="d",
+        operator="o",
+        change_id=None,
+        hosts={},
+        connection={},
+    )
+    journal.close()
+    assert complete("--state-dir", str(tmp_path / "state"), "rollback", run_id[:8]) == [run_id]
+    assert complete("--state-dir", str(tmp_path / "state"), "show", run_id[:8]) == [run_id]
