@@ -44,10 +44,17 @@ def problem(tmp_path: Path, text: str) -> RemediateError:
 
 
 def test_built_in_playbooks_load() -> None:
-    assert catalog.builtin_names() == ["app-only-graph", "graph-app-only-permissions", "rest-v1s2s-profile"]
+    assert catalog.builtin_names() == [
+        "app-only-graph",
+        "graph-app-only-permissions",
+        "repair-install-dir",
+        "rest-v1s2s-profile",
+    ]
     for name in catalog.builtin_names():
         book = playbook.load(name).playbook
-        assert "unsupported" in (book.notice or "").lower() and "2023" in (book.notice or "")
+        assert book.support is not None and book.microsoft_source  # each says whose fix it is
+        if book.support == "unsupported":
+            assert "unsupported" in (book.notice or "").lower() and "2023" in (book.notice or "")
     graph = playbook.load("app-only-graph").playbook
     assert [(s.kind, s.effective_scope) for s in graph.steps] == [
         ("xml_token", "server"),
@@ -121,7 +128,7 @@ def test_yaml_syntax_and_duplicate_keys(tmp_path: Path) -> None:
 def test_step_without_a_kind(tmp_path: Path) -> None:
     error = problem(tmp_path, "name: x\ndescription: y\nsteps:\n  - name: nothing\n")
     assert (
-        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, exchange_object"
+        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, text_replace, exchange_object"
         in error.message
     )
 

@@ -126,6 +126,19 @@ def _show_playbook(playbook_name: str) -> None:
     book = loaded.playbook
     click.echo(click.style(book.name, bold=True) + f"  ({loaded.source}, sha256 {loaded.digest[:12]})")
     click.echo(textwrap.fill(book.description, 92, initial_indent="  ", subsequent_indent="  "))
+    if book.support:
+        words = {
+            "supported": "a setting Microsoft supports",
+            "documented": "a repair Microsoft documents",
+            "unsupported": "NOT supported by Microsoft",
+        }
+        click.echo(f"  support: {book.support} ({words[book.support]})")
+    if book.microsoft_source:
+        click.echo(
+            textwrap.fill(
+                book.microsoft_source, 92, initial_indent="  source: ", subsequent_indent="          "
+            )
+        )
     if book.notice:
         click.echo(
             click.style(

@@ -21,7 +21,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -124,6 +124,14 @@ class Playbook(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = Field(min_length=1)
     notice: str | None = Field(default=None, description="Shown above every plan (support status, risks).")
+    microsoft_source: str | None = Field(
+        default=None, description="Where Microsoft documents this fix (a document, a script, a KB article)."
+    )
+    support: Literal["supported", "documented", "unsupported"] | None = Field(
+        default=None,
+        description="supported: a setting Microsoft supports; documented: a repair Microsoft documents; "
+        "unsupported: outside what Microsoft supports (say why in the notice).",
+    )
     preconditions: list[Precondition] = Field(default=[])
     steps: list[Step] = Field(min_length=1)
     handlers: list[Handler] = Field(default=[])

@@ -151,9 +151,10 @@ class Resource(Protocol):
 
 
 def _registry() -> dict[str, Resource]:
-    from remediate.kinds.resources import exchange_object, xml_attribute, xml_token
+    from remediate.kinds.resources import exchange_object, text_replace, xml_attribute, xml_token
 
-    return {module.RESOURCE.kind: module.RESOURCE for module in (xml_token, xml_attribute, exchange_object)}
+    modules = (xml_token, xml_attribute, text_replace, exchange_object)
+    return {module.RESOURCE.kind: module.RESOURCE for module in modules}
 
 
 REGISTRY: dict[str, Resource] = _registry()

@@ -1,0 +1,121 @@
+"""The catalogue of Microsoft-documented fixes, each planned, applied, checked and rolled back
+byte-exact on the simulator through pypsrp (issue 17)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.kinds.resources.text_replace import TextReplace, TextReplaceResource, splice
+from remediate.sim import Simulator
+from remediate.sim.scenario import Scenario, Server
+from remediate.support.errors import RemediateError
+from tests.test_apply import apply, cli, credentials, host_args, last_run, rollback
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "css-exchange"
+INSTALL = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\"
+ECP = INSTALL + "ClientAccess\\ecp\\web.config"
+OWA = INSTALL + "FrontEnd\\HttpProxy\\owa\\web.config"
+
+
+def real_ecp_web_config() -> str:
+    """Microsoft's test data: an E19 ClientAccess\\ecp\\web.config whose BinSearchFolders still
+    says %ExchangeInstallDir% (HealthChecker's IIS web configuration check)."""
+    path = FIXTURES / "E19_Exchange_IIS_ClientAccess_ecp_web.config"
+    if not path.exists():
+        pytest.skip("../shared/fixtures/css-exchange is not present")
+    return path.read_text(encoding="utf-8")
+
+
+def file_bytes(sim: Simulator, server: str, path: str) -> bytes:
+    state = sim.state(server)
+    with state.lock:
+        return state.read(sim.machine(server).path(path, "C:\\"))
+
+
+@pytest.fixture
+def broken(start_sim: Any) -> Simulator:
+    """Two servers: ex01 with the real broken ecp web.config and a broken owa one, ex02 clean."""
+    owa = '<?xml version="1.0"?>\r\n<configuration>\r\n  <appSettings>\r\n    <add key="X" value="%ExchangeInstallDir%bin\\x.dll;%ExchangeInstallDir%\\y" />\r\n  </appSettings>\r\n</configuration>\r\n'
+    scenario = Scenario(
+        servers=[Server(name="ex01", files={ECP: real_ecp_web_config(), OWA: owa}), Server(name="ex02")]
+    )
+    return start_sim(scenario, restart_seconds=0)  # type: ignore[no-any-return]
+
+
+def test_repair_install_dir_plans_applies_checks_and_rolls_back_exactly(
+    broken: Simulator, tmp_path: Path
+) -> None:
+    before = {path: file_bytes(broken, "ex01", path) for path in (ECP, OWA)}
+    servers = host_args(broken)[: host_args(broken).index("--health-timeout")]
+    planned = cli(tmp_path, "plan", "repair-install-dir", *servers, env=credentials(broken))
+    assert planned.exit_code == 0, planned.output
+    assert (
+        "replaces 1 occurrence of '%ExchangeInstallDir%' with 'C:\\Program Files\\Microsoft\\Exchange Server\\V15'"
+        in planned.output
+    )
+    assert "replaces 2 occurrences" in planned.output  # owa
+    assert "no change (the file is not on this server)" in planned.output
+
+    assert apply(broken, tmp_path, playbook="repair-install-dir").exit_code == 0
+    ecp = file_bytes(broken, "ex01", ECP)
+    assert b"%ExchangeInstallDir%" not in ecp
+    assert (
+        b'value="C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin;' in ecp
+    )  # as HealthChecker wants it
+    # a splice: every other byte as it was (the length changes by the difference, once)
+    old = before[ECP]
+    grown = len(ecp) - len(old)
+    cut = old.index(b"%ExchangeInstallDir%")
+    assert ecp[:cut] == old[:cut] and ecp[cut + 20 + grown :] == old[cut + 20 :]
+    owa = file_bytes(broken, "ex01", OWA)
+    assert (
+        b'value="C:\\Program Files\\Microsoft\\Exchange Server\\V15bin\\x.dll;C:\\Program Files\\Microsoft\\Exchange Server\\V15\\y"'
+        in owa
+    )
+
+    checked = cli(tmp_path, "check", "repair-install-dir", *servers, env=credentials(broken))
+    assert checked.exit_code == 0, checked.output  # nothing left to do
+
+    assert rollback(broken, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
+    assert {path: file_bytes(broken, "ex01", path) for path in (ECP, OWA)} == before
+
+
+def test_repair_install_dir_refuses_an_old_build(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(Scenario(servers=[Server(name="ex01", build="15.0.1497.2")]), restart_seconds=0)
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    planned = cli(tmp_path, "plan", "repair-install-dir", *servers, env=credentials(sim))
+    assert planned.exit_code == 1 and "! precondition-failed:" in planned.output
+
+
+@pytest.mark.parametrize(
+    ("bom", "codec"),
+    [(b"", "utf-8"), (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")],
+)
+def test_a_splice_keeps_the_files_encoding(bom: bytes, codec: str) -> None:
+    text = 'a="%ExchangeInstallDir%\\bin" b="%ExchangeInstallDir%"\r\n'
+    content = bom + text.encode(codec)
+    spliced, count = splice(content, "%ExchangeInstallDir%", "D:\\Ex")
+    assert count == 2 and spliced == bom + text.replace("%ExchangeInstallDir%", "D:\\Ex").encode(codec)
+    resource, spec = (
+        TextReplaceResource(),
+        TextReplace(path="x", find="%ExchangeInstallDir%", replace="D:\\Ex"),
+    )
+    assert resource.inverse(spec, content, spliced, spliced) == content
+    later = (
+        spliced.replace(b"\r\n", b"\n") if codec == "utf-8" else spliced[:-2]
+    )  # someone else's edit moved them
+    with pytest.raises(RemediateError) as raised:
+        resource.inverse(spec, content, spliced, later[: len(later) - 1])
+    assert raised.value.reference == "inverse-impossible"
+
+
+def test_a_match_is_never_half_a_utf16_character() -> None:
+    content = b"\xff\xfe" + "x%A%".encode("utf-16-le")
+    shifted = b"\xff\xfe\x00" + "%A%".encode("utf-16-le")[:-1]  # the bytes of "%A%" at an odd offset
+    assert splice(content, "%A%", "B")[1] == 1
+    assert splice(shifted, "%A%", "B")[1] == 0
+    assert hashlib.sha256(splice(shifted, "%A%", "B")[0]).digest() == hashlib.sha256(shifted).digest()
