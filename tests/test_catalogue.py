@@ -119,3 +119,55 @@ def test_a_match_is_never_half_a_utf16_character() -> None:
     assert splice(content, "%A%", "B")[1] == 1
     assert splice(shifted, "%A%", "B")[1] == 0
     assert hashlib.sha256(splice(shifted, "%A%", "B")[0]).digest() == hashlib.sha256(shifted).digest()
+
+
+def registry(sim: Simulator, server: str = "ex01") -> dict[str, Any]:
+    state = sim.state(server)
+    with state.lock:
+        return {key: dict(entry["values"]) for key, entry in state.data["registry"].items()}
+
+
+def test_tls12_sets_the_registry_and_rolls_back_exactly(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=1, restart_seconds=0)
+    before = registry(sim)
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    planned = cli(tmp_path, "plan", "tls12", *servers, env=credentials(sim))
+    assert planned.exit_code == 0, planned.output
+    assert "Plan: 12 to change" in planned.output and "creates HKLM:\\SYSTEM" in planned.output
+    applied = apply(sim, tmp_path, playbook="tls12")
+    assert applied.exit_code == 0, applied.output
+    assert "REBOOT REQUIRED" in applied.output and not [
+        r for r in sim.audit_records() if r.command == "Restart-Service"
+    ]
+    after = registry(sim)
+    tls = "hklm:\\system\\currentcontrolset\\control\\securityproviders\\schannel\\protocols\\tls 1.2"
+    assert after[tls + "\\server"] == {
+        "Enabled": {"kind": "DWord", "value": 1},
+        "DisabledByDefault": {"kind": "DWord", "value": 0},
+    }
+    net = "hklm:\\software\\wow6432node\\microsoft\\.netframework\\v4.0.30319"
+    assert after[net]["SchUseStrongCrypto"] == {"kind": "DWord", "value": 1}  # an existing value, changed
+    assert after[net]["SystemDefaultTlsVersions"] == {"kind": "DWord", "value": 1}  # a new one, typed
+    # no key was ever made with New-Item -Force (which empties a key that exists)
+    assert not [r for r in sim.audit_records() if r.command == "New-Item" and "Force" in dict(r.parameters)]
+    assert cli(tmp_path, "check", "tls12", *servers, env=credentials(sim)).exit_code == 0
+
+    assert rollback(sim, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
+    assert registry(sim) == before  # values back, created values and keys gone
+
+
+def test_a_key_someone_filled_since_is_left_alone_by_the_rollback(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=1, restart_seconds=0)
+    assert apply(sim, tmp_path, playbook="tls12").exit_code == 0
+    from remediate.sim.winpath import WinPath
+
+    server = WinPath(
+        "Registry",
+        "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server",
+    )
+    state = sim.state("ex01")
+    with state.lock:
+        state.set_registry_value(server, "Theirs", "DWord", 7)  # another admin's value, added since
+    assert rollback(sim, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
+    values = registry(sim)[server.key]
+    assert values == {"Theirs": {"kind": "DWord", "value": 7}}  # ours removed, theirs and the key kept

@@ -49,6 +49,7 @@ def test_built_in_playbooks_load() -> None:
         "graph-app-only-permissions",
         "repair-install-dir",
         "rest-v1s2s-profile",
+        "tls12",
     ]
     for name in catalog.builtin_names():
         book = playbook.load(name).playbook
@@ -128,7 +129,8 @@ def test_yaml_syntax_and_duplicate_keys(tmp_path: Path) -> None:
 def test_step_without_a_kind(tmp_path: Path) -> None:
     error = problem(tmp_path, "name: x\ndescription: y\nsteps:\n  - name: nothing\n")
     assert (
-        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, text_replace, exchange_object"
+        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, text_replace, registry_value, "
+        "exchange_object"
         in error.message
     )
 

@@ -46,6 +46,9 @@ ALLOWED = {
     "get-managementscope",
     "remove-managementscope",
     "get-childitem",  # the runs a server records
+    "new-itemproperty",  # registry_value
+    "set-itemproperty",
+    "remove-itemproperty",
     "get-acl",  # is remediate's folder owner-only?
     "set-acl",  # make it so (piped from Get-Acl on the server)
 }

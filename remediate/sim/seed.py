@@ -131,6 +131,12 @@ def _registry(server: Server) -> dict[str, Any]:
         },
     )
     add("HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\FrontendTransportRole", {})
+    # Keys every Windows Server has (belief: the default layout; none of the TLS values below
+    # them is set, and SCHANNEL's "TLS 1.2" key does not exist until someone configures it).
+    add("HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols", {})
+    for node in ("HKLM:\\SOFTWARE\\Microsoft", "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft"):
+        add(node + "\\.NETFramework\\v4.0.30319", {"SchUseStrongCrypto": {"kind": "DWord", "value": 0}})
+        add(node + "\\.NETFramework\\v2.0.50727", {})
     return keys
 
 

@@ -79,6 +79,40 @@ class ServerState:
         found = self.data["registry"].get(key)
         return copy.deepcopy(found) if found else None
 
+    def registry_subkeys(self, key: str) -> list[str]:
+        prefix = key.rstrip("\\") + "\\"
+        return [k for k in self.data["registry"] if k.startswith(prefix) and "\\" not in k[len(prefix) :]]
+
+    def make_registry_key(self, path: WinPath) -> None:
+        """One key (its parent exists: the caller checked)."""
+        with self.lock:
+            self.data["registry"][path.key] = {"path": path.text, "values": {}}
+            self.save()
+
+    def remove_registry_key(self, path: WinPath) -> None:
+        with self.lock:
+            prefix = path.key.rstrip("\\") + "\\"
+            for key in [k for k in self.data["registry"] if k == path.key or k.startswith(prefix)]:
+                del self.data["registry"][key]
+            self.save()
+
+    def set_registry_value(self, path: WinPath, name: str, kind: str, value: Any) -> None:
+        with self.lock:
+            values = self.data["registry"][path.key]["values"]
+            existing = next((n for n in values if n.lower() == name.lower()), name)
+            values[existing] = {"kind": kind, "value": value}
+            self.save()
+
+    def remove_registry_value(self, path: WinPath, name: str) -> bool:
+        with self.lock:
+            values = self.data["registry"][path.key]["values"]
+            existing = next((n for n in values if n.lower() == name.lower()), None)
+            if existing is None:
+                return False
+            del values[existing]
+            self.save()
+            return True
+
     # -- services and IIS ----------------------------------------------------------------
 
     def service(self, name: str) -> dict[str, Any] | None:

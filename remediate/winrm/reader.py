@@ -152,6 +152,22 @@ class ServerReader:
             )
         return data
 
+    def registry_values(self, key: str) -> dict[str, Any] | None:
+        """A registry key's values (name -> value: an int for a DWord, a str for a String), read
+        afresh with Get-ItemProperty; None if the key does not exist."""
+        result = self.session.invoke("server", "Get-ItemProperty", {"LiteralPath": key})
+        if _not_found(result) and not result.output:
+            return None
+        if result.failed or result.errors:
+            raise self._fail("remote-read-failed", result, f"cannot read {key}", "run with -vv for details")
+        if not result.output:
+            return {}  # a key without values: Get-ItemProperty writes nothing
+        return {
+            name: value
+            for name, value in properties(result.output[0]).items()
+            if name not in ("PSPath", "PSParentPath", "PSChildName", "PSDrive", "PSProvider")
+        }
+
     def security(self, path: str) -> str | None:
         """An item's security descriptor as SDDL (Get-Acl's `Sddl`); None if it does not exist."""
         result = self.session.invoke("server", "Get-Acl", {"LiteralPath": path})

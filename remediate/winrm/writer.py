@@ -183,6 +183,62 @@ class ServerWriter:
             raise RemediateError("lock-failed", f"{self.name}: {what}: {detail}", hint)
         return True
 
+    # -- registry -----------------------------------------------------------------------------
+
+    def new_registry_key(self, key: str) -> None:
+        """One key, whose parent exists; one that exists already is fine. Never New-Item
+        -Force: on a key that exists it deletes the key, its values and subkeys, and makes it
+        again empty (RegistryProvider.NewItem)."""
+        result = self.session.invoke("server", "New-Item", {"Path": key})
+        exists = [e for e in result.errors if "already exists" in e.message]
+        if result.failed or (result.errors and len(exists) != len(result.errors)):
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError(
+                "write-failed",
+                f"{self.name}: cannot create {key}: {detail}",
+                "the account must be an administrator",
+            )
+
+    def new_registry_value(self, key: str, name: str, value: Any, kind: str) -> None:
+        self._run(
+            "server",
+            "New-ItemProperty",
+            {"LiteralPath": key, "Name": name, "Value": value, "PropertyType": kind},
+            f"cannot create {key}\\{name}",
+            "the account must be an administrator",
+        )
+
+    def set_registry_value(self, key: str, name: str, value: Any) -> None:
+        self._run(
+            "server",
+            "Set-ItemProperty",
+            {"LiteralPath": key, "Name": name, "Value": value},
+            f"cannot set {key}\\{name}",
+            "the account must be an administrator",
+        )
+
+    def remove_registry_value(self, key: str, name: str) -> None:
+        self._run(
+            "server",
+            "Remove-ItemProperty",
+            {"LiteralPath": key, "Name": name},
+            f"cannot remove {key}\\{name}",
+            "the account must be an administrator",
+        )
+
+    def remove_registry_key(self, key: str) -> bool:
+        """A key remediate created, only while it is empty (no value, no subkey: Get-Item's
+        ValueCount and SubKeyCount); False, and left alone, otherwise. A step of the same run
+        whose value is still in it removes it when its own turn comes."""
+        result = self.session.invoke("server", "Get-Item", {"LiteralPath": key})
+        if not result.output:
+            return True  # gone already
+        values = properties(result.output[0])
+        if int(values.get("ValueCount") or 0) or int(values.get("SubKeyCount") or 0):
+            return False
+        self._run("server", "Remove-Item", {"LiteralPath": key}, f"cannot remove {key}", "remove it by hand")
+        return True
+
     # -- Exchange ----------------------------------------------------------------------------
 
     def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:

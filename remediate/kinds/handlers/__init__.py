@@ -76,9 +76,10 @@ def left_alone(before: dict[str, str]) -> dict[str, str]:
 
 
 def _registry() -> dict[str, HandlerKind]:
-    from remediate.kinds.handlers import recycle_app_pools, restart_iis
+    from remediate.kinds.handlers import reboot_required, recycle_app_pools, restart_iis
 
-    return {module.HANDLER.kind: module.HANDLER for module in (restart_iis, recycle_app_pools)}
+    modules = (restart_iis, recycle_app_pools, reboot_required)
+    return {module.HANDLER.kind: module.HANDLER for module in modules}
 
 
 REGISTRY: dict[str, HandlerKind] = _registry()

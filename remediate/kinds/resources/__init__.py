@@ -40,6 +40,10 @@ class Reader(Protocol):
         """Whether `Set-<noun> -<parameter>` is available through this Exchange session."""
         ...
 
+    def registry_values(self, key: str) -> dict[str, Any] | None:
+        """A registry key's values (name -> value), or None when the key does not exist."""
+        ...
+
 
 class Overlay:
     """A Reader that sees the changes planned so far, so that two steps on one target are
@@ -64,6 +68,9 @@ class Overlay:
     def can_set(self, noun: str, parameter: str) -> bool:
         return self._reader.can_set(noun, parameter)
 
+    def registry_values(self, key: str) -> dict[str, Any] | None:
+        return self._reader.registry_values(key)
+
     def plan_file(self, path: str, content: bytes) -> None:
         self._files[path.lower()] = content
 
@@ -85,6 +92,16 @@ class Writer(Protocol):
     def remove_file(self, path: str) -> None:
         """Remove a file if it exists."""
         ...
+
+    def new_registry_key(self, key: str) -> None: ...
+
+    def new_registry_value(self, key: str, name: str, value: Any, kind: str) -> None: ...
+
+    def set_registry_value(self, key: str, name: str, value: Any) -> None: ...
+
+    def remove_registry_value(self, key: str, name: str) -> None: ...
+
+    def remove_registry_key(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -151,9 +168,15 @@ class Resource(Protocol):
 
 
 def _registry() -> dict[str, Resource]:
-    from remediate.kinds.resources import exchange_object, text_replace, xml_attribute, xml_token
+    from remediate.kinds.resources import (
+        exchange_object,
+        registry_value,
+        text_replace,
+        xml_attribute,
+        xml_token,
+    )
 
-    modules = (xml_token, xml_attribute, text_replace, exchange_object)
+    modules = (xml_token, xml_attribute, text_replace, registry_value, exchange_object)
     return {module.RESOURCE.kind: module.RESOURCE for module in modules}
 
 

@@ -138,13 +138,17 @@ def _environment_entry(name: str, value: str) -> Any:
     )
 
 
-def _registry_key(path: WinPath, key: dict[str, Any]) -> Any:
+def registry_key_object(path: WinPath, key: dict[str, Any], subkeys: int = 0) -> Any:
+    return _registry_key(path, key, subkeys)
+
+
+def _registry_key(path: WinPath, key: dict[str, Any], subkeys: int = 0) -> Any:
     native = path.ps_path.split("::", 1)[1]
     return dotnet_object(
         ["Microsoft.Win32.RegistryKey", "System.MarshalByRefObject"],
         {
             "Name": native,
-            "SubKeyCount": 0,
+            "SubKeyCount": subkeys,
             "ValueCount": len(key["values"]),
             "View": "Default",
         },
@@ -164,7 +168,7 @@ def _get_item(call: Call) -> None:
         elif path.provider == "Registry":
             key = state.registry_key(path.key)
             if key:
-                call.output(_registry_key(path, key))
+                call.output(_registry_key(path, key, len(state.registry_subkeys(path.key))))
         else:
             call.output(item_object(call, path))
 
@@ -557,6 +561,11 @@ def _replace_in_two_steps(call: Call, source: WinPath, target: WinPath) -> bool:
 def _remove_item(call: Call) -> None:
     state = call.machine.state
     for path in resolve_items(call):
+        if path.provider == "Registry" and not path.is_root:
+            from remediate.sim.cmdlets.registry import remove_key
+
+            remove_key(call, path)
+            continue
         with state.lock:
             display = state.display(path)
             if path.provider != "FileSystem" or path.is_root:
@@ -587,6 +596,15 @@ def _remove_item(call: Call) -> None:
 
 def _new_item(call: Call) -> None:
     state = call.machine.state
+    paths = [
+        call.machine.path(raw, call.session.location) for raw in call.get("Path") or [call.session.location]
+    ]
+    if paths and all(path.provider == "Registry" for path in paths):
+        from remediate.sim.cmdlets.registry import new_key
+
+        for path in paths:
+            new_key(call, path.child(call.get("Name")) if call.get("Name") else path)
+        return
     item_type = (call.get("ItemType") or "File").lower()
     if item_type not in ("file", "directory"):
         raise not_simulated(
