@@ -171,3 +171,62 @@ def test_a_key_someone_filled_since_is_left_alone_by_the_rollback(start_sim: Any
     assert rollback(sim, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
     values = registry(sim)[server.key]
     assert values == {"Theirs": {"kind": "DWord", "value": 7}}  # ours removed, theirs and the key kept
+
+
+def overrides(sim: Simulator) -> list[dict[str, Any]]:
+    with sim.org.lock:
+        return [dict(o) for o in sim.org.data.get("setting_overrides", [])]
+
+
+def test_serialization_signing_creates_the_override_refreshes_and_rolls_back(
+    start_sim: Any, tmp_path: Path
+) -> None:
+    sim = start_sim(servers=2, restart_seconds=0)
+    assert overrides(sim) == []
+    applied = apply(sim, tmp_path, playbook="serialization-signing")
+    assert applied.exit_code == 0, applied.output
+    [made] = overrides(sim)
+    assert (made["Name"], made["ComponentName"], made["SectionName"], made["Parameters"]) == (
+        "EnableSigningVerification",
+        "Data",
+        "EnableSerializationDataSigning",
+        ["Enabled=true"],
+    )
+    refreshes = [r for r in sim.audit_records() if r.command == "Get-ExchangeDiagnosticInfo"]
+    assert sorted(r.server for r in refreshes) == ["ex01", "ex02"]  # every server, once
+    assert all(r.parameter("Argument") == "Refresh" for r in refreshes)
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    assert cli(tmp_path, "check", "serialization-signing", *servers, env=credentials(sim)).exit_code == 0
+    assert rollback(sim, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
+    assert overrides(sim) == []
+
+
+def test_an_override_of_that_name_with_other_settings_is_left_alone(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=1, restart_seconds=0)
+    with sim.org.lock:
+        sim.org.data.setdefault("setting_overrides", []).append(
+            {
+                "Name": "EnableSigningVerification",
+                "ComponentName": "Data",
+                "SectionName": "EnableSerializationDataSigning",
+                "Parameters": ["Enabled=false"],
+                "Reason": "someone's",
+                "ModifiedBy": "contoso.lab/Users/Admin",
+                "WhenCreated": "2026-01-01T00:00:00+00:00",
+                "Guid": "00000000-0000-0000-0000-000000000001",
+            }
+        )
+        sim.org.save()
+    result = apply(sim, tmp_path, playbook="serialization-signing")
+    assert result.exit_code == 1 and "setting-override-differs" in result.output
+    assert overrides(sim)[0]["Parameters"] == ["Enabled=false"]
+
+
+def test_serialization_signing_refuses_a_build_without_the_january_2023_update(
+    start_sim: Any, tmp_path: Path
+) -> None:
+    sim = start_sim(Scenario(servers=[Server(name="ex01", build="15.1.2507.6")]), restart_seconds=0)
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    planned = cli(tmp_path, "plan", "serialization-signing", *servers, env=credentials(sim))
+    assert planned.exit_code == 1 and "! precondition-failed:" in planned.output
+    assert overrides(sim) == []

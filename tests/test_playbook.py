@@ -49,6 +49,7 @@ def test_built_in_playbooks_load() -> None:
         "graph-app-only-permissions",
         "repair-install-dir",
         "rest-v1s2s-profile",
+        "serialization-signing",
         "tls12",
     ]
     for name in catalog.builtin_names():
@@ -130,8 +131,7 @@ def test_step_without_a_kind(tmp_path: Path) -> None:
     error = problem(tmp_path, "name: x\ndescription: y\nsteps:\n  - name: nothing\n")
     assert (
         "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, text_replace, registry_value, "
-        "exchange_object"
-        in error.message
+        "exchange_object, exchange_setting_override" in error.message
     )
 
 

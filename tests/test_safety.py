@@ -46,6 +46,10 @@ ALLOWED = {
     "get-managementscope",
     "remove-managementscope",
     "get-childitem",  # the runs a server records
+    "new-settingoverride",  # exchange_setting_override
+    "get-settingoverride",
+    "remove-settingoverride",
+    "get-exchangediagnosticinfo",  # refresh_variant_configuration
     "new-itemproperty",  # registry_value
     "set-itemproperty",
     "remove-itemproperty",

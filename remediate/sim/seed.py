@@ -59,6 +59,28 @@ ROLE_ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Role Management", "Remove-ManagementScope", ("Identity", "DomainController", "Confirm", "WhatIf")),
     (
         "Organization Configuration",
+        "New-SettingOverride",
+        (
+            "Name",
+            "Component",
+            "Section",
+            "Parameters",
+            "Reason",
+            "Server",
+            "DomainController",
+            "Confirm",
+            "WhatIf",
+        ),
+    ),
+    ("View-Only Configuration", "Get-SettingOverride", ("Identity", "DomainController")),
+    (
+        "Organization Configuration",
+        "Remove-SettingOverride",
+        ("Identity", "DomainController", "Confirm", "WhatIf"),
+    ),
+    ("View-Only Configuration", "Get-ExchangeDiagnosticInfo", ("Process", "Component", "Argument", "Server")),
+    (
+        "Organization Configuration",
         "Set-PartnerApplication",
         (
             "Identity",

@@ -250,6 +250,48 @@ class ServerWriter:
             "with --exchange remote, RBAC may not grant the parameter: try --exchange snapin",
         )
 
+    def new_setting_override(
+        self, name: str, component: str, section: str, parameters: list[str], reason: str
+    ) -> None:
+        self._run(
+            "exchange",
+            "New-SettingOverride",
+            {
+                "Name": name,
+                "Component": component,
+                "Section": section,
+                "Parameters": parameters,
+                "Reason": reason,
+            },
+            f"New-SettingOverride -Name '{name}' failed",
+            "the account needs the Organization Configuration role (Organization Management has it)",
+        )
+
+    def remove_setting_override(self, name: str) -> None:
+        self._run(
+            "exchange",
+            "Remove-SettingOverride",
+            {"Identity": name, "Confirm": False},
+            f"Remove-SettingOverride -Identity '{name}' failed",
+            "remove it by hand (Remove-SettingOverride)",
+        )
+
+    def refresh_variant_configuration(self) -> None:
+        """Make this server's Exchange processes read setting overrides now (Microsoft's step
+        after New-/Remove-SettingOverride)."""
+        self._run(
+            "exchange",
+            "Get-ExchangeDiagnosticInfo",
+            {
+                "Process": "Microsoft.Exchange.Directory.TopologyService",
+                "Component": "VariantConfiguration",
+                "Argument": "Refresh",  # in this server's own session: this server
+            },
+            "the variant configuration refresh failed",
+            "run it by hand: Get-ExchangeDiagnosticInfo -Process Microsoft.Exchange.Directory.TopologyService "
+            "-Component VariantConfiguration -Argument Refresh",
+        )
+
     def create_scope(self, name: str, recipient_filter: str) -> bool:
         """Create an (unused) RBAC management scope; False if one of that name exists. Exchange
         creates an AD object: the check and the claim are one step, seen by the whole organization."""

@@ -117,3 +117,30 @@ def test_objects_carry_the_recorded_type_and_property_names(sim: Simulator, capt
     assert ours.types == types
     assert set(ours.adapted_properties) == adapted
     assert set(ours.extended_properties) == extended
+
+
+def test_a_setting_override_has_the_recorded_type_and_property_names(sim: Simulator) -> None:
+    """Get-SettingOverride against the real capture (HealthChecker test data)."""
+    with pool(sim, exchange=True) as p:
+        made = run(
+            p,
+            "New-SettingOverride",
+            Name="EnableSigningVerification",
+            Component="Data",
+            Section="EnableSerializationDataSigning",
+            Parameters=["Enabled=true"],
+            Reason="Enabling Signing Verification",
+        )
+        assert not made.streams.error
+        ours = run(p, "Get-SettingOverride").output[0]
+    types, _, extended = _recorded_shape("E19_Exchange_GetSettingOverride.xml")
+    assert ours.types == types
+    assert list(ours.adapted_properties) == [
+        n for n in adapted_in_order("E19_Exchange_GetSettingOverride.xml")
+    ]
+    assert set(ours.extended_properties) == extended
+
+
+def adapted_in_order(capture: str) -> list[str]:
+    obj = etree.parse(str(FIXTURES / capture)).getroot().find(f"{CLIXML}Obj")
+    return [p.get("N") or "" for p in obj.find(f"{CLIXML}Props")]  # type: ignore[union-attr]

@@ -39,6 +39,8 @@ class Services(Protocol):
 
     def pool_states(self) -> dict[str, str]: ...
 
+    def refresh_variant_configuration(self) -> None: ...
+
 
 class HandlerKind(Protocol):
     kind: str
@@ -76,9 +78,14 @@ def left_alone(before: dict[str, str]) -> dict[str, str]:
 
 
 def _registry() -> dict[str, HandlerKind]:
-    from remediate.kinds.handlers import reboot_required, recycle_app_pools, restart_iis
+    from remediate.kinds.handlers import (
+        reboot_required,
+        recycle_app_pools,
+        refresh_variant_configuration,
+        restart_iis,
+    )
 
-    modules = (restart_iis, recycle_app_pools, reboot_required)
+    modules = (restart_iis, recycle_app_pools, reboot_required, refresh_variant_configuration)
     return {module.HANDLER.kind: module.HANDLER for module in modules}
 
 

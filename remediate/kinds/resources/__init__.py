@@ -103,6 +103,12 @@ class Writer(Protocol):
 
     def remove_registry_key(self, key: str) -> bool: ...
 
+    def new_setting_override(
+        self, name: str, component: str, section: str, parameters: list[str], reason: str
+    ) -> None: ...
+
+    def remove_setting_override(self, name: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -170,13 +176,21 @@ class Resource(Protocol):
 def _registry() -> dict[str, Resource]:
     from remediate.kinds.resources import (
         exchange_object,
+        exchange_setting_override,
         registry_value,
         text_replace,
         xml_attribute,
         xml_token,
     )
 
-    modules = (xml_token, xml_attribute, text_replace, registry_value, exchange_object)
+    modules = (
+        xml_token,
+        xml_attribute,
+        text_replace,
+        registry_value,
+        exchange_object,
+        exchange_setting_override,
+    )
     return {module.RESOURCE.kind: module.RESOURCE for module in modules}
 
 

@@ -6,11 +6,11 @@ CMDLETS; nothing else needs to change.
 
 from __future__ import annotations
 
-from remediate.sim.cmdlets import exchange, filesystem, registry, security, services
+from remediate.sim.cmdlets import exchange, filesystem, overrides, registry, security, services
 from remediate.sim.engine import Cmdlet
 
 REGISTRY: dict[str, Cmdlet] = {
     cmdlet.name.lower(): cmdlet
-    for module in (filesystem, registry, security, services, exchange)
+    for module in (filesystem, registry, security, services, exchange, overrides)
     for cmdlet in module.CMDLETS
 }
