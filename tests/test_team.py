@@ -253,10 +253,22 @@ def test_a_record_moved_into_another_runs_folder_is_refused(sim: Simulator, tmp_
 def test_a_record_naming_an_unknown_resource_kind_is_refused(sim: Simulator, tmp_path: Path) -> None:
     assert apply(sim, tmp_path).exit_code == 0
     run = last_run(tmp_path)["id"]
-    _edit_record(sim, "ex01", run, lambda record: record["steps"][0].update({"kind": "registry_value"}))
+    _edit_record(sim, "ex01", run, lambda record: record["steps"][0].update({"kind": "firewall_rule"}))
     result = elsewhere(sim, tmp_path / "bob", "rollback", run, "--yes")
     assert result.exit_code == 1 and "error: record-unreadable" in result.output
-    assert "unknown resource kind 'registry_value'" in result.output
+    assert "unknown resource kind 'firewall_rule'" in result.output
+    _edit_record(
+        sim,
+        "ex01",
+        run,
+        lambda record: record["steps"][0].update({"kind": "xml_token", "settings": {"x": 1}}),
+    )
+    again = elsewhere(sim, tmp_path / "carol", "rollback", run, "--yes")
+    assert (
+        again.exit_code == 1
+        and "error: record-unreadable" in again.output
+        and "xml_token settings:" in again.output
+    )
 
 
 def test_a_run_from_elsewhere_needs_every_server_it_reached(sim: Simulator, tmp_path: Path) -> None:

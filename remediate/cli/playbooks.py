@@ -42,12 +42,12 @@ def list_playbooks(ctx: click.Context, full: bool, output: str) -> None:
         ]
         emit(ListDocument.model_validate({"playbooks": entries}))
         return
-    width = max(40, shutil.get_terminal_size().columns)
+    width = max(90, shutil.get_terminal_size((120, 24)).columns)
     for book in books:
         description = book.playbook.description
         if not full:
             first = description.split(". ")[0].rstrip(".")
-            click.echo(f"{book.name:<28} {textwrap.shorten(first, max(20, width - 30), placeholder=' ...')}")
+            click.echo(f"{book.name:<28} {textwrap.shorten(first, width - 30, placeholder=' ...')}")
             continue
         click.echo(click.style(book.name, bold=True))
         click.echo(textwrap.fill(description, width - 2, initial_indent="  ", subsequent_indent="  "))

@@ -346,7 +346,15 @@ def _check_kind(server: str, record: RunRecord, step: RecordStep) -> None:
         if kind is None:
             raise ValueError(f"unknown resource kind {step.kind!r}")
         kind.spec.model_validate(step.settings)
-    except (ValueError, ValidationError) as error:
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise RemediateError(
+            "record-unreadable",
+            f"{server}: run {record.run}'s record, step {step.seq}: {step.kind} settings: {where}: {first['msg']}",
+            "it was written by another version of remediate, or edited: remediate does not use it",
+        ) from None
+    except ValueError as error:
         raise RemediateError(
             "record-unreadable",
             f"{server}: run {record.run}'s record, step {step.seq}: {error}",
