@@ -46,6 +46,7 @@ def problem(tmp_path: Path, text: str) -> RemediateError:
 def test_built_in_playbooks_load() -> None:
     assert catalog.builtin_names() == [
         "app-only-graph",
+        "extended-protection",
         "graph-app-only-permissions",
         "repair-install-dir",
         "rest-v1s2s-profile",
@@ -130,8 +131,8 @@ def test_yaml_syntax_and_duplicate_keys(tmp_path: Path) -> None:
 def test_step_without_a_kind(tmp_path: Path) -> None:
     error = problem(tmp_path, "name: x\ndescription: y\nsteps:\n  - name: nothing\n")
     assert (
-        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, text_replace, registry_value, "
-        "exchange_object, exchange_setting_override" in error.message
+        "book.yaml:4:5: steps[0]: needs exactly one of: xml_token, xml_attribute, xml_attributes, text_replace, "
+        "registry_value, exchange_object, exchange_setting_override" in error.message
     )
 
 

@@ -180,12 +180,14 @@ def _registry() -> dict[str, Resource]:
         registry_value,
         text_replace,
         xml_attribute,
+        xml_attributes,
         xml_token,
     )
 
     modules = (
         xml_token,
         xml_attribute,
+        xml_attributes,
         text_replace,
         registry_value,
         exchange_object,
