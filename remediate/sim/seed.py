@@ -219,9 +219,75 @@ def _server_files(server: Server) -> dict[str, bytes]:
     files[server.install_path + "FrontEnd\\HttpProxy\\SharedWebConfig.config"] = _encode(
         '<?xml version="1.0" encoding="utf-8"?>\n<configuration />\n', WebConfig()
     )
+    files["C:\\Windows\\System32\\inetsrv\\config\\applicationHost.config"] = application_host_config()
     for path, text in server.files.items():
         files[parse(path).text] = text.encode("utf-8")
     return files
+
+
+# Exchange's virtual directories as IIS configures them (the location paths of Microsoft's
+# HealthChecker test data E19_Exchange_IIS_applicationHost.config); which ones have a
+# windowsAuthentication element with children and which an empty one follows that file too.
+_LOCATIONS = (
+    ("Default Web Site/API", False),
+    ("Default Web Site/ecp", True),
+    ("Default Web Site/EWS", True),
+    ("Default Web Site/Autodiscover", True),
+    ("Default Web Site/Microsoft-Server-ActiveSync", True),
+    ("Default Web Site/Microsoft-Server-ActiveSync/Proxy", True),
+    ("Default Web Site/OAB", True),
+    ("Default Web Site/PowerShell", True),
+    ("Default Web Site/owa", True),
+    ("Default Web Site/Rpc", False),
+    ("Default Web Site/mapi", False),
+    ("Exchange Back End/API", False),
+    ("Exchange Back End/ecp", True),
+    ("Exchange Back End/EWS", True),
+    ("Exchange Back End/Autodiscover", True),
+    ("Exchange Back End/Microsoft-Server-ActiveSync", True),
+    ("Exchange Back End/Microsoft-Server-ActiveSync/Proxy", True),
+    ("Exchange Back End/OAB", True),
+    ("Exchange Back End/PowerShell", True),
+    ("Exchange Back End/owa", True),
+    ("Exchange Back End/Rpc", False),
+    ("Exchange Back End/RpcWithCert", False),
+    ("Exchange Back End/PushNotifications", True),
+    ("Exchange Back End/mapi/emsmdb", False),
+    ("Exchange Back End/mapi/nspi", False),
+)
+
+
+def application_host_config() -> bytes:
+    """A small applicationHost.config in the real one's structure and formatting (4-space
+    indentation, CRLF, UTF-8 BOM): a location per Exchange virtual directory, Extended
+    Protection not configured (the default after setup)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<configuration>"]
+    for path, with_children in _LOCATIONS:
+        lines += [
+            f'    <location path="{path}">',
+            "        <system.webServer>",
+            "            <security>",
+            "                <authentication>",
+        ]
+        if with_children:
+            lines += [
+                '                    <windowsAuthentication enabled="true">',
+                "                        <providers>",
+                "                            <clear />",
+                '                            <add value="Negotiate" />',
+                "                        </providers>",
+                "                    </windowsAuthentication>",
+            ]
+        else:
+            lines.append('                    <windowsAuthentication enabled="true" />')
+        lines += [
+            "                </authentication>",
+            "            </security>",
+            "        </system.webServer>",
+            "    </location>",
+        ]
+    lines.append("</configuration>")
+    return b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n"
 
 
 def _partner_applications(scenario: Scenario) -> list[dict[str, Any]]:
