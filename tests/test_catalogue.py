@@ -4,6 +4,7 @@ byte-exact on the simulator through pypsrp (issue 17)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,76 @@ def test_adding_an_element_keeps_the_files_shape() -> None:
     with pytest.raises(RemediateError) as raised:
         add_element(data, "/c/missing/w/e/@t", "x", "x")
     assert raised.value.reference == "xpath-no-parent"
+
+
+VARIABLE_BOOK = """\
+name: tls-protocol
+description: Enable one SCHANNEL protocol for the server side.
+support: documented
+microsoft_source: a test
+variables:
+  protocol: {type: string, default: TLS 1.2, description: the SCHANNEL protocol key}
+  enabled: {type: integer}
+steps:
+  - name: Enable ${protocol}
+    registry_value:
+      key: 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\${protocol}\\Server'
+      name: Enabled
+      value: ${enabled}
+"""
+
+
+def test_playbook_variables_from_the_command_line(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=1, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+
+    missing = cli(tmp_path, "plan", str(book), *servers, env=credentials(sim))
+    assert missing.exit_code == 1 and "error: variable-missing" in missing.output
+    assert f"{book}:13:14: steps[0].registry_value.value: enabled has no value" in missing.output
+    assert "--var enabled=VALUE" in missing.output
+    wrong = cli(tmp_path, "plan", str(book), *servers, "--var", "enabled=yes", env=credentials(sim))
+    assert wrong.exit_code == 1 and "enabled must be an integer" in wrong.output
+    unknown = cli(tmp_path, "plan", str(book), *servers, "--var", "enabeld=1", env=credentials(sim))
+    assert unknown.exit_code == 1 and "declares no variable 'enabeld'" in unknown.output
+
+    planned = cli(
+        tmp_path, "plan", str(book), *servers, "--var", "enabled=1", "--output", "json", env=credentials(sim)
+    )
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert plan["variables"] == {"protocol": "TLS 1.2", "enabled": 1}
+    [change] = plan["servers"][0]["changes"]
+    assert (
+        change["target"].endswith("\\Protocols\\TLS 1.2\\Server\\Enabled")
+        and change["settings"]["value"] == 1
+    )
+    assert (
+        "variables: protocol='TLS 1.2', enabled=1"
+        in cli(tmp_path, "plan", str(book), *servers, "--var", "enabled=1", env=credentials(sim)).output
+    )
+
+    saved = tmp_path / "change.plan"
+    assert (
+        cli(
+            tmp_path,
+            "plan",
+            str(book),
+            *servers,
+            "--var",
+            "enabled=1",
+            "--var",
+            "protocol=TLS 1.3",
+            "--out",
+            str(saved),
+            env=credentials(sim),
+        ).exit_code
+        == 0
+    )
+    applied = cli(tmp_path, "apply", str(saved), "--yes", "--health-timeout", "5", env=credentials(sim))
+    assert applied.exit_code == 0, applied.output
+    key = "hklm:\\system\\currentcontrolset\\control\\securityproviders\\schannel\\protocols\\tls 1.3\\server"
+    assert registry(sim)[key] == {"Enabled": {"kind": "DWord", "value": 1}}
+    refused = cli(tmp_path, "apply", str(saved), "--var", "enabled=0", "--yes", env=credentials(sim))
+    assert refused.exit_code == 1 and "error: variable-invalid" in refused.output

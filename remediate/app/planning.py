@@ -26,7 +26,12 @@ class Planned:
 
 
 @contextmanager
-def planned(playbook_name: str, open_fleet: Callable[[], Fleet], given: list[str]) -> Iterator[Planned]:
+def planned(
+    playbook_name: str,
+    open_fleet: Callable[[], Fleet],
+    given: list[str],
+    variables: dict[str, str] | None = None,
+) -> Iterator[Planned]:
     """Plan `playbook_name` on the fleet `open_fleet` makes; the fleet is closed at the end.
 
     A mistyped playbook name fails before anything else; a broken playbook before a problem
@@ -40,14 +45,14 @@ def planned(playbook_name: str, open_fleet: Callable[[], Fleet], given: list[str
     except RemediateError:
         from remediate.model import playbook
 
-        playbook.load_located(located)
+        playbook.load_located(located, variables)
         raise
     with fleet:
         fleet.connect_ahead()
         from remediate.engine.decide import make_plan
         from remediate.model import playbook
 
-        loaded = playbook.load_located(located)
+        loaded = playbook.load_located(located, variables)
         from remediate.engine.remote import attribute
 
         the_plan = attribute(make_plan(loaded, list(fleet.readers().values())), fleet.sessions)

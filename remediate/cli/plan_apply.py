@@ -26,6 +26,26 @@ from remediate.cli.common import (
 from remediate.support.errors import ExitCode, RemediateError
 
 OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+def _variables(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    given = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE", ctx, param)
+        given[name] = text
+    return given
+
+
+VARS = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    callback=_variables,
+    help="A value for one of the playbook's variables (repeat for more); shown in the plan.",
+)
 CHANGE_ID = click.option(
     "--change-id", help="Your change ticket (e.g. CHG123): in the journal and every log line."
 )
@@ -109,6 +129,7 @@ def _exit(plan: Any, detailed: bool) -> None:
 @click.command()
 @click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
+@VARS
 @OUTPUT
 @click.option(
     "--out",
@@ -148,6 +169,7 @@ def plan(
 @click.command()
 @click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
+@VARS
 @OUTPUT
 @click.pass_context
 def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -> None:
@@ -161,13 +183,15 @@ def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -
 def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) -> Any:
     from remediate.app.planning import planned
 
+    variables = options.pop("variables", {}) or {}
     fleet = fleet_options(options)
-    return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given())
+    return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given(), variables)
 
 
 @click.command()
 @click.argument("playbook_name", metavar="PLAYBOOK|PLAN-FILE", shell_complete=completion.playbooks)
 @connection_options
+@VARS
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop: nothing is changed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @CHANGE_ID
@@ -240,6 +264,12 @@ def _apply_saved(
     if options["hosts"] or options["inventory"]:
         raise RemediateError(
             "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
+        )
+    if options.get("variables"):
+        raise RemediateError(
+            "variable-invalid",
+            "a saved plan carries its variables' values: give no --var with it",
+            "drop them",
         )
     saved = load_saved(path, expect_digest, settings.change_id)
     settings = replace(settings, change_id=settings.change_id or saved.change_id)

@@ -146,6 +146,12 @@ def _show_playbook(playbook_name: str) -> None:
                 fg="yellow",
             )
         )
+    if book.variables:
+        click.echo("variables (--var NAME=VALUE):")
+        for name, variable in book.variables.items():
+            default = f", default {variable.default!r}" if variable.default is not None else ", no default"
+            about = f": {variable.description}" if variable.description else ""
+            click.echo(f"  {name} ({variable.type}{default}){about}")
     if book.preconditions:
         click.echo("preconditions:")
         for precondition in book.preconditions:

@@ -77,6 +77,10 @@ def plan_text(plan: Plan) -> str:
             _styled(f"  note: {wrapped[0]}", "yellow"),
             *(_styled(f"        {w}", "yellow") for w in wrapped[1:]),
         ]
+    if plan.variables:
+        lines.append(
+            "  variables: " + ", ".join(f"{name}={value!r}" for name, value in plan.variables.items())
+        )
     lines += _preflight(plan)
     for server in plan.servers:
         if not (server.changes or server.handlers or server.problem or server.locked_by):

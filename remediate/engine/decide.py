@@ -203,6 +203,7 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: i
         ),
         steps=tuple(step.name for step in playbook.steps),
         text=_text(loaded.text),
+        variables=dict(loaded.variables),
     )
 
 

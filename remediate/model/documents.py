@@ -94,6 +94,7 @@ class Plan(_Strict):
     organization: OrganizationPlan
     handlers: dict[str, HandlerSpec]
     steps: list[str]
+    variables: dict[str, Any] = Field(description="The values the playbook's variables were given.")
     summary: Summary
 
 

@@ -99,6 +99,7 @@ class Plan:
     handlers: tuple[HandlerSpec, ...] = ()  # every handler of the playbook, notified or not
     steps: tuple[str, ...] = ()  # the playbook's step names, in its order: the order of applying
     text: str = ""  # the playbook's text, for the records on the servers (not in to_dict)
+    variables: dict[str, Any] = field(default_factory=dict, compare=False)  # the values its steps got
 
     def all_changes(self) -> list[Change]:
         return [*(c for s in self.servers for c in s.changes), *self.organization]
@@ -176,6 +177,7 @@ class Plan:
             },
             "handlers": {h.name: h.to_dict() for h in self.handlers},
             "steps": list(self.steps),
+            "variables": dict(self.variables),
             "summary": {"change": self.to_change, "unchanged": self.unchanged, "errors": self.errors},
         }
 
@@ -240,6 +242,7 @@ def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
             HandlerSpec(name, h["kind"], h["settings"]) for name, h in data.get("handlers", {}).items()
         ),
         steps=tuple(data.get("steps", ())),
+        variables=dict(data.get("variables") or {}),
     )
 
 

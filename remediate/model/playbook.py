@@ -19,17 +19,26 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from remediate.kinds import handlers as handler_kinds
 from remediate.kinds import preconditions as precondition_kinds
 from remediate.kinds.preconditions import Check
 from remediate.kinds.resources import REGISTRY, Resource, Scope
 from remediate.model.catalog import INVALID, locate
+from remediate.model.variables import Variable
 from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
 
@@ -132,6 +141,10 @@ class Playbook(BaseModel):
         description="supported: a setting Microsoft supports; documented: a repair Microsoft documents; "
         "unsupported: outside what Microsoft supports (say why in the notice).",
     )
+    variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Variable] = Field(
+        default={},
+        description="Values the steps use as ${NAME}: given with --var NAME=VALUE, else the default.",
+    )
     preconditions: list[Precondition] = Field(default=[])
     steps: list[Step] = Field(min_length=1)
     handlers: list[Handler] = Field(default=[])
@@ -143,6 +156,7 @@ class LoadedPlaybook:
     source: str  # the file, or `built-in:<name>`
     digest: str  # SHA-256 of the file's bytes
     text: bytes = b""  # the file's bytes, which saved plans carry
+    variables: dict[str, Any] = field(default_factory=dict)  # the values its steps were given
 
     @property
     def name(self) -> str:
@@ -178,7 +192,10 @@ def _check_references(playbook: Playbook, document: yamlsource.Document) -> None
                 raise fail(("steps", index, "notify", position), f"no handler named {name!r}", hint)
 
 
-def parse(text: bytes, source: str) -> LoadedPlaybook:
+def parse(text: bytes, source: str, given: dict[str, str] | None = None) -> LoadedPlaybook:
+    """A playbook from its text, with `given` variable values (`--var`) put into its steps."""
+    from remediate.model.variables import substitute
+
     document = yamlsource.parse(text, source, INVALID)
     if not isinstance(document.data, dict):
         raise RemediateError(
@@ -186,6 +203,7 @@ def parse(text: bytes, source: str) -> LoadedPlaybook:
             f"{source}: a playbook is a mapping (name, description, steps, ...)",
             "see `remediate schema`",
         )
+    values = substitute(document, given or {})
     try:
         playbook = Playbook.model_validate(document.data)
     except ValidationError as error:
@@ -193,18 +211,18 @@ def parse(text: bytes, source: str) -> LoadedPlaybook:
             error, document, Playbook, INVALID, "see `remediate schema`"
         ) from None
     _check_references(playbook, document)
-    return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text)
+    return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text, values)
 
 
-def load(name_or_path: str) -> LoadedPlaybook:
+def load(name_or_path: str, given: dict[str, str] | None = None) -> LoadedPlaybook:
     """A built-in playbook by name, or a playbook file by path."""
-    return load_located(locate(name_or_path))
+    return load_located(locate(name_or_path), given)
 
 
-def load_located(located: tuple[Path, str]) -> LoadedPlaybook:
+def load_located(located: tuple[Path, str], given: dict[str, str] | None = None) -> LoadedPlaybook:
     """The playbook `catalog.locate` found (so that a command resolves the name once)."""
     path, source = located
-    return parse(yamlsource.read(path, INVALID), source)
+    return parse(yamlsource.read(path, INVALID), source, given)
 
 
 def json_schema() -> dict[str, Any]:

@@ -73,6 +73,11 @@ def save(
             "source": loaded.source,
             "digest": loaded.digest,
             "text": loaded.text.decode("utf-8"),
+            # the values its variables were given: deriving the plan again needs them
+            "variables": {
+                name: str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in loaded.variables.items()
+            },
         },
         "hosts": hosts,
         "connection": connection,
@@ -124,7 +129,7 @@ def load(path: Path) -> SavedPlan:
             REPLAN,
         )
     recorded = data["playbook"]
-    playbook = parse(recorded["text"].encode("utf-8"), recorded["source"])
+    playbook = parse(recorded["text"].encode("utf-8"), recorded["source"], recorded.get("variables") or {})
     if playbook.digest != recorded["digest"]:
         raise RemediateError(
             "plan-tampered", f"{path}: the playbook it carries does not match its digest", REPLAN

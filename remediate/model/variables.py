@@ -1,0 +1,118 @@
+"""Playbook variables: typed values a playbook declares and its steps use as `${NAME}`.
+
+    variables:
+      protocol: {type: string, default: 'TLS 1.2', description: The SCHANNEL protocol key}
+      enabled:  {type: integer, default: 1}
+    steps:
+      - registry_value:
+          key: 'HKLM:\\...\\Protocols\\${protocol}\\Server'
+          value: ${enabled}          # the whole value: it stays an integer
+
+Values come from `--var NAME=VALUE` (the command line), else the variable's default; a
+variable a step uses that has neither is an error naming the place it is used. They are
+substituted into the steps and preconditions before the playbook is validated (so a value is
+checked by the kind's own rules, at the line that uses it), shown in the plan, and kept with
+a saved plan.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from remediate.support import yamlsource
+from remediate.support.errors import RemediateError
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Variable(BaseModel):
+    """A value the playbook's steps use as ${NAME}."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["string", "integer", "boolean"] = "string"
+    default: str | int | bool | None = None
+    description: str = Field(default="", description="What the value is, for `remediate show`.")
+
+
+def _typed(name: str, kind: str, raw: Any, where: str) -> Any:
+    if kind == "integer":
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise RemediateError(
+                "variable-invalid", f"{where}: {name} must be an integer, not {raw!r}", "give a whole number"
+            ) from None
+    if kind == "boolean":
+        text = str(raw).lower()
+        if text not in ("true", "false"):
+            raise RemediateError(
+                "variable-invalid", f"{where}: {name} must be true or false, not {raw!r}", None
+            )
+        return text == "true"
+    return str(raw)
+
+
+def resolve(declared: dict[str, Any], given: dict[str, str], source: str) -> dict[str, Any]:
+    """The values: given (typed), else defaults; a name given but not declared is an error."""
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise RemediateError(
+            "variable-unknown",
+            f"{source} declares no variable {unknown[0]!r} (it declares: {', '.join(sorted(declared)) or 'none'})",
+            "check the name given with --var",
+        )
+    values = {}
+    for name, spec in declared.items():
+        kind = spec.get("type", "string") if isinstance(spec, dict) else "string"
+        if name in given:
+            values[name] = _typed(name, kind, given[name], "--var")
+        elif isinstance(spec, dict) and spec.get("default") is not None:
+            values[name] = _typed(name, kind, spec["default"], f"{source}: the default of")
+    return values
+
+
+def substitute(document: yamlsource.Document, given: dict[str, str]) -> dict[str, Any]:
+    """Put the values into the document's steps and preconditions (in place); the values used."""
+    data = document.data
+    declared = data.get("variables") or {}
+    if not isinstance(declared, dict):
+        return {}
+    values = resolve(declared, given, document.source)
+    used: dict[str, Any] = {}
+
+    def visit(node: Any, location: tuple[Any, ...]) -> Any:
+        if isinstance(node, dict):
+            return {key: visit(value, (*location, key)) for key, value in node.items()}
+        if isinstance(node, list):
+            return [visit(value, (*location, index)) for index, value in enumerate(node)]
+        if not isinstance(node, str) or "${" not in node:
+            return node
+        for name in PLACEHOLDER.findall(node):
+            position = document.position(location)
+            where = f"{document.source}:{position.line}:{position.column}" if position else document.source
+            if name not in declared:
+                raise RemediateError(
+                    "variable-unknown",
+                    f"{where}: {yamlsource.path_text(location)}: no variable {name!r} is declared",
+                    "declare it under 'variables'",
+                )
+            if name not in values:
+                raise RemediateError(
+                    "variable-missing",
+                    f"{where}: {yamlsource.path_text(location)}: {name} has no value and no default",
+                    f"give it: --var {name}=VALUE",
+                )
+            used[name] = values[name]
+        whole = PLACEHOLDER.fullmatch(node)
+        if whole:  # the whole scalar: the typed value itself
+            return values[whole.group(1)]
+        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), node)
+
+    for section in ("steps", "preconditions"):
+        if section in data:
+            data[section] = visit(data[section], (section,))
+    return {**values, **used}
