@@ -384,3 +384,27 @@ def test_playbook_variables_from_the_command_line(start_sim: Any, tmp_path: Path
     assert registry(sim)[key] == {"Enabled": {"kind": "DWord", "value": 1}}
     refused = cli(tmp_path, "apply", str(saved), "--var", "enabled=0", "--yes", env=credentials(sim))
     assert refused.exit_code == 1 and "error: variable-invalid" in refused.output
+
+
+def test_playbook_variables_from_the_inventory(start_sim: Any, tmp_path: Path) -> None:
+    import yaml
+
+    sim = start_sim(servers=1, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    endpoint = sim.servers["ex01"]
+    inventory = tmp_path / "inventory.yaml"
+    document = {
+        "defaults": {"ca_file": str(sim.ca_file), "username": sim.username},
+        "servers": {"ex01": {"host": endpoint.host, "port": endpoint.port}},
+        "vars": {"enabled": 0, "for_another_playbook": "x"},  # a name this playbook lacks is fine here
+    }
+    inventory.write_text(yaml.safe_dump(document), encoding="utf-8")
+    env = {"REMEDIATE_PASSWORD": sim.password}
+    planned = cli(tmp_path, "plan", str(book), "-i", str(inventory), "--output", "json", env=env)
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["variables"] == {"protocol": "TLS 1.2", "enabled": 0}
+    wins = cli(
+        tmp_path, "plan", str(book), "-i", str(inventory), "--var", "enabled=1", "--output", "json", env=env
+    )
+    assert json.loads(wins.stdout)["variables"]["enabled"] == 1  # --var wins over the inventory

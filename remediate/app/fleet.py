@@ -80,6 +80,7 @@ class Fleet:
     simulator: Any = None  # the embedded simulator, when --host sim
     connections: dict[str, Connection] = field(default_factory=dict)
     logons: dict[str, Credentials] = field(default_factory=dict)  # servers with their own (inventory)
+    variables: dict[str, str] = field(default_factory=dict)  # the inventory's values for playbooks' variables
     _sessions: dict[str, Session] | None = field(default=None, repr=False)
 
     def connection_for(self, name: str) -> Connection:
@@ -228,6 +229,9 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
         shared,
         connections={entry.server.name: entry.connection for entry in entries},
         logons=own,
+        variables={
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in loaded.inventory.vars.items()
+        },
     )
 
 

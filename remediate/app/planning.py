@@ -52,7 +52,8 @@ def planned(
         from remediate.engine.decide import make_plan
         from remediate.model import playbook
 
-        loaded = playbook.load_located(located, variables)
+        # the command line's values (--var), else the inventory's, else the defaults
+        loaded = playbook.load_located(located, variables, fleet.variables)
         from remediate.engine.remote import attribute
 
         the_plan = attribute(make_plan(loaded, list(fleet.readers().values())), fleet.sessions)

@@ -94,6 +94,9 @@ class Inventory(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     servers: dict[str, ServerEntry] = Field(min_length=1)
     groups: dict[str, list[str]] = Field(default={})
+    vars: dict[str, str | int | bool] = Field(
+        default={}, description="Values for playbooks' variables, for every server (--var wins)."
+    )
 
     @model_validator(mode="after")
     def _groups_name_servers(self) -> Inventory:

@@ -192,7 +192,9 @@ def _check_references(playbook: Playbook, document: yamlsource.Document) -> None
                 raise fail(("steps", index, "notify", position), f"no handler named {name!r}", hint)
 
 
-def parse(text: bytes, source: str, given: dict[str, str] | None = None) -> LoadedPlaybook:
+def parse(
+    text: bytes, source: str, given: dict[str, str] | None = None, inventory: dict[str, str] | None = None
+) -> LoadedPlaybook:
     """A playbook from its text, with `given` variable values (`--var`) put into its steps."""
     from remediate.model.variables import substitute
 
@@ -203,7 +205,7 @@ def parse(text: bytes, source: str, given: dict[str, str] | None = None) -> Load
             f"{source}: a playbook is a mapping (name, description, steps, ...)",
             "see `remediate schema`",
         )
-    values = substitute(document, given or {})
+    values = substitute(document, given or {}, inventory)
     try:
         playbook = Playbook.model_validate(document.data)
     except ValidationError as error:
@@ -219,10 +221,12 @@ def load(name_or_path: str, given: dict[str, str] | None = None) -> LoadedPlaybo
     return load_located(locate(name_or_path), given)
 
 
-def load_located(located: tuple[Path, str], given: dict[str, str] | None = None) -> LoadedPlaybook:
+def load_located(
+    located: tuple[Path, str], given: dict[str, str] | None = None, inventory: dict[str, str] | None = None
+) -> LoadedPlaybook:
     """The playbook `catalog.locate` found (so that a command resolves the name once)."""
     path, source = located
-    return parse(yamlsource.read(path, INVALID), source, given)
+    return parse(yamlsource.read(path, INVALID), source, given, inventory)
 
 
 def json_schema() -> dict[str, Any]:

@@ -56,8 +56,11 @@ def _typed(name: str, kind: str, raw: Any, where: str) -> Any:
     return str(raw)
 
 
-def resolve(declared: dict[str, Any], given: dict[str, str], source: str) -> dict[str, Any]:
-    """The values: given (typed), else defaults; a name given but not declared is an error."""
+def resolve(
+    declared: dict[str, Any], given: dict[str, str], source: str, inventory: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The values: given (typed), else the inventory's, else defaults; a name given on the
+    command line but not declared is an error (the inventory's may be for other playbooks)."""
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise RemediateError(
@@ -70,18 +73,22 @@ def resolve(declared: dict[str, Any], given: dict[str, str], source: str) -> dic
         kind = spec.get("type", "string") if isinstance(spec, dict) else "string"
         if name in given:
             values[name] = _typed(name, kind, given[name], "--var")
+        elif name in (inventory or {}):
+            values[name] = _typed(name, kind, (inventory or {})[name], "the inventory's vars:")
         elif isinstance(spec, dict) and spec.get("default") is not None:
             values[name] = _typed(name, kind, spec["default"], f"{source}: the default of")
     return values
 
 
-def substitute(document: yamlsource.Document, given: dict[str, str]) -> dict[str, Any]:
+def substitute(
+    document: yamlsource.Document, given: dict[str, str], inventory: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Put the values into the document's steps and preconditions (in place); the values used."""
     data = document.data
     declared = data.get("variables") or {}
     if not isinstance(declared, dict):
         return {}
-    values = resolve(declared, given, document.source)
+    values = resolve(declared, given, document.source, inventory)
     used: dict[str, Any] = {}
 
     def visit(node: Any, location: tuple[Any, ...]) -> Any:
