@@ -408,3 +408,12 @@ def test_playbook_variables_from_the_inventory(start_sim: Any, tmp_path: Path) -
         tmp_path, "plan", str(book), "-i", str(inventory), "--var", "enabled=1", "--output", "json", env=env
     )
     assert json.loads(wins.stdout)["variables"]["enabled"] == 1  # --var wins over the inventory
+
+
+def test_tls12_refuses_a_build_before_exchange_2016(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(Scenario(servers=[Server(name="ex01", build="15.0.1497.2")]), restart_seconds=0)
+    before = registry(sim)
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    planned = cli(tmp_path, "plan", "tls12", *servers, env=credentials(sim))
+    assert planned.exit_code == 1 and "! precondition-failed:" in planned.output
+    assert apply(sim, tmp_path, playbook="tls12").exit_code == 1 and registry(sim) == before
