@@ -465,3 +465,20 @@ def test_a_run_stopped_with_ctrl_c_says_it_rolled_back(sim: Simulator, tmp_path:
     assert run["status"] == "rolled-back", out
     refused = rollback(sim, state, run["id"])
     assert refused.exit_code == 1 and "rolled itself back" in refused.output
+
+
+def test_a_rollback_through_the_servers_reads_each_record_once_before_marking_it(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """Found through the servers (`find`), then checked against this journal: not read again."""
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)["id"]
+    sim.audit_records().clear()
+    count = len(sim.audit_records())
+    assert elsewhere(sim, tmp_path, "rollback", run, "--yes", "--health-timeout", "5").exit_code == 0
+    reads = [
+        r.server
+        for r in sim.audit_records()[count:]
+        if r.command == "Get-Content" and f"{run}\\record.json" in str(r.parameter("LiteralPath"))
+    ]
+    assert sorted(reads) == sorted([*sim.servers] * 2)  # found once, then read to mark it rolled back

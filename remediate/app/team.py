@@ -9,40 +9,18 @@ run that is the latest to have changed a target.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from remediate.app.fleet import Fleet
+from remediate.model.documents import RunSummary  # one run's summary: what `runs` prints, one model
 from remediate.support.errors import RemediateError
 
 if TYPE_CHECKING:
     from remediate.engine.journal import RunRow
     from remediate.engine.remote import RemoteRun
     from remediate.model.record import RunRecord
-
-
-@dataclass
-class RunSummary:
-    """One run, as this journal and/or the servers know it."""
-
-    id: str
-    kind: str
-    status: str
-    playbook: str
-    operator: str
-    change_id: str | None
-    started: str
-    finished: str | None
-    rolls_back: str | None = None
-    rolled_back_by: str | None = None
-    workstation: str = ""
-    servers: list[str] = field(default_factory=list)  # that hold its record
-    where: str = "here"  # here (this journal), servers, or both
-    hosts: list[str] = field(default_factory=list)  # as the run was given them
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def summary_of_records(run_id: str, records: dict[str, RunRecord]) -> RunSummary:

@@ -51,12 +51,19 @@ def reach(fleet: Fleet) -> Reach:
     return Reach(fleet.sessions, fleet.username)
 
 
-def check(journal: Journal, run: RunRow, servers: Reach, settings: UndoSettings) -> None:
-    """The servers' records of the run agree with the journal (unless told to trust it)."""
+def check(
+    journal: Journal,
+    run: RunRow,
+    servers: Reach,
+    settings: UndoSettings,
+    records: dict[str, Any] | None = None,
+) -> None:
+    """The servers' records of the run agree with the journal (unless told to trust it);
+    `records`: those already read, not read again."""
     from remediate.engine.remote import check_agreement
 
     if not settings.trust_journal:
-        check_agreement(journal, run, servers.sessions)
+        check_agreement(journal, run, servers.sessions, records)
 
 
 def from_servers(
@@ -79,7 +86,7 @@ def from_servers(
         take_in(holder, remote, settings.break_lock)
         return prepare(holder, run_id), servers, holder
     run = prepare(journal, run_id)
-    check(journal, run, servers, settings)
+    check(journal, run, servers, settings, remote.records)  # read by `find`: not read again
     return run, servers, journal
 
 

@@ -63,7 +63,7 @@ def runs(
     if json_output(ctx, output):
         from remediate.model.documents import RunsDocument
 
-        emit(RunsDocument.model_validate({"runs": [run.to_dict() for run in found], "problems": problems}))
+        emit(RunsDocument(runs=found, problems=problems))
     else:
         click.echo(runs_table(found) if found else "no runs yet")
     if problems:
@@ -94,7 +94,7 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
             return
         first = remote.first
         document: dict[str, Any] = {
-            "run": summary_of_records(run_id, remote.records).to_dict(),
+            "run": summary_of_records(run_id, remote.records),
             "connection": first.connection,
             "handlers": first.handlers,
             "steps": [],
@@ -107,7 +107,7 @@ def show_run(ctx: click.Context, run_id: str, output: str, options: dict[str, An
             click.echo(run_text(run, steps, events))
             return
         document = {
-            "run": summary_of_row(run).to_dict(),
+            "run": summary_of_row(run),
             "connection": run.connection,
             "handlers": run.handlers,
             "steps": [

@@ -160,10 +160,13 @@ def find(sessions: dict[str, Session], run_id: str) -> RemoteRun:
     return RemoteRun(records, reach)
 
 
-def check_agreement(journal: Journal, run: RunRow, sessions: dict[str, Session]) -> None:
+def check_agreement(
+    journal: Journal, run: RunRow, sessions: dict[str, Session], records: dict[str, RunRecord] | None = None
+) -> None:
     """Before a rollback of a run this journal knows: its records on the servers agree with the
     journal, exist where the journal says they were written, and do not say it was rolled back
-    from another workstation."""
+    from another workstation. `records`: the run's records already read (`find`), by the names
+    the run gave its servers; else each is read here."""
     from remediate.engine.undo import dead_rollbacks
 
     dead = set(dead_rollbacks(journal, run))
@@ -173,15 +176,14 @@ def check_agreement(journal: Journal, run: RunRow, sessions: dict[str, Session])
         if server not in sessions:
             continue
         place = store(sessions[server])
-        content = place.read_record(run.id)
-        if content is None:
+        record = records.get(server) if records is not None else read(place, server, run.id)
+        if record is None:
             raise RemediateError(
                 "record-missing",
                 f"{server}: the record of run {run.id} is gone from {place.record_path(run.id)}",
                 "it was removed on the server (pruned, or by hand); to roll back from this journal alone, "
                 "add --trust-journal",
             )
-        record = parse(content, server, place.record_path(run.id))
         if record.rolled_back_by and record.rolled_back_by not in dead:
             # (a rollback of this journal that restored everything and died before it said so
             # here is finished by this one: it takes over its locks)

@@ -141,7 +141,7 @@ class RunSummary(_Strict):
     rolls_back: str | None
     rolled_back_by: str | None
     workstation: str
-    servers: list[str] = Field(description="The servers whose records know the run.")
+    servers: list[str] = Field(default_factory=list, description="The servers whose records know the run.")
     where: Literal["here", "servers", "both"]
     hosts: list[str] = Field(description="The servers as the run was given them.")
 

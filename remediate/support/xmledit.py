@@ -4,8 +4,8 @@ lxml evaluates the XPath and checks the document; the edit itself is a splice of
 original bytes: everything outside the targeted attribute value (BOM, declaration,
 comments, line endings, entities, attribute order, quoting, whitespace) is kept byte for
 byte. A small scanner finds the attribute's raw bytes: the n-th start tag in document order
-is the n-th element lxml sees, and inside it the attribute is found by name, then checked
-against lxml's value before anything is computed.
+is the n-th element lxml sees (`start_tag_of`), and inside it the attribute is found by name,
+then checked against lxml's value before anything is computed.
 
 Parsing is hardened: no DTD (a web.config never has one, and refusing it rules out entity
 expansion), no network, a size limit, UTF-8 only (the bytes spliced in must match the file).
@@ -146,6 +146,18 @@ def _start_tags(data: bytes) -> list[tuple[int, int]]:
     return tags
 
 
+def start_tag_of(data: bytes, tree: Any, element: Any, name: str) -> tuple[int, int]:
+    """The byte range of `element`'s start tag in `data` (parsed as `tree`)."""
+    elements, tags = [e for e in tree.iter() if isinstance(e.tag, str)], _start_tags(data)
+    if len(tags) != len(elements):
+        raise _error(
+            "xml-unsupported",
+            f"{name}: could not match the file's tags to its elements",
+            "please report this file's shape; remediate will not edit what it cannot map exactly",
+        )
+    return tags[next(i for i, e in enumerate(elements) if e is element)]
+
+
 def _tag_name(data: bytes, tag_start: int) -> str:
     match = _TAG_NAME.match(data, tag_start)
     return match.group(1).decode("utf-8") if match else "?"
@@ -247,16 +259,7 @@ def locate(data: bytes, xpath: str, name: str) -> AttributeValue:
             f"XPath {xpath!r} selects a namespaced attribute ({attribute}); remediate edits plain attributes",
             "select an attribute without a namespace prefix",
         )
-    elements = [e for e in tree.iter() if isinstance(e.tag, str)]
-    position = next(i for i, e in enumerate(elements) if e is element)
-    tags = _start_tags(data)
-    if len(tags) != len(elements):
-        raise _error(
-            "xml-unsupported",
-            f"{name}: could not match the file's tags to its elements",
-            "please report this file's shape; remediate will not edit what it cannot map exactly",
-        )
-    tag_start, tag_end = tags[position]
+    tag_start, tag_end = start_tag_of(data, tree, element, name)
     for match in _ATTRIBUTE.finditer(data, tag_start, tag_end):
         if match.group(2).decode("utf-8") != attribute:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from remediate.support.xmledit import Edit, _checked, _error, _start_tags, _tag_name, escape, parse
+from remediate.support.xmledit import Edit, _checked, _error, _tag_name, escape, parse, start_tag_of
 
 _STEP = re.compile(r"^(?P<parent>.+)/(?P<element>[A-Za-z_][\w.-]*)/@(?P<attribute>[A-Za-z_][\w.-]*)$")
 
@@ -46,16 +46,7 @@ def add_element(data: bytes, xpath: str, value: str, name: str) -> Edit:
             f"{name}: {parent_xpath!r} selects {count} elements, not one: there is no one place to add {element}",
             "check the file: the virtual directory or section may be missing on this server",
         )
-    elements = [e for e in tree.iter() if isinstance(e.tag, str)]
-    position = next(i for i, e in enumerate(elements) if e is parents[0])
-    tags = _start_tags(data)
-    if len(tags) != len(elements):
-        raise _error(
-            "xml-unsupported",
-            f"{name}: could not match the file's tags to its elements",
-            "please report this file's shape; remediate will not edit what it cannot map exactly",
-        )
-    start, end = tags[position]
+    start, end = start_tag_of(data, tree, parents[0], name)
     newline = b"\r\n" if b"\r\n" in data[: end + 4096] else b"\n"
     line_start = data.rfind(b"\n", 0, start) + 1
     indent = data[line_start:start] if not data[line_start:start].strip() else b""
