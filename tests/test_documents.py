@@ -209,3 +209,15 @@ def test_show_a_saved_plan_offline(sim: Simulator, tmp_path: Path) -> None:
         and "~ Add V1S2SAppOnly" in shown.stdout
     )
     assert document(run(tmp_path, "show", str(saved), "--output", "json"), "plan")["summary"]["change"] == 3
+
+
+@pytest.mark.parametrize(
+    "content", [b"[" * 200_000, b"\xff\xfe{", b'{"format": 1}'], ids=["deep", "not utf-8", "no digest"]
+)
+def test_a_crafted_plan_file_is_refused_not_a_crash(tmp_path: Path, content: bytes) -> None:
+    forged = tmp_path / "forged.plan"
+    forged.write_bytes(content)
+    for command in (["show", str(forged)], ["report", str(forged)], ["apply", str(forged), "--yes"]):
+        result = run(tmp_path, *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "error: plan-" in result.stderr and "unexpected" not in result.stderr

@@ -482,3 +482,48 @@ def test_a_rollback_through_the_servers_reads_each_record_once_before_marking_it
         if r.command == "Get-Content" and f"{run}\\record.json" in str(r.parameter("LiteralPath"))
     ]
     assert sorted(reads) == sorted([*sim.servers] * 2)  # found once, then read to mark it rolled back
+
+
+def test_two_workstations_rolling_back_one_run_at_once(sim: Simulator, tmp_path: Path) -> None:
+    """Bob and Carol, neither of whom made the run, undo it at the same moment: one does it,
+    the other is refused (a lock held, or already rolled back), and the servers end exact."""
+    import os
+    import subprocess
+    import sys
+
+    original = fingerprint(sim)
+    assert apply(sim, tmp_path / "alice").exit_code == 0
+    run = last_run(tmp_path / "alice")["id"]
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "remediate",
+                "--state-dir",
+                str(tmp_path / who),
+                "rollback",
+                run,
+                *servers,
+                "--yes",
+                "--health-timeout",
+                "5",
+            ],
+            env={**os.environ, **credentials(sim)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for who in ("bob", "carol")
+    ]
+    results = [(p.wait(timeout=120), p.communicate()[0]) for p in processes]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    loser = next(out for code, out in results if code == 1)
+    assert (
+        "error: server-locked" in loser or "error: already-rolled-back" in loser or "locked by run" in loser
+    ), loser
+    assert fingerprint(sim) == original
+    for server in sim.servers:
+        assert not sim.state(server).exists(WinPath("FileSystem", "C:\\ProgramData\\remediate.lock"))

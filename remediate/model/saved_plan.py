@@ -103,14 +103,25 @@ class SavedPlan:
     digest: str = ""  # of the content that was read and checked: what --expect-digest compares
 
 
+# A plan holds each server's exact states (files up to 1 MiB each, twice): 256 MiB is room for
+# a large organization, and a bound on what a crafted file can make remediate read.
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
 def load(path: Path) -> SavedPlan:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
+        if len(raw) > MAX_PLAN_BYTES:
+            raise RemediateError(
+                "plan-invalid", f"{path} is larger than {MAX_PLAN_BYTES} bytes: not a remediate plan", REPLAN
+            )
+        data = json.loads(raw.decode("utf-8"))
     except OSError as error:
         raise RemediateError(
             "plan-unreadable", f"cannot read {path}: {error.strerror}", "check the path"
         ) from None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise RemediateError(
             "plan-invalid", f"{path} is not a remediate plan (not JSON: {error})", REPLAN
         ) from None
