@@ -233,68 +233,6 @@ def test_serialization_signing_refuses_a_build_without_the_january_2023_update(
     assert overrides(sim) == []
 
 
-APPHOST = "C:\\Windows\\System32\\inetsrv\\config\\applicationHost.config"
-
-
-def real_application_host_config() -> str:
-    path = FIXTURES / "E19_Exchange_IIS_applicationHost.config"
-    if not path.exists():
-        pytest.skip("../shared/fixtures/css-exchange is not present")
-    return path.read_text(encoding="utf-8")
-
-
-def test_extended_protection_on_the_real_application_host_config(start_sim: Any, tmp_path: Path) -> None:
-    from lxml import etree
-
-    config = real_application_host_config()
-    sim = start_sim(Scenario(servers=[Server(name="ex01", files={APPHOST: config})]), restart_seconds=0)
-    before = file_bytes(sim, "ex01", APPHOST)
-    assert apply(sim, tmp_path, playbook="extended-protection").exit_code == 0
-    after = file_bytes(sim, "ex01", APPHOST)
-    tree = etree.fromstring(after)
-
-    def token(path: str) -> str | None:
-        found = tree.xpath(
-            f"/configuration/location[@path='{path}']/system.webServer/security/authentication"
-            "/windowsAuthentication/extendedProtection/@tokenChecking"
-        )
-        return str(found[0]) if found else None
-
-    assert token("Default Web Site/ecp") == "Require"  # added under a windowsAuthentication with children
-    assert token("Default Web Site/API") == "Require"  # added under an empty <windowsAuthentication ... />
-    assert token("Default Web Site/EWS") == "Allow"  # an existing element's value, changed
-    assert token("Exchange Back End/EWS") == "Require"
-    assert token("Default Web Site/Autodiscover") == "None"  # left as Microsoft sets it
-    assert token("Default Web Site/PowerShell") is None
-    # every other byte is where it was: only lines with extendedProtection or the opened
-    # windowsAuthentication elements differ
-    old_lines, new_lines = before.decode("utf-8").splitlines(), after.decode("utf-8").splitlines()
-    added = [line for line in new_lines if line not in old_lines]
-    assert added and all("extendedProtection" in line or "windowsAuthentication" in line for line in added)
-    removed = [line for line in old_lines if line not in new_lines]  # the empty elements opened
-    assert removed and all(
-        "windowsAuthentication" in line and line.rstrip().endswith("/>") for line in removed
-    )
-    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
-    assert cli(tmp_path, "check", "extended-protection", *servers, env=credentials(sim)).exit_code == 0
-    assert rollback(sim, tmp_path, last_run(tmp_path)["id"]).exit_code == 0
-    assert file_bytes(sim, "ex01", APPHOST) == before
-
-
-def test_extended_protection_refuses_a_build_before_august_2022(start_sim: Any, tmp_path: Path) -> None:
-    sim = start_sim(
-        Scenario(
-            servers=[
-                Server(name="ex01", build="15.1.2507.6", files={APPHOST: real_application_host_config()})
-            ]
-        ),
-        restart_seconds=0,
-    )
-    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
-    planned = cli(tmp_path, "plan", "extended-protection", *servers, env=credentials(sim))
-    assert planned.exit_code == 1 and "! precondition-failed:" in planned.output
-
-
 def test_adding_an_element_keeps_the_files_shape() -> None:
     from remediate.support.xmlinsert import add_element
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from remediate.kinds.handlers import REGISTRY as HANDLERS
+from remediate.kinds.preconditions import REGISTRY as PRECONDITION_KINDS
 from remediate.kinds.preconditions import Check, PreflightReader
 from remediate.kinds.resources import Overlay, Reader
 from remediate.model.plan import Change, HandlerRun, HandlerSpec, Plan, Problem, ServerPlan
@@ -81,6 +82,48 @@ def _preflight(
         return build, checks, None
     problems = "; ".join(check.problem or "" for check, _ in failed)
     return build, checks, Problem("precondition-failed", f"{remote.name} {problems}", failed[0][1].hint)
+
+
+def _compare_across(
+    playbook: Playbook, drafts: list[tuple[PlanReader, ServerPlan]]
+) -> list[tuple[PlanReader, ServerPlan]]:
+    """Preconditions that must agree across the run's servers: each server whose observed values
+    differ from the most common ones (the first server's, on a tie) fails, naming what differs.
+    Servers that could not be read, or failed a precondition of their own, are not compared."""
+    from remediate.kinds.preconditions import across_servers
+
+    for index, precondition in enumerate(playbook.preconditions):
+        kind = PRECONDITION_KINDS[precondition.kind]
+        if not across_servers(kind):
+            continue
+        compared = [i for i, (_, d) in enumerate(drafts) if d.problem is None and len(d.checks) > index]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in compared:
+            groups.setdefault(drafts[i][1].checks[index].observed, []).append(i)
+        if len(groups) < 2:
+            continue
+        common = max(groups.values(), key=len)  # the first largest: dicts keep the servers' order
+        names = [drafts[i][0].name for i in common]
+        reference = drafts[common[0]][1].checks[index]
+        for i in compared:
+            if i in common:
+                continue
+            remote, draft = drafts[i]
+            mine = draft.checks[index]
+            problem = kind.differs(precondition.settings, mine, reference, names)  # type: ignore[attr-defined]
+            checks = tuple(
+                replace(c, problem=problem) if n == index else c for n, c in enumerate(draft.checks)
+            )
+            drafts[i] = (
+                remote,
+                replace(
+                    draft,
+                    checks=checks,
+                    changes=(),
+                    problem=Problem("precondition-failed", f"{remote.name} {problem}", precondition.hint),
+                ),
+            )
+    return drafts
 
 
 def _plan_server(playbook: Playbook, remote: PlanReader, server_steps: list[Any]) -> ServerPlan:
@@ -159,6 +202,7 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: i
             for remote in remotes
         ]
         drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]
+    drafts = _compare_across(playbook, drafts)
 
     organization: tuple[Change, ...] = ()
     exchange_problem = None

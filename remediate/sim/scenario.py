@@ -112,6 +112,10 @@ class Server(ServerDefaults):
     # Extra files: Windows path -> UTF-8 text.
     files: dict[str, str] = Field(default_factory=dict)
     environment: dict[str, str] = Field(default_factory=dict)
+    # Extra registry values: key (HKLM:\\...) -> name -> a DWord (int) or a String (str).
+    registry: dict[str, dict[str, int | str]] = Field(default_factory=dict)
+    # Outlook Anywhere's SSLOffloading: $true is Exchange's documented default.
+    ssl_offloading: bool = True
 
 
 class PartnerApplication(_Model):

@@ -159,6 +159,14 @@ def _registry(server: Server) -> dict[str, Any]:
     for node in ("HKLM:\\SOFTWARE\\Microsoft", "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft"):
         add(node + "\\.NETFramework\\v4.0.30319", {"SchUseStrongCrypto": {"kind": "DWord", "value": 0}})
         add(node + "\\.NETFramework\\v2.0.50727", {})
+    for path, values in getattr(server, "registry", {}).items():
+        add(
+            path,
+            {
+                name: {"kind": "DWord" if isinstance(value, int) else "String", "value": value}
+                for name, value in values.items()
+            },
+        )
     return keys
 
 
@@ -203,6 +211,7 @@ def _server_state(server: Server, organization_domain: str) -> dict[str, Any]:
         "drives": ["C"],
         "environment": {name.lower(): {"name": name, "value": value} for name, value in environment.items()},
         "registry": _registry(server),
+        "outlook_anywhere": {"ssl_offloading": getattr(server, "ssl_offloading", True)},
         "services": services,
         "app_pools": pools,
         "files": {},

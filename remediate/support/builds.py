@@ -4,12 +4,14 @@ from __future__ import annotations
 
 # Builds named in Microsoft's build list (the ones remediate's docs and tests meet).
 KNOWN: dict[tuple[int, int, int], str] = {
+    (15, 0, 1497): "Exchange 2013 CU23",
     (15, 1, 466): "Exchange 2016 CU2",
     (15, 1, 544): "Exchange 2016 CU3",
     (15, 1, 2375): "Exchange 2016 CU22",
     (15, 1, 2507): "Exchange 2016 CU23",
     (15, 2, 221): "Exchange 2019 RTM",
     (15, 2, 986): "Exchange 2019 CU11",
+    (15, 2, 1118): "Exchange 2019 CU12",
     (15, 2, 1544): "Exchange 2019 CU14",
     (15, 2, 1748): "Exchange 2019 CU15",
     (15, 2, 2562): "Exchange SE RTM",

@@ -23,12 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer
 
+KEY_PATTERN = r"^HKLM:\\[^*?\[\]]+$"  # a key under HKLM:, no wildcards
+
 
 class RegistryValue(BaseModel):
     """Set a registry value (a DWord or a String), creating its key if needed."""
 
     model_config = ConfigDict(extra="forbid")
-    key: str = Field(pattern=r"^HKLM:\\[^*?\[\]]+$", description="The key, as HKLM:\\SOFTWARE\\...")
+    key: str = Field(pattern=KEY_PATTERN, description="The key, as HKLM:\\SOFTWARE\\...")
     name: str = Field(min_length=1)
     type: Literal["DWord", "String"] = "DWord"
     value: int | str

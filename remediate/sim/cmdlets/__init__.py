@@ -6,11 +6,19 @@ CMDLETS; nothing else needs to change.
 
 from __future__ import annotations
 
-from remediate.sim.cmdlets import exchange, filesystem, overrides, registry, security, services
+from remediate.sim.cmdlets import (
+    exchange,
+    filesystem,
+    outlook_anywhere,
+    overrides,
+    registry,
+    security,
+    services,
+)
 from remediate.sim.engine import Cmdlet
 
 REGISTRY: dict[str, Cmdlet] = {
     cmdlet.name.lower(): cmdlet
-    for module in (filesystem, registry, security, services, exchange, overrides)
+    for module in (filesystem, registry, security, services, exchange, outlook_anywhere, overrides)
     for cmdlet in module.CMDLETS
 }
