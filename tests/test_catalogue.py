@@ -355,3 +355,152 @@ def test_tls12_refuses_a_build_before_exchange_2016(start_sim: Any, tmp_path: Pa
     planned = cli(tmp_path, "plan", "tls12", *servers, env=credentials(sim))
     assert planned.exit_code == 1 and "! precondition-failed:" in planned.output
     assert apply(sim, tmp_path, playbook="tls12").exit_code == 1 and registry(sim) == before
+
+
+def two_server_inventory(sim: Simulator, tmp_path: Path, **extra: Any) -> Path:
+    import yaml
+
+    document: dict[str, Any] = {
+        "defaults": {"ca_file": str(sim.ca_file), "username": sim.username},
+        "servers": {
+            name: {"host": endpoint.host, "port": endpoint.port} for name, endpoint in sim.servers.items()
+        },
+        **extra,
+    }
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return inventory
+
+
+def test_playbook_variables_per_server_and_group(start_sim: Any, tmp_path: Path) -> None:
+    """A server's own value wins over its group's, which wins over every server's; each server's
+    change is made with its value, shown in the plan, kept in a saved plan and applied so."""
+    sim = start_sim(servers=3, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK.replace("name: Enable ${protocol}", "name: Enable it"), encoding="utf-8")
+    inventory = two_server_inventory(
+        sim,
+        tmp_path,
+        groups={"site-b": ["ex02", "ex03"]},
+        vars={"enabled": 1},
+        group_vars={"site-b": {"protocol": "TLS 1.3"}},
+    )
+    document = __import__("yaml").safe_load(inventory.read_text(encoding="utf-8"))
+    document["servers"]["ex03"]["vars"] = {"enabled": 0}
+    inventory.write_text(__import__("yaml").safe_dump(document), encoding="utf-8")
+    env = {"REMEDIATE_PASSWORD": sim.password}
+
+    planned = cli(tmp_path, "plan", str(book), "-i", str(inventory), "--output", "json", env=env)
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert plan["variables"] == {"protocol": "TLS 1.2", "enabled": 1}
+    by_server = {s["server"]: s for s in plan["servers"]}
+    assert by_server["ex01"]["variables"] == {}
+    assert by_server["ex02"]["variables"] == {"protocol": "TLS 1.3"}
+    assert by_server["ex03"]["variables"] == {"protocol": "TLS 1.3", "enabled": 0}
+    targets = {name: s["changes"][0]["target"] for name, s in by_server.items()}
+    assert "\\TLS 1.2\\Server" in targets["ex01"] and "\\TLS 1.3\\Server" in targets["ex02"]
+    assert by_server["ex03"]["changes"][0]["settings"]["value"] == 0
+    text = cli(tmp_path, "plan", str(book), "-i", str(inventory), env=env).output
+    assert "variables here: protocol='TLS 1.3', enabled=0" in text
+
+    saved = tmp_path / "change.plan"
+    assert cli(tmp_path, "plan", str(book), "-i", str(inventory), "--out", str(saved), env=env).exit_code == 0
+    applied = cli(tmp_path, "apply", str(saved), "--yes", "--health-timeout", "5", env=env)
+    assert applied.exit_code == 0, applied.output
+    tls = (
+        "hklm:\\system\\currentcontrolset\\control\\securityproviders\\schannel\\protocols\\tls 1.{}\\server"
+    )
+    assert registry(sim, "ex01")[tls.format(2)] == {"Enabled": {"kind": "DWord", "value": 1}}
+    assert registry(sim, "ex02")[tls.format(3)] == {"Enabled": {"kind": "DWord", "value": 1}}
+    assert registry(sim, "ex03")[tls.format(3)] == {"Enabled": {"kind": "DWord", "value": 0}}
+    assert tls.format(2) not in registry(sim, "ex03")
+
+    # a step's name may not change per server: the journal and the records know it by its name
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    renamed = cli(tmp_path, "plan", str(book), "-i", str(inventory), env=env)
+    assert renamed.exit_code == 1 and "error: variable-per-server" in renamed.output
+    assert "a step keeps one name on every server" in renamed.output
+
+
+def test_conflicting_group_values_and_a_bad_server_value_are_clear_errors(
+    start_sim: Any, tmp_path: Path
+) -> None:
+    sim = start_sim(servers=2, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    env = {"REMEDIATE_PASSWORD": sim.password}
+    both = two_server_inventory(
+        sim,
+        tmp_path,
+        groups={"a": ["ex01"], "b": ["ex01", "ex02"]},
+        group_vars={"a": {"enabled": 1}, "b": {"enabled": 0}},
+    )
+    refused = cli(tmp_path, "plan", str(book), "-i", str(both), env=env)
+    assert refused.exit_code == 1 and "server 'ex01' is in groups 'a' and 'b'" in refused.output
+    # every server has its own value, none for all: fine
+    each = two_server_inventory(
+        sim,
+        tmp_path,
+        groups={"a": ["ex01"], "b": ["ex02"]},
+        group_vars={"a": {"enabled": 1}, "b": {"enabled": 0}},
+    )
+    planned = cli(tmp_path, "plan", str(book), "-i", str(each), "--output", "json", env=env)
+    assert planned.exit_code == 0, planned.output
+    values = {
+        s["server"]: s["changes"][0]["settings"]["value"] for s in json.loads(planned.stdout)["servers"]
+    }
+    assert values == {"ex01": 1, "ex02": 0}
+    bad = two_server_inventory(sim, tmp_path, vars={"enabled": 1})
+    document = __import__("yaml").safe_load(bad.read_text(encoding="utf-8"))
+    document["servers"]["ex02"]["vars"] = {"enabled": "yes"}
+    bad.write_text(__import__("yaml").safe_dump(document), encoding="utf-8")
+    refused = cli(tmp_path, "plan", str(book), "-i", str(bad), env=env)
+    assert refused.exit_code == 1
+    assert "the inventory's vars for ex02: enabled must be an integer, not 'yes'" in refused.output
+
+
+def test_an_organization_step_refuses_a_value_that_differs_per_server(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=2, restart_seconds=0)
+    book = tmp_path / "org.yaml"
+    book.write_text(
+        "name: org-var\ndescription: d\nsupport: documented\nmicrosoft_source: a test\n"
+        "variables:\n  perms: {type: string, default: 'Mail.Read'}\n"
+        "steps:\n  - name: Copy\n    exchange_object:\n      noun: PartnerApplication\n"
+        "      identity: Microsoft Graph\n      property: AppOnlyPermissions\n      value: ['${perms}']\n",
+        encoding="utf-8",
+    )
+    inventory = two_server_inventory(sim, tmp_path)
+    document = __import__("yaml").safe_load(inventory.read_text(encoding="utf-8"))
+    document["servers"]["ex02"]["vars"] = {"perms": "Mail.Send"}
+    inventory.write_text(__import__("yaml").safe_dump(document), encoding="utf-8")
+    refused = cli(tmp_path, "plan", str(book), "-i", str(inventory), env={"REMEDIATE_PASSWORD": sim.password})
+    assert refused.exit_code == 1, refused.output
+    assert "error: variable-per-server" in refused.output and "on ex02 perms has another" in refused.output
+
+
+def test_variables_from_a_file(start_sim: Any, tmp_path: Path) -> None:
+    sim = start_sim(servers=1, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    servers = host_args(sim)[: host_args(sim).index("--health-timeout")]
+    values = tmp_path / "values.yaml"
+    values.write_text("enabled: 1\nprotocol: TLS 1.3\n", encoding="utf-8")
+    planned = cli(
+        tmp_path,
+        "plan",
+        str(book),
+        *servers,
+        "--var-file",
+        str(values),
+        "--var",
+        "enabled=0",
+        "--output",
+        "json",
+        env=credentials(sim),
+    )
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["variables"] == {"protocol": "TLS 1.3", "enabled": 0}  # --var wins
+    values.write_text("enabled: 1\nprotocol: [TLS 1.3]\n", encoding="utf-8")
+    bad = cli(tmp_path, "plan", str(book), *servers, "--var-file", str(values), env=credentials(sim))
+    assert bad.exit_code == 1 and f"{values}:2:11: protocol must be text" in bad.output

@@ -81,6 +81,8 @@ class Fleet:
     connections: dict[str, Connection] = field(default_factory=dict)
     logons: dict[str, Credentials] = field(default_factory=dict)  # servers with their own (inventory)
     variables: dict[str, str] = field(default_factory=dict)  # the inventory's values for playbooks' variables
+    # the values the inventory gives one server (its groups', its own): they win over `variables`
+    server_variables: dict[str, dict[str, str]] = field(default_factory=dict)
     _sessions: dict[str, Session] | None = field(default=None, repr=False)
 
     def connection_for(self, name: str) -> Connection:
@@ -231,6 +233,11 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
         logons=own,
         variables={
             k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in loaded.inventory.vars.items()
+        },
+        server_variables={
+            entry.server.name: values
+            for entry in entries
+            if (values := loaded.inventory.server_vars(entry.server.name))
         },
     )
 

@@ -45,18 +45,37 @@ def planned(
     except RemediateError:
         from remediate.model import playbook
 
-        playbook.load_located(located, variables)
+        try:
+            playbook.load_located(located, variables)
+        except RemediateError as error:
+            if error.reference != "variable-missing":  # the inventory may have had the value
+                raise
         raise
     with fleet:
         fleet.connect_ahead()
         from remediate.engine.decide import make_plan
         from remediate.model import playbook
 
-        # the command line's values (--var), else the inventory's, else the defaults
-        loaded = playbook.load_located(located, variables, fleet.variables)
+        # the command line's values (--var), else the inventory's (a server's, its groups',
+        # everyone's), else the defaults
+        own = {
+            server: playbook.load_located(
+                located, variables, {**fleet.variables, **values}, f"the inventory's vars for {server}"
+            )
+            for server, values in fleet.server_variables.items()
+        }
+        try:
+            loaded = playbook.load_located(located, variables, fleet.variables)
+        except RemediateError as error:
+            # no value for every server, but each server has its own: the first one's stand for
+            # the run (organization-wide steps must agree with it)
+            if error.reference != "variable-missing" or len(own) != len(fleet.servers):
+                raise
+            loaded = own[fleet.servers[0].name]
+        own = {server: mine for server, mine in own.items() if mine.variables != loaded.variables}
         from remediate.engine.remote import attribute
 
-        the_plan = attribute(make_plan(loaded, list(fleet.readers().values())), fleet.sessions)
+        the_plan = attribute(make_plan(loaded, list(fleet.readers().values()), own=own), fleet.sessions)
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
 
 

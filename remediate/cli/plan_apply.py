@@ -46,6 +46,12 @@ VARS = click.option(
     callback=_variables,
     help="A value for one of the playbook's variables (repeat for more); shown in the plan.",
 )
+VAR_FILE = click.option(
+    "--var-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Values for the playbook's variables from a YAML file (NAME: VALUE per line); --var wins.",
+)
 CHANGE_ID = click.option(
     "--change-id", help="Your change ticket (e.g. CHG123): in the journal and every log line."
 )
@@ -130,6 +136,7 @@ def _exit(plan: Any, detailed: bool) -> None:
 @click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
 @VARS
+@VAR_FILE
 @OUTPUT
 @click.option(
     "--out",
@@ -170,6 +177,7 @@ def plan(
 @click.argument("playbook_name", metavar="PLAYBOOK", shell_complete=completion.playbooks)
 @connection_options
 @VARS
+@VAR_FILE
 @OUTPUT
 @click.pass_context
 def check(ctx: click.Context, playbook_name: str, output: str, **options: Any) -> None:
@@ -184,6 +192,11 @@ def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) ->
     from remediate.app.planning import planned
 
     variables = options.pop("variables", {}) or {}
+    var_file = options.pop("var_file", None)
+    if var_file is not None:
+        from remediate.model.variables import from_file
+
+        variables = {**from_file(var_file), **variables}
     fleet = fleet_options(options)
     return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given(), variables)
 
@@ -192,6 +205,7 @@ def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) ->
 @click.argument("playbook_name", metavar="PLAYBOOK|PLAN-FILE", shell_complete=completion.playbooks)
 @connection_options
 @VARS
+@VAR_FILE
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop: nothing is changed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @CHANGE_ID
@@ -265,10 +279,10 @@ def _apply_saved(
         raise RemediateError(
             "host-invalid", "a saved plan names its servers: give no --host or -i with it", "drop them"
         )
-    if options.get("variables"):
+    if options.get("variables") or options.get("var_file"):
         raise RemediateError(
             "variable-invalid",
-            "a saved plan carries its variables' values: give no --var with it",
+            "a saved plan carries its variables' values: give no --var or --var-file with it",
             "drop them",
         )
     saved = load_saved(path, expect_digest, settings.change_id)

@@ -88,6 +88,11 @@ def plan_text(plan: Plan) -> str:
         build = f"  {product(server.build)} ({server.build})" if server.build else ""
         endpoint = f"  {server.endpoint}" if server.endpoint != server.server else ""
         lines += ["", _styled(server.server, None, True) + f"{endpoint}{build}"]
+        if server.variables:
+            lines.append(
+                "  variables here: "
+                + ", ".join(f"{name}={value!r}" for name, value in server.variables.items())
+            )
         if server.problem is not None:
             lines += _problem(server.problem, "  ")
             continue

@@ -126,7 +126,7 @@ def _compare_across(
     return drafts
 
 
-def _plan_server(playbook: Playbook, remote: PlanReader, server_steps: list[Any]) -> ServerPlan:
+def _plan_server(playbook: Playbook, server_steps: list[Any], remote: PlanReader) -> ServerPlan:
     endpoint = remote.endpoint
     try:
         remote.connect()
@@ -190,18 +190,64 @@ def _notified(changes: Sequence[Change]) -> dict[str, list[str]]:
     return notified
 
 
-def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: int = 16) -> Plan:
+def _one_shape(loaded: LoadedPlaybook, own: dict[str, LoadedPlaybook]) -> None:
+    """A server's own copy of the playbook has the same steps, by name (a step is known by its
+    name in the journal and the records); an organization-wide step is decided once, so it
+    cannot take a value that differs per server."""
+    names = [s.name for s in loaded.playbook.steps]
+    wanted = [(s.name, s.settings) for s in loaded.playbook.steps if s.effective_scope == "organization"]
+    for server, mine in own.items():
+        differs = ", ".join(sorted(k for k, v in mine.variables.items() if loaded.variables.get(k) != v))
+        if [s.name for s in mine.playbook.steps] != names:
+            raise RemediateError(
+                "variable-per-server",
+                f"on {server} {differs} has another value (from the inventory's server or group vars), "
+                "which changes a step's name: a step keeps one name on every server",
+                "name the step without that variable",
+            )
+        steps = [(s.name, s.settings) for s in mine.playbook.steps if s.effective_scope == "organization"]
+        if steps != wanted:
+            step = next(n for (n, a), (_, b) in zip(steps, wanted, strict=True) if a != b)
+            raise RemediateError(
+                "variable-per-server",
+                f"step {step!r} is organization-wide, so it takes one value, but on {server} "
+                f"{differs} has another (from the inventory's server or group vars)",
+                "give it one value for every server: the inventory's top-level vars:, or --var",
+            )
+
+
+def make_plan(
+    loaded: LoadedPlaybook,
+    remotes: Sequence[PlanReader],
+    parallel: int = 16,
+    own: dict[str, LoadedPlaybook] | None = None,
+) -> Plan:
+    """The plan of `loaded` on `remotes`; a server named in `own` is planned with its own copy of
+    the playbook (other values for its variables, from the inventory)."""
+    own = own or {}
+    _one_shape(loaded, own)
     playbook = loaded.playbook
-    server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
+
+    def server_steps(remote: PlanReader) -> tuple[Playbook, list[Any]]:  # the playbook, its server steps
+        mine = own[remote.name].playbook if remote.name in own else playbook
+        return mine, [s for s in mine.steps if s.effective_scope == "server"]
+
     organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]
     # Servers are read concurrently (a bounded pool); results keep the servers' order.
     workers = max(1, min(parallel, len(remotes)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="plan") as pool:
         futures = [
-            pool.submit(contextvars.copy_context().run, _plan_server, playbook, remote, server_steps)
+            pool.submit(contextvars.copy_context().run, _plan_server, *server_steps(remote), remote)  # type: ignore[call-arg, arg-type]
             for remote in remotes
         ]
         drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]
+    drafts = [
+        (
+            remote,
+            replace(draft, variables=_differing(loaded, own[remote.name])) if remote.name in own else draft,
+        )
+        for remote, draft in drafts
+    ]
     drafts = _compare_across(playbook, drafts)
 
     organization: tuple[Change, ...] = ()
@@ -251,6 +297,10 @@ def make_plan(loaded: LoadedPlaybook, remotes: Sequence[PlanReader], parallel: i
     )
 
 
+def _differing(loaded: LoadedPlaybook, mine: LoadedPlaybook) -> dict[str, Any]:
+    return {k: v for k, v in mine.variables.items() if loaded.variables.get(k) != v}
+
+
 def _text(content: bytes) -> str:
     """The playbook's text as the records keep it (its digest is of these bytes); none if it is
     not UTF-8."""
@@ -270,7 +320,7 @@ def derive_again(saved: SavedPlan, readers: dict[str, Any]) -> Plan:
     (`plan-tampered`). What is shown and applied is the new derivation: the diff of exactly the
     bytes that will be written."""
     remotes = [readers[server.server] for server in saved.plan.servers]
-    again = make_plan(saved.playbook, remotes)
+    again = make_plan(saved.playbook, remotes, own=saved.own)
     stored, derived = dict(_changes(saved.plan)), dict(_changes(again))
     moved = [
         f"{key[0]}: {change.target}"

@@ -62,6 +62,9 @@ class ServerPlan(_Strict):
     preflight: list[Preflight]
     problem: Problem | None
     locked_by: str | None
+    variables: dict[str, Any] = Field(
+        description="The variables whose values on this server differ from the plan's (the inventory's)."
+    )
     changes: list[PlannedChange]
     handlers: list[HandlerRun]
 

@@ -13,8 +13,15 @@
     groups:
       site-a: [ex01, ex02]
       site-b: [ex03]
+    vars: {protocol: TLS 1.2}     # playbooks' variables, for every server
+    group_vars:                   # ... for a group's servers
+      site-b: {owa_host: mail.b.contoso.com}
+    # a server's own: servers: {ex03: {vars: {owa_host: ...}}}
 
-`--limit` picks servers or groups (`--limit site-a`, `--limit ex01,ex03`).
+`--limit` picks servers or groups (`--limit site-a`, `--limit ex01,ex03`). A variable's value
+for a server: `--var` (or `--var-file`), else the server's `vars`, else its group's
+`group_vars` (two of its groups giving different values is an error), else `vars`, else the
+playbook's default.
 """
 
 from __future__ import annotations
@@ -82,10 +89,16 @@ class Defaults(Settings):
     pass
 
 
+Value = str | int | bool
+
+
 class ServerEntry(Settings):
     host: str | None = Field(default=None, description="Host name or address; the server's name when absent.")
     spn_hostname: str | None = Field(
         default=None, description="Kerberos: the server's name in Active Directory, when host is an address."
+    )
+    vars: dict[str, Value] = Field(
+        default={}, description="Values for playbooks' variables on this server (--var wins)."
     )
 
 
@@ -94,8 +107,11 @@ class Inventory(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     servers: dict[str, ServerEntry] = Field(min_length=1)
     groups: dict[str, list[str]] = Field(default={})
-    vars: dict[str, str | int | bool] = Field(
+    vars: dict[str, Value] = Field(
         default={}, description="Values for playbooks' variables, for every server (--var wins)."
+    )
+    group_vars: dict[str, dict[str, Value]] = Field(
+        default={}, description="Values for playbooks' variables on a group's servers (a server's own win)."
     )
 
     @model_validator(mode="after")
@@ -108,7 +124,32 @@ class Inventory(BaseModel):
                     close = difflib.get_close_matches(member, list(self.servers), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise ValueError(f"group {group!r} names {member!r}, which is not a server{hint}")
+        for group in self.group_vars:
+            if group not in self.groups:
+                raise ValueError(f"group_vars names {group!r}, which is not a group")
         return self
+
+    def server_vars(self, name: str) -> dict[str, str]:
+        """The values this server's groups and own entry give (as text, as --var gives them)."""
+        values: dict[str, str] = {}
+        origin: dict[str, str] = {}
+        for group, members in self.groups.items():
+            for key, value in self.group_vars.get(group, {}).items():
+                if name in members:
+                    if key in values and values[key] != _text(value):
+                        raise RemediateError(
+                            INVALID,
+                            f"server {name!r} is in groups {origin[key]!r} and {group!r}, which give "
+                            f"{key} different values ({values[key]!r}, {_text(value)!r})",
+                            f"give {name} its own value: servers: {{{name}: {{vars: {{{key}: ...}}}}}}",
+                        )
+                    values[key], origin[key] = _text(value), group
+        values.update({key: _text(value) for key, value in self.servers[name].vars.items()})
+        return values
+
+
+def _text(value: Value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)
@@ -157,7 +198,7 @@ class LoadedInventory:
         defaults, own = self.inventory.defaults, self.inventory.servers[name]
         keys = {
             **defaults.model_dump(exclude_none=True),
-            **own.model_dump(exclude_none=True, exclude={"host"}),
+            **own.model_dump(exclude_none=True, exclude={"host", "vars"}),
         }
         where = {key: keys.pop(key) for key in SERVER_KEYS if key in keys}
         where = {**{k: v for k, v in (fill or {}).items() if v is not None and k in SERVER_KEYS}, **where}

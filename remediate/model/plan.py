@@ -84,6 +84,8 @@ class ServerPlan:
     # nothing to change here, but a remediate run holds the server: it may still change or roll
     # back, so "no change" is not final
     locked_by: str | None = None
+    # the variables whose values here differ from the plan's (the inventory's per server or group)
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Plan:
                     "preflight": [{"check": c.label, "problem": c.problem} for c in s.checks],
                     "problem": problem(s.problem),
                     "locked_by": s.locked_by,
+                    "variables": dict(s.variables),
                     "changes": [change(c) for c in s.changes],
                     "handlers": [
                         {"name": h.name, "commands": list(h.commands), "because": list(h.because)}
@@ -225,6 +228,7 @@ def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
             problem=_problem(s["problem"]),
             build=s["build"],
             checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
+            variables=dict(s.get("variables") or {}),
         )
         for s in data["servers"]
     )

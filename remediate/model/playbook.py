@@ -193,7 +193,11 @@ def _check_references(playbook: Playbook, document: yamlsource.Document) -> None
 
 
 def parse(
-    text: bytes, source: str, given: dict[str, str] | None = None, inventory: dict[str, str] | None = None
+    text: bytes,
+    source: str,
+    given: dict[str, str] | None = None,
+    inventory: dict[str, str] | None = None,
+    inventory_label: str = "the inventory's vars",
 ) -> LoadedPlaybook:
     """A playbook from its text, with `given` variable values (`--var`) put into its steps."""
     from remediate.model.variables import substitute
@@ -205,7 +209,7 @@ def parse(
             f"{source}: a playbook is a mapping (name, description, steps, ...)",
             "see `remediate schema`",
         )
-    values = substitute(document, given or {}, inventory)
+    values = substitute(document, given or {}, inventory, inventory_label)
     try:
         playbook = Playbook.model_validate(document.data)
     except ValidationError as error:
@@ -222,11 +226,14 @@ def load(name_or_path: str, given: dict[str, str] | None = None) -> LoadedPlaybo
 
 
 def load_located(
-    located: tuple[Path, str], given: dict[str, str] | None = None, inventory: dict[str, str] | None = None
+    located: tuple[Path, str],
+    given: dict[str, str] | None = None,
+    inventory: dict[str, str] | None = None,
+    inventory_label: str = "the inventory's vars",
 ) -> LoadedPlaybook:
     """The playbook `catalog.locate` found (so that a command resolves the name once)."""
     path, source = located
-    return parse(yamlsource.read(path, INVALID), source, given, inventory)
+    return parse(yamlsource.read(path, INVALID), source, given, inventory, inventory_label)
 
 
 def json_schema() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,9 @@ def save(
             "digest": loaded.digest,
             "text": loaded.text.decode("utf-8"),
             # the values its variables were given: deriving the plan again needs them
-            "variables": {
-                name: str(value).lower() if isinstance(value, bool) else str(value)
-                for name, value in loaded.variables.items()
-            },
+            "variables": _texts(loaded.variables),
+            # a server's own values (the inventory's per server or group)
+            "server_variables": {s.server: _texts(s.variables) for s in plan.servers if s.variables},
         },
         "hosts": hosts,
         "connection": connection,
@@ -91,6 +90,12 @@ def save(
     return str(data["digest"])
 
 
+def _texts(values: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()
+    }
+
+
 @dataclass(frozen=True)
 class SavedPlan:
     path: Path
@@ -101,6 +106,7 @@ class SavedPlan:
     created: str
     change_id: str | None = None
     digest: str = ""  # of the content that was read and checked: what --expect-digest compares
+    own: dict[str, LoadedPlaybook] = field(default_factory=dict)  # servers with their own values
 
 
 # A plan holds each server's exact states (files up to 1 MiB each, twice): 256 MiB is room for
@@ -146,6 +152,11 @@ def load(path: Path) -> SavedPlan:
             "plan-tampered", f"{path}: the playbook it carries does not match its digest", REPLAN
         )
     plan = plan_from_dict(data["plan"], data["states"])
+    variables = recorded.get("variables") or {}
+    own = {
+        server: parse(recorded["text"].encode("utf-8"), recorded["source"], {**variables, **values})
+        for server, values in (recorded.get("server_variables") or {}).items()
+    }
     return SavedPlan(
         path,
         plan,
@@ -155,4 +166,5 @@ def load(path: Path) -> SavedPlan:
         data.get("created", "?"),
         data.get("change_id"),
         data["digest"],
+        own,
     )

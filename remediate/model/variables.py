@@ -8,7 +8,8 @@
           key: 'HKLM:\\...\\Protocols\\${protocol}\\Server'
           value: ${enabled}          # the whole value: it stays an integer
 
-Values come from `--var NAME=VALUE` (the command line), else the variable's default; a
+Values come from `--var NAME=VALUE` or `--var-file` (the command line), else the inventory's
+(a server's own, its groups', then every server's), else the variable's default; a
 variable a step uses that has neither is an error naming the place it is used. They are
 substituted into the steps and preconditions before the playbook is validated (so a value is
 checked by the kind's own rules, at the line that uses it), shown in the plan, and kept with
@@ -18,6 +19,7 @@ a saved plan.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,7 +59,11 @@ def _typed(name: str, kind: str, raw: Any, where: str) -> Any:
 
 
 def resolve(
-    declared: dict[str, Any], given: dict[str, str], source: str, inventory: dict[str, str] | None = None
+    declared: dict[str, Any],
+    given: dict[str, str],
+    source: str,
+    inventory: dict[str, str] | None = None,
+    inventory_label: str = "the inventory's vars",
 ) -> dict[str, Any]:
     """The values: given (typed), else the inventory's, else defaults; a name given on the
     command line but not declared is an error (the inventory's may be for other playbooks)."""
@@ -66,7 +72,7 @@ def resolve(
         raise RemediateError(
             "variable-unknown",
             f"{source} declares no variable {unknown[0]!r} (it declares: {', '.join(sorted(declared)) or 'none'})",
-            "check the name given with --var",
+            "check the name given with --var or in --var-file",
         )
     values = {}
     for name, spec in declared.items():
@@ -74,21 +80,24 @@ def resolve(
         if name in given:
             values[name] = _typed(name, kind, given[name], "--var")
         elif name in (inventory or {}):
-            values[name] = _typed(name, kind, (inventory or {})[name], "the inventory's vars:")
+            values[name] = _typed(name, kind, (inventory or {})[name], inventory_label)
         elif isinstance(spec, dict) and spec.get("default") is not None:
             values[name] = _typed(name, kind, spec["default"], f"{source}: the default of")
     return values
 
 
 def substitute(
-    document: yamlsource.Document, given: dict[str, str], inventory: dict[str, str] | None = None
+    document: yamlsource.Document,
+    given: dict[str, str],
+    inventory: dict[str, str] | None = None,
+    inventory_label: str = "the inventory's vars",
 ) -> dict[str, Any]:
     """Put the values into the document's steps and preconditions (in place); the values used."""
     data = document.data
     declared = data.get("variables") or {}
     if not isinstance(declared, dict):
         return {}
-    values = resolve(declared, given, document.source, inventory)
+    values = resolve(declared, given, document.source, inventory, inventory_label)
     used: dict[str, Any] = {}
 
     def visit(node: Any, location: tuple[Any, ...]) -> Any:
@@ -123,3 +132,31 @@ def substitute(
         if section in data:
             data[section] = visit(data[section], (section,))
     return {**values, **used}
+
+
+def from_file(path: Path) -> dict[str, str]:
+    """The values a `--var-file` gives: a YAML mapping of names to text, numbers or true/false."""
+    document = yamlsource.parse(
+        yamlsource.read(path, "variable-file-invalid"), str(path), "variable-file-invalid"
+    )
+    if not isinstance(document.data, dict):
+        raise RemediateError(
+            "variable-file-invalid", f"{path}: a variables file is a mapping (NAME: VALUE per line)", None
+        )
+    values = {}
+    for name, value in document.data.items():
+        position = document.position((name,))
+        where = f"{path}:{position.line}:{position.column}" if position else str(path)
+        if not isinstance(name, str) or not re.match(NAME, name):
+            raise RemediateError("variable-file-invalid", f"{where}: {name!r} is not a variable name", None)
+        if isinstance(value, bool):
+            values[name] = str(value).lower()
+        elif isinstance(value, (str, int)):
+            values[name] = str(value)
+        else:
+            raise RemediateError(
+                "variable-file-invalid",
+                f"{where}: {name} must be text, a whole number or true/false, not {type(value).__name__}",
+                None,
+            )
+    return values
