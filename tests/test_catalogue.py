@@ -504,3 +504,34 @@ def test_variables_from_a_file(start_sim: Any, tmp_path: Path) -> None:
     values.write_text("enabled: 1\nprotocol: [TLS 1.3]\n", encoding="utf-8")
     bad = cli(tmp_path, "plan", str(book), *servers, "--var-file", str(values), env=credentials(sim))
     assert bad.exit_code == 1 and f"{values}:2:11: protocol must be text" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("forged", "expected"),
+    [
+        ({"ex02": {"enabled": "0"}}, "plan-tampered"),  # another value than the reviewed one
+        ({"ex02": {"nosuch": "0"}}, "declares no variable 'nosuch'"),
+        ({"ex02": {"enabled": "yes"}}, "enabled must be an integer"),
+    ],
+)
+def test_forged_per_server_values_in_a_saved_plan_write_nothing(
+    start_sim: Any, tmp_path: Path, forged: dict[str, Any], expected: str
+) -> None:
+    from remediate.model.saved_plan import _digest
+
+    sim = start_sim(servers=2, restart_seconds=0)
+    book = tmp_path / "book.yaml"
+    book.write_text(VARIABLE_BOOK, encoding="utf-8")
+    inventory = two_server_inventory(sim, tmp_path, vars={"enabled": 1})
+    env = {"REMEDIATE_PASSWORD": sim.password}
+    saved = tmp_path / "change.plan"
+    assert cli(tmp_path, "plan", str(book), "-i", str(inventory), "--out", str(saved), env=env).exit_code == 0
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    document["playbook"]["server_variables"] = forged
+    document["digest"] = _digest(document)
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    before = {name: registry(sim, name) for name in ("ex01", "ex02")}
+    result = cli(tmp_path, "apply", str(saved), "--yes", "--health-timeout", "5", env=env)
+    assert result.exit_code == 1 and expected in result.output, result.output
+    assert "unexpected" not in result.output
+    assert {name: registry(sim, name) for name in ("ex01", "ex02")} == before

@@ -155,8 +155,7 @@ def _show_playbook(playbook_name: str) -> None:
     if book.preconditions:
         click.echo("preconditions:")
         for precondition in book.preconditions:
-            settings = ", ".join(f"{k} {v}" for k, v in precondition.settings.model_dump().items())
-            click.echo(f"  - {precondition.kind}: {settings}")
+            click.echo(f"  - {precondition.kind}: {precondition.describe()}")
     click.echo("steps:")
     for number, step in enumerate(book.steps, start=1):
         where = "every server" if step.effective_scope == "server" else "once for the organization"

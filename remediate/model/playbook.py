@@ -101,6 +101,14 @@ class PreconditionBase(_OneKind):
     def hint(self) -> str:
         return precondition_kinds.REGISTRY[self.kind].hint
 
+    def describe(self) -> str:
+        """What must hold, for people (`remediate show`)."""
+        kind = precondition_kinds.REGISTRY[self.kind]
+        described = getattr(kind, "describe", None)
+        if described is not None:
+            return str(described(self.settings))
+        return ", ".join(f"{k} {v}" for k, v in self.settings.model_dump(exclude_none=True).items())
+
 
 def _one_kind_model(name: str, base: type[_OneKind], kinds: dict[str, type[BaseModel]]) -> type[_OneKind]:
     fields: dict[str, Any] = {

@@ -70,6 +70,12 @@ class _ExchangeBuild:
     spec = ExchangeBuild
     hint = "update the server, or leave it out of this run (--limit)"
 
+    def describe(self, spec: ExchangeBuild) -> str:
+        if isinstance(spec.minimum, str):
+            return f"{product(spec.minimum)} ({spec.minimum}) or later"
+        listed = ", ".join(f"{product(m)} {m}" for m in spec.minimum)
+        return f"at least, on its cumulative update: {listed}; or a later cumulative update"
+
     def check(self, spec: ExchangeBuild, reader: PreflightReader) -> Check:
         build = reader.exchange_build()
         if isinstance(spec.minimum, str):

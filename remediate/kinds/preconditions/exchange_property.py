@@ -44,6 +44,12 @@ class _ExchangeProperty:
     spec = ExchangeProperty
     hint = "change the setting as the playbook's notice says, or leave the server out of this run (--limit)"
 
+    def describe(self, spec: ExchangeProperty) -> str:
+        allowed = " or ".join(repr(v) for v in spec.one_of)
+        return f"Get-{spec.noun} '{spec.identity}': {spec.property} is {allowed}" + (
+            f" (else: {spec.hint})" if spec.hint else ""
+        )
+
     def check(self, spec: ExchangeProperty, reader: PreflightReader) -> Check:
         identity = reader.expand(spec.identity)
         found = reader.exchange_object(spec.noun, identity)

@@ -39,6 +39,12 @@ class _RegistryValue:
     spec = RegistryCondition
     hint = "set the value as the playbook's notice says, or leave the server out of this run (--limit)"
 
+    def describe(self, spec: RegistryCondition) -> str:
+        allowed = " or ".join(repr(v) for v in spec.one_of) + (
+            " or missing" if spec.missing == "pass" else ""
+        )
+        return f"{spec.key}\\{spec.name} is {allowed}" + (f" (else: {spec.hint})" if spec.hint else "")
+
     def check(self, spec: RegistryCondition, reader: PreflightReader) -> Check:
         values = reader.registry_values(spec.key)
         value = None if values is None else values.get(spec.name)

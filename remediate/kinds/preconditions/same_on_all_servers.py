@@ -41,6 +41,11 @@ class _SameOnAllServers:
     hint = "make the servers agree (the same playbook, e.g. tls12, applied to every one), then run again"
     across_servers = True
 
+    def describe(self, spec: SameOnAllServers) -> str:
+        count = sum(len(entry.names) for entry in spec.registry)
+        keys = "; ".join(f"{entry.key} ({', '.join(entry.names)})" for entry in spec.registry)
+        return f"the {spec.what} ({count} registry values) is the same on every server of the run: {keys}"
+
     def check(self, spec: SameOnAllServers, reader: PreflightReader) -> Check:
         observed = []
         for entry in spec.registry:
