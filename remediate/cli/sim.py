@@ -52,6 +52,11 @@ STATE_OPTION = click.option(
 )
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--restart-seconds", type=click.FloatRange(min=0), help="How long a service restart takes.")
+@click.option(
+    "--latency",
+    type=click.Choice(["none", "realistic"]),
+    help="How long the servers take (network, runspaces, snap-in, cmdlets, IIS restart), spent waiting.",
+)
 @click.option("--reset", is_flag=True, help="Throw the existing state away and seed again.")
 @click.pass_context
 def serve(
@@ -62,6 +67,7 @@ def serve(
     port: int,
     bind: str,
     restart_seconds: float | None,
+    latency: str | None,
     reset: bool,
 ) -> None:
     """Serve the simulated organization in the foreground until interrupted.
@@ -81,6 +87,7 @@ def serve(
         port=port,
         restart_seconds=restart_seconds,
         reset=reset,
+        latency=latency,
     )
     simulator.start()
     stop = threading.Event()

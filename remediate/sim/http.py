@@ -37,6 +37,7 @@ from remediate.sim.auth import (
 )
 from remediate.sim.engine import EXCHANGE_CONFIGURATION as EXCHANGE
 from remediate.sim.faults import FaultBook
+from remediate.sim.latency import wait
 from remediate.sim.machine import Machine
 from remediate.sim.scenario import Authentication
 from remediate.sim.wsman import Endpoint, Fault, WSManService, endpoint_for, fault_envelope, parse_request
@@ -195,6 +196,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
         context = self.server.context
         name = self.server.name
         context.counters.http_request(name)
+        wait(context.machine.org.latency.round_trip_ms)  # the network, there and back
         body = self._read_body()
         if body is None:
             return

@@ -22,6 +22,7 @@ from remediate.sim.engine import (
     script_not_simulated,
     statements,
 )
+from remediate.sim.latency import wait
 from remediate.sim.machine import Machine
 from remediate.sim.records import PSError
 
@@ -160,6 +161,10 @@ class PipelineRun:
                     call.midway = functools.partial(call.sleep, delay.seconds)
                 if delay is not None and delay.when == "before":
                     call.sleep(delay.seconds)
+                latency = self.machine.org.latency
+                wait(
+                    latency.exchange_cmdlet_ms if resolved.cmdlet.source == "exchange" else latency.cmdlet_ms
+                )
                 resolved.cmdlet.run(call)
                 if delay is not None and delay.when == "after":
                     self._record(command, "error" if errors else "ok", errors[0] if errors else None)

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from remediate.sim.faults import Fault
+from remediate.sim.latency import Latency
 from remediate.support.errors import RemediateError
 
 # The Microsoft Graph partner application's ActAsPermissions in a real Exchange 2019 lab.
@@ -190,6 +191,8 @@ class Scenario(_Model):
     # real lab's Export-Clixml shows) or as Exchange's MultiValuedProperty<string>.
     multi_valued_shape: Literal["string-array", "multi-valued-property"] = "string-array"
     restart_seconds: float = Field(default=2.0, ge=0)
+    # how long a real server takes (sim/latency.py): "none", "realistic", or the keys
+    latency: Latency | Literal["none", "realistic"] = "none"
     faults: list[Fault] = Field(default_factory=list)
     authentication: Authentication = Field(default_factory=Authentication)
 

@@ -6,6 +6,7 @@ import uuid
 from importlib import resources
 from typing import Any
 
+from remediate.sim.latency import resolve as resolve_latency
 from remediate.sim.scenario import Scenario, Server, WebConfig
 from remediate.sim.store import now_iso
 from remediate.sim.winpath import WinPath, parse
@@ -350,6 +351,7 @@ def seed(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]], dict
         "role_entries": _role_entries(scenario),
         "multi_valued_shape": scenario.multi_valued_shape,
         "restart_seconds": scenario.restart_seconds,
+        "latency": resolve_latency(scenario.latency).model_dump(),
         "scenario_digest": scenario.digest(),
     }
     states = [_server_state(server, scenario.organization.domain) for server in servers]

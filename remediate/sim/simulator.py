@@ -24,6 +24,8 @@ from remediate.sim import auth
 from remediate.sim.audit import AuditRecord, AuditTrail, Counters
 from remediate.sim.faults import Fault, FaultBook
 from remediate.sim.http import ServerContext, WinRMServer, serve
+from remediate.sim.latency import Latency
+from remediate.sim.latency import resolve as resolve_latency
 from remediate.sim.machine import Machine
 from remediate.sim.scenario import Authentication, Scenario, load_scenario
 from remediate.sim.seed import seed
@@ -59,6 +61,7 @@ class Simulator:
         restart_seconds: float | None = None,
         reset: bool = False,
         authentication: Authentication | None = None,
+        latency: Latency | str | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).expanduser().absolute()
         self._server_count = servers
@@ -67,6 +70,7 @@ class Simulator:
         self._port = port
         self._restart_seconds = restart_seconds
         self._authentication = authentication  # overrides the scenario's, like restart_seconds
+        self._latency = None if latency is None else resolve_latency(latency)  # and this
         self._reset = reset
         self._lock_handle: IO[str] | None = None
         self._listeners: dict[str, WinRMServer] = {}
@@ -170,6 +174,10 @@ class Simulator:
         if self._restart_seconds is not None:
             with self.org.lock:
                 self.org.data["restart_seconds"] = self._restart_seconds
+                self.org.save()
+        if self._latency is not None:
+            with self.org.lock:
+                self.org.data["latency"] = self._latency.model_dump()
                 self.org.save()
         auth.register(self._credentials)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.sim import acl
+from remediate.sim.latency import Latency
 from remediate.sim.winpath import WinPath
 from remediate.support.statedir import private_dir, write_private
 
@@ -305,8 +306,14 @@ class OrgState:
         return str(self.data["multi_valued_shape"])
 
     @property
+    def latency(self) -> Latency:
+        """How long the servers take (an organization saved before the model: none)."""
+        return Latency.model_validate(self.data.get("latency") or {})
+
+    @property
     def restart_seconds(self) -> float:
-        return float(self.data["restart_seconds"])
+        restart = self.latency.restart_seconds
+        return float(self.data["restart_seconds"] if restart is None else restart)
 
     def partner_applications(self) -> list[dict[str, Any]]:
         return self.data["partner_applications"]

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 
 from remediate.sim.audit import AuditTrail, Counters
 from remediate.sim.engine import EXCHANGE_CONFIGURATION, SERVER_CONFIGURATION, Session
+from remediate.sim.latency import wait
 from remediate.sim.machine import Machine
 from remediate.sim.psrp import PipelineSlot, ReceiveTimeout, Shell, ShellClosed
 from remediate.support.logs import get_logger
@@ -251,6 +252,10 @@ class WSManService:
         if shell_node is None or creation is None or not (creation.text or "").strip():
             raise invalid_request("A PowerShell shell needs rsp:Shell with creationXml.")
         shell_id = (shell_node.get("ShellId") or str(uuid.uuid4())).upper()
+        latency = self.machine.org.latency
+        wait(latency.runspace_open_ms)  # a host process and a runspace pool start
+        if endpoint.configuration == EXCHANGE_CONFIGURATION:
+            wait(latency.exchange_open_ms)  # Exchange builds the user's RBAC runspace
         session = Session(configuration=endpoint.configuration, user=user, delegated=delegated)
         shell = Shell(shell_id, request.resource_uri, session, self.machine, self.audit)
         try:

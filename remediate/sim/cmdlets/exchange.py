@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 from remediate.sim.engine import EXCHANGE_CONFIGURATION, EXCHANGE_SNAPIN, Call, Cmdlet, Param
+from remediate.sim.latency import wait
 from remediate.sim.records import (
     MultiValuedString,
     ObjectState,
@@ -453,6 +454,8 @@ def _add_pssnapin(call: Call) -> None:
                     )
                 )
                 continue
+            if snapin == EXCHANGE_SNAPIN:
+                wait(call.machine.org.latency.snapin_ms)  # loading Exchange's assemblies
             call.session.snapins.add(snapin.lower())
             if call.get("PassThru"):
                 call.output(
