@@ -1,6 +1,6 @@
 """The floor for `remediate plan app-only-graph`: a minimal hand-written pypsrp script doing
-the same remote work (one runspace pool per server, the same reads, close), reading up to 16
-servers at once; the partner application is read once, through the first server.
+the same remote work (one runspace pool per server, the same reads, close), reading up to
+BENCH_FORKS (default 50) servers at once; the partner application is read once, through the first server.
 
     BENCH_SERVERS=127.0.0.1:5986,127.0.0.1:5987 BENCH_CA=ca.pem REMEDIATE_USERNAME=... \
     REMEDIATE_PASSWORD=... python bench/floor_plan.py
@@ -49,7 +49,7 @@ def read(server: str, organization: bool) -> None:
 
 def main() -> None:
     servers = os.environ["BENCH_SERVERS"].split(",")
-    with concurrent.futures.ThreadPoolExecutor(16) as workers:
+    with concurrent.futures.ThreadPoolExecutor(int(os.environ.get("BENCH_FORKS", "50"))) as workers:
         for done in [workers.submit(read, server, index == 0) for index, server in enumerate(servers)]:
             done.result()
 

@@ -26,6 +26,7 @@ class ApplySettings:
     health_timeout: float = 120.0
     serial: int = 1  # servers changed at a time (0: all)
     max_failures: int = 0  # failed batches tolerated before the run stops
+    forks: int = 50  # servers worked on at once (reads, and the servers of a batch)
 
 
 def refuse_errors(planned: Planned) -> None:
@@ -56,6 +57,7 @@ def apply(planned: Planned, journal: Journal, settings: ApplySettings, progress:
         break_lock=settings.break_lock,
         serial=settings.serial,
         max_failures=settings.max_failures,
+        forks=settings.forks,
     )
 
 

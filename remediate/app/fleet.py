@@ -45,6 +45,7 @@ class FleetOptions:
     spn_hostname: str | None = None
     username: str | None = None
     password_file: Path | None = None
+    forks: int = 50  # servers worked on at once
     settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -31,6 +31,7 @@ def planned(
     open_fleet: Callable[[], Fleet],
     given: list[str],
     variables: dict[str, str] | None = None,
+    forks: int = 50,
 ) -> Iterator[Planned]:
     """Plan `playbook_name` on the fleet `open_fleet` makes; the fleet is closed at the end.
 
@@ -75,7 +76,9 @@ def planned(
         own = {server: mine for server, mine in own.items() if mine.variables != loaded.variables}
         from remediate.engine.remote import attribute
 
-        the_plan = attribute(make_plan(loaded, list(fleet.readers().values()), own=own), fleet.sessions)
+        the_plan = attribute(
+            make_plan(loaded, list(fleet.readers().values()), forks, own=own), fleet.sessions
+        )
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
 
 

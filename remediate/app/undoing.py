@@ -25,6 +25,7 @@ class UndoSettings:
     break_lock: str | None = None
     health_timeout: float = 120.0
     trust_journal: bool = False  # roll back from the journal where the servers' records disagree
+    forks: int = 50  # servers worked on at once
 
 
 @dataclass(frozen=True)
@@ -140,4 +141,5 @@ def roll_back(
         health_timeout=settings.health_timeout,
         break_lock=settings.break_lock,
         settled=True,  # the caller settled before the preview read anything
+        forks=settings.forks,
     )

@@ -75,6 +75,13 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="An inventory file: servers, groups, and how to reach them (instead of --host).",
         ),
         click.option(
+            "--forks",
+            type=click.IntRange(min=1, max=500),
+            default=50,
+            show_default=True,
+            help="Servers worked on at once: reads, and the servers of a batch (their threads mostly wait).",
+        ),
+        click.option(
             "--limit",
             "limits",
             multiple=True,

@@ -198,7 +198,7 @@ def _planned(ctx: click.Context, playbook_name: str, options: dict[str, Any]) ->
 
         variables = {**from_file(var_file), **variables}
     fleet = fleet_options(options)
-    return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given(), variables)
+    return planned(playbook_name, fleet_opener(ctx, fleet), fleet.given(), variables, fleet.forks)
 
 
 @click.command()
@@ -246,7 +246,7 @@ def apply(ctx: click.Context, playbook_name: str, dry_run: bool, output: str, **
 
     yes, expect_digest = options.pop("yes"), options.pop("expect_digest")
     keys = ("change_id", "break_lock", "health_timeout", "serial", "max_failures")
-    settings = ApplySettings(**{key: options.pop(key) for key in keys})
+    settings = ApplySettings(**{key: options.pop(key) for key in keys}, forks=options["forks"])
     _bind_change_id(settings.change_id)
     if is_saved_plan(playbook_name):
         _apply_saved(ctx, Path(playbook_name), dry_run, output, yes, expect_digest, options, settings)

@@ -167,7 +167,9 @@ def rollback(
     from remediate.cli.render import outcome_text
     from remediate.model.status import Preview
 
-    settings = undoing.UndoSettings(strategy, force, break_lock, health_timeout, trust_journal)
+    settings = undoing.UndoSettings(
+        strategy, force, break_lock, health_timeout, trust_journal, forks=options["forks"]
+    )
     as_json = json_output(ctx, output)
     servers = fleet_options(options)
     journal = used = journal_for(ctx)

@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.engine.execution import Execution
+from remediate.engine.execution import DEFAULT_FORKS, Execution
 from remediate.engine.journal import Journal
 from remediate.engine.recording import Recorder, RunFacts
 from remediate.engine.restore import restore
@@ -39,6 +39,17 @@ def batches_of(servers: list[str], serial: int) -> list[list[str]]:
     """Servers in batches of `serial` (0: all at once), in order."""
     size = serial if serial > 0 else max(1, len(servers))
     return [servers[index : index + size] for index in range(0, len(servers), size)]
+
+
+def waves(items: list[Item]) -> list[list[Item]]:
+    """The items (in playbook order) as waves: one step's items, one per server, applied at once."""
+    grouped: list[list[Item]] = []
+    for item in items:
+        if grouped and grouped[-1][0].step == item.step and all(i.server != item.server for i in grouped[-1]):
+            grouped[-1].append(item)
+        else:
+            grouped.append([item])
+    return grouped
 
 
 @dataclass
@@ -68,15 +79,23 @@ class Applying(Execution):
         first: dict[tuple[str, str], Item] = {}
         for item in items:
             first.setdefault((item.server, item.target.lower()), item)
-        moved = []
+        by_server: dict[str, list[Item]] = {}
         for item in first.values():
-            current = self.with_reconnect(
-                item.server,
-                functools.partial(item.resource.state, item.spec, item.target, self.reader(item.server)),
-            )
-            if not item.resource.same(item.spec, current, item.before):
-                moved.append(item)
-                self.step_status(item, StepStatus.MOVED, error="changed since the plan was made")
+            by_server.setdefault(item.server, []).append(item)
+
+        def check(server: str) -> list[Item]:
+            moved = []
+            for item in by_server[server]:
+                current = self.with_reconnect(
+                    server,
+                    functools.partial(item.resource.state, item.spec, item.target, self.reader(server)),
+                )
+                if not item.resource.same(item.spec, current, item.before):
+                    moved.append(item)
+                    self.step_status(item, StepStatus.MOVED, error="changed since the plan was made")
+            return moved
+
+        moved = [item for found in self.each(list(by_server), check) for item in found]
         if moved:
             where = "; ".join(f"{item.server}: {item.target}" for item in moved)
             raise RemediateError(
@@ -108,14 +127,18 @@ class Applying(Execution):
 
     def batch(self, items: list[Item], handlers: dict[str, list[str]]) -> BatchResult:
         """Apply one batch; on any failure roll back what it wrote and run its handlers again."""
-        done: list[Item] = []
+        done: list[Item] = []  # started, in order (appended by each server's thread)
         handlers_ran = False
+
+        def start(item: Item) -> None:
+            done.append(item)  # before anything is written: a rollback considers it
+            self.apply_one(item)
+
         try:
-            for server in dict.fromkeys([item.server for item in items] + list(handlers)):
-                self.recorder.begin(server, [item for item in items if item.server == server])
-            for item in items:
-                done.append(item)
-                self.apply_one(item)
+            servers = list(dict.fromkeys([item.server for item in items] + list(handlers)))
+            self.each(servers, lambda s: self.recorder.begin(s, [item for item in items if item.server == s]))
+            for wave in waves(items):  # a step on every server of the batch at once, step after step
+                self.each(wave, start)
             handlers_ran = True
             lines = self.run_handlers(handlers, self.handler_specs)
             applied = [StepReport.of(i, StepStatus.APPLIED, "written and verified") for i in items]
@@ -170,8 +193,12 @@ class Applying(Execution):
     def finished(self, servers: set[str], status: ServerOutcome, items: list[Item], outcome: Outcome) -> None:
         """A batch ended on `servers`: the outcome, and the records there brought up to date."""
         outcome.servers.update({s: status for s in servers})
-        for server in servers:
-            self.recorder.finish(server, str(status), [item for item in items if item.server == server])
+        self.each(
+            sorted(servers),
+            lambda server: self.recorder.finish(
+                server, str(status), [i for i in items if i.server == server]
+            ),
+        )
 
     def batches(
         self, items: list[Item], serial: int, max_failures: int, outcome: Outcome
@@ -241,6 +268,7 @@ def apply_plan(
     break_lock: str | None = None,
     serial: int = 1,
     max_failures: int = 0,
+    forks: int = DEFAULT_FORKS,
 ) -> Outcome:
     """Apply `plan` (it carries all it needs) in batches of `serial` servers. A failing batch is
     rolled back; more than `max_failures` failed batches stop the run, leaving the remaining
@@ -286,6 +314,7 @@ def apply_plan(
         run_id,
         progress,
         health_timeout,
+        forks,
         handler_specs=handler_specs,
         all_servers=all_servers,
         facts=facts,

@@ -219,7 +219,7 @@ def _one_shape(loaded: LoadedPlaybook, own: dict[str, LoadedPlaybook]) -> None:
 def make_plan(
     loaded: LoadedPlaybook,
     remotes: Sequence[PlanReader],
-    parallel: int = 16,
+    parallel: int = 50,
     own: dict[str, LoadedPlaybook] | None = None,
 ) -> Plan:
     """The plan of `loaded` on `remotes`; a server named in `own` is planned with its own copy of

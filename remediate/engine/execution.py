@@ -4,6 +4,8 @@ the locks, and the handlers with the health check after them. `engine.apply` and
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import functools
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +33,44 @@ from remediate.winrm.settings import CONNECTION_ERRORS
 from remediate.winrm.writer import ServerWriter
 
 log = get_logger(__name__)
+DEFAULT_FORKS = 50  # servers worked on at once: their threads mostly wait on the network
+
+
+def each(
+    forks: int, things: list[Any], action: Callable[[Any], Any], progress: Callable[[str, str], None]
+) -> list[Any]:
+    """`action` on each of `things` (one per server), up to `forks` at once; their results, in
+    order. Every started action runs to its end before this returns or raises, so nothing is
+    still writing when the caller reacts: the first failure is then raised (in `things`' order).
+    Ctrl-C: the actions not started are cancelled, the started ones finish, then it goes on."""
+    if len(things) <= 1 or forks <= 1:
+        return [action(thing) for thing in things]
+    pool = concurrent.futures.ThreadPoolExecutor(min(forks, len(things)), thread_name_prefix="server")
+    futures = [pool.submit(contextvars.copy_context().run, action, thing) for thing in things]
+    try:
+        concurrent.futures.wait(futures)
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()
+        progress("", "interrupted: waiting for the servers' current steps to finish")
+        _wait_out(futures)
+        raise
+    finally:
+        pool.shutdown(wait=False)
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:
+        raise next((e for e in failures if isinstance(e, RemediateError)), failures[0])  # type: ignore[misc]
+    return [future.result() for future in futures]
+
+
+def _wait_out(futures: list[concurrent.futures.Future[Any]]) -> None:
+    """Wait for started actions even through another Ctrl-C: they may be writing."""
+    while True:
+        try:
+            concurrent.futures.wait(futures)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 class Execution:
@@ -43,7 +83,9 @@ class Execution:
         run_id: str,
         progress: Progress,
         health_timeout: float,
+        forks: int = DEFAULT_FORKS,
     ) -> None:
+        self.forks = max(1, forks)
         self.journal = journal
         self.sessions = sessions
         self.run_id = run_id
@@ -75,6 +117,10 @@ class Execution:
             progress(server, message)
 
         self.progress = logged
+
+    def each(self, things: list[Any], action: Callable[[Any], Any]) -> list[Any]:
+        """`action` on each server (or item) at once, up to `forks` (see `each`)."""
+        return each(self.forks, things, action, self.progress)
 
     def _shell_opened(self, server: str, endpoint: str, shell_id: str) -> None:
         self.journal.event(self.run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")
@@ -131,13 +177,16 @@ class Execution:
     ) -> None:
         """Take each server's lock, then, when the run changes organization-wide objects, the
         organization's lock (through `organization_via`'s Exchange session)."""
-        for server in servers:
+
+        def take(server: str) -> None:
             # journaled first: a run killed right after New-Item is known to hold the lock
             self.journal.event(self.run_id, server, LOCKING)
             place = server_lock(self.reader(server), self.writer(server))
             self._acquire(place, operator, takeover, break_lock)
             self.locks[server] = place.where
             self.journal.event(self.run_id, server, f"locked {place.where}")
+
+        self.each(list(servers), take)
         if organization_via is not None:
             self.journal.event(self.run_id, organization_via, ORG_LOCKING)
             place = organization_lock(self.reader(organization_via), self.writer(organization_via))
@@ -164,7 +213,9 @@ class Execution:
                 self.journal.event(
                     self.run_id, via, f"could not remove the organization lock: {error.message}"
                 )
-        for server, path in list(self.locks.items()):
+
+        def free(held: tuple[str, str]) -> None:
+            server, path = held
             try:
                 ours = self.with_reconnect(
                     server,
@@ -177,7 +228,9 @@ class Execution:
                 )
             except RemediateError as error:
                 self.journal.event(self.run_id, server, f"could not remove the lock {path}: {error.message}")
-            del self.locks[server]
+            self.locks.pop(server, None)
+
+        self.each(list(self.locks.items()), free)
 
     def step_status(self, item: Item, status: StepStatus, **fields: Any) -> None:
         item.status = status
@@ -187,9 +240,10 @@ class Execution:
 
     def run_handlers(self, wanted: dict[str, list[str]], handlers: dict[str, dict[str, Any]]) -> list[str]:
         """Run each server's notified handlers once, then wait until it is healthy. Raises on failure."""
-        lines = []
-        for server, names in wanted.items():
-            for name in names:
+
+        def server_handlers(server: str) -> list[str]:
+            lines = []
+            for name in wanted[server]:
                 kind = HANDLERS[handlers[name]["kind"]]
                 settings = kind.spec.model_validate(handlers[name]["settings"])
                 key = (server, name)
@@ -209,7 +263,9 @@ class Execution:
                 self.journal.event(self.run_id, server, f"ran handler {name}")
                 self.wait_healthy(server, kind, settings, name, before)
                 lines.append(f"{server}: {name} ran; healthy" + "".join(f"; {note}" for note in notes))
-        return lines
+            return lines
+
+        return [line for lines in self.each(list(wanted), server_handlers) for line in lines]
 
     def wait_healthy(self, server: str, kind: Any, settings: Any, name: str, before: dict[str, str]) -> None:
         deadline = time.monotonic() + self.health_timeout

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from remediate.engine.journal_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from remediate.engine.serialized import Serialized
 from remediate.model.status import ACTIVE, RunStatus, StepStatus
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
@@ -116,7 +117,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = Serialized(sqlite3.connect(path, isolation_level=None, check_same_thread=False))
         os.chmod(path, 0o600)  # also an existing journal whose mode was loosened
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

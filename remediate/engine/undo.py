@@ -10,7 +10,7 @@ started and never saw healthy.
 
 from __future__ import annotations
 
-from remediate.engine.execution import Execution
+from remediate.engine.execution import DEFAULT_FORKS, Execution
 from remediate.engine.journal import RECORDED, Journal, RunRow
 from remediate.engine.recording import Recorder, RunFacts
 from remediate.engine.restore import restore_all
@@ -221,6 +221,7 @@ def rollback_run(
     health_timeout: float = 120.0,
     break_lock: str | None = None,
     settled: bool = False,
+    forks: int = DEFAULT_FORKS,
 ) -> Outcome:
     """Roll `run` back. `settled`: the caller already stopped what a dead run left running
     (`settle`, before it showed a preview); otherwise it is done here, before anything is read."""
@@ -255,7 +256,7 @@ def rollback_run(
         )
     if not settled:
         settle(journal, run, sessions)
-    execution = Execution(journal, sessions, rollback_id, progress, health_timeout)
+    execution = Execution(journal, sessions, rollback_id, progress, health_timeout, forks)
     outcome = Outcome(rollback_id, "rollback", RunStatus.RUNNING)
     # the servers it changes, and those where the run (or a rollback of it that died) left its
     # lock: taken over, and released at the end
@@ -290,8 +291,10 @@ def rollback_run(
     )
     try:
         try:
-            for server in dict.fromkeys(item.server for item in items):
-                recorder.begin(server, [item for item in items if item.server == server])
+            execution.each(
+                list(dict.fromkeys(item.server for item in items)),
+                lambda server: recorder.begin(server, [item for item in items if item.server == server]),
+            )
         except RemediateError as error:  # nothing was restored yet
             journal.finish_run(rollback_id, RunStatus.REFUSED, {"failure": error.message})
             outcome.status, outcome.failure = RunStatus.REFUSED, error
@@ -317,10 +320,13 @@ def rollback_run(
             all(step.status == StepStatus.ROLLED_BACK for step in outcome.steps) and outcome.failure is None
         )
         outcome.status = RunStatus.SUCCEEDED if complete else RunStatus.ROLLBACK_INCOMPLETE
-        for server in list(recorder.records):
+
+        def finish(server: str) -> None:
             mine = [item for item in items if item.server == server]
             whole = all(item.status == StepStatus.ROLLED_BACK for item in mine) and outcome.failure is None
             recorder.finish(server, "succeeded" if whole else "rollback-incomplete", mine)
+
+        execution.each(list(recorder.records), finish)
         if outcome.status == RunStatus.SUCCEEDED:
             recorder.mark_rolled_back(run.id, recorded_on(journal, run, sessions))
     finally:

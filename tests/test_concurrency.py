@@ -1,0 +1,93 @@
+"""One thread per server (`--forks`): the journal shared by them, the waits overlapping, the
+first failure raised only once every started action has ended (issue 18)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.engine.execution import each
+from remediate.engine.journal import Journal
+from remediate.sim import CmdletDelay
+from remediate.support.errors import RemediateError
+from tests.test_apply import apply, last_run
+
+
+def test_the_journal_takes_transactions_from_many_threads(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite")
+    run = journal.start_run(
+        kind="apply",
+        playbook="p",
+        source="s",
+        digest="d",
+        operator="o",
+        change_id=None,
+        hosts={},
+        connection={},
+        handlers={},
+    )
+
+    def write(server: int) -> None:
+        for index in range(40):
+            journal.event(run, f"ex{server:02}", f"event {index}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events = journal.events(run)
+    assert len(events) == 8 * 40
+    for server in range(8):  # each thread's events in its own order
+        mine = [message for _, name, message in events if name == f"ex{server:02}"]
+        assert mine == [f"event {index}" for index in range(40)]
+
+
+def test_each_waits_for_every_started_action_before_raising() -> None:
+    finished: list[str] = []
+
+    def action(name: str) -> str:
+        if name == "ex01":
+            raise RemediateError("write-failed", "ex01 failed", None)
+        time.sleep(0.3)
+        finished.append(name)
+        return name
+
+    with pytest.raises(RemediateError, match="ex01 failed"):
+        each(4, ["ex01", "ex02", "ex03"], action, lambda *_: None)
+    assert sorted(finished) == ["ex02", "ex03"]  # they ended before the failure was raised
+    assert each(4, ["a", "b", "c"], str.upper, lambda *_: None) == ["A", "B", "C"]  # in order
+
+
+def _restarts(sim: Any) -> list[dt.datetime]:
+    return sorted(
+        dt.datetime.fromisoformat(record.time)
+        for record in sim.audit_records()
+        if record.command == "Restart-Service"
+    )
+
+
+@pytest.mark.parametrize("forks", ["3", "1"])
+def test_the_servers_of_a_batch_restart_at_once_up_to_forks(
+    start_sim: Any, tmp_path: Path, forks: str
+) -> None:
+    """Each Restart-Service is held 2 s: with --forks 3 the three servers' restarts overlap
+    (they end together); with --forks 1 they follow one another."""
+    sim = start_sim(servers=3, restart_seconds=0)
+    for server in ("ex01", "ex02", "ex03"):
+        sim.inject(CmdletDelay(server=server, cmdlet="Restart-Service", seconds=2, times=0))
+    result = apply(sim, tmp_path, "--forks", forks)
+    assert result.exit_code == 0, result.output
+    ends = _restarts(sim)
+    assert len(ends) == 3
+    spread = (ends[-1] - ends[0]).total_seconds()
+    if forks == "3":
+        assert spread < 1.5, ends
+    else:
+        assert spread >= 3.5, ends
+    assert last_run(tmp_path)["status"] == "succeeded"
