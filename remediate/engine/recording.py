@@ -72,34 +72,38 @@ class Recorder:
 
         def keep() -> list[RecordStep]:
             store.ensure_private()
-            store.start_run(self.run_id)
-            expected: dict[str, str] = {}
             steps = []
-            copied: set[str] = set()
-            for item in items:
-                if self.facts.kind == "apply":
-                    # the target holds the first step's "before"; a later step on the same target
-                    # starts from an earlier step's result: its snapshot is written, not copied
+            if self.facts.kind == "apply":
+                # the target holds the first step's "before"; a later step on the same target
+                # starts from an earlier step's result: its snapshot is written, not copied
+                states: list[tuple[int, str, bytes, str | None]] = []
+                copied: set[str] = set()
+                for item in items:
                     source = item.resource.copy_source(item.spec, item.target)
                     if source is not None and source.lower() in copied:
                         source = None
                     elif source is not None:
                         copied.add(source.lower())
-                    before = store.keep(self.run_id, item.seq, "before", item.before, copy_of=source)
-                    after = store.keep(self.run_id, item.seq, "after", item.after)
-                    expected |= {before: sha256(item.before), after: sha256(item.after)}
+                    states += [
+                        (item.seq, "before", item.before, source),
+                        (item.seq, "after", item.after, None),
+                    ]
+                paths = iter(store.keep_all(self.run_id, states))  # made and checked in one request
+                for item in items:
+                    before, after = next(paths), next(paths)
                     item.backup = before
                     self.execution.journal.update_step(self.run_id, item.seq, backup=before)
                     steps.append(_step(item, "snapshotted", before, after, self.run_id))
-                else:  # a rollback's snapshots are those of the run it undoes
-                    # (a run from before records kept its backup beside the target: not named here)
-                    undone = self.facts.rolls_back or self.run_id
-                    ours = item.backup is not None and store.owns(item.backup)
-                    kept = store.snapshot_path(undone, item.seq, "after") if ours else None
-                    steps.append(
-                        _step(item, "snapshotted", kept, item.backup if ours else None, undone, undoing=True)
-                    )
-            store.check_kept(expected)
+                return steps
+            store.start_run(self.run_id)
+            for item in items:  # a rollback's snapshots are those of the run it undoes
+                # (a run from before records kept its backup beside the target: not named here)
+                undone = self.facts.rolls_back or self.run_id
+                ours = item.backup is not None and store.owns(item.backup)
+                kept = store.snapshot_path(undone, item.seq, "after") if ours else None
+                steps.append(
+                    _step(item, "snapshotted", kept, item.backup if ours else None, undone, undoing=True)
+                )
             return steps
 
         steps = self.execution.with_reconnect(server, keep)

@@ -148,6 +148,7 @@ class Call:
         action = self.params.get("ErrorAction", "Continue")
         if action == "Stop":
             error.terminating = True
+            error.preference_stop = True
             raise error
         if action in ("SilentlyContinue", "Ignore"):
             return

@@ -265,17 +265,21 @@ class FaultBook:
             return self._count(list(candidates)) is not None
 
     def drop_pipeline(
-        self, server: str, cmdlets: list[str], arguments: str = ""
+        self, server: str, commands: list[tuple[str, str]]
     ) -> Literal["before", "after"] | None:
-        names = {name.lower() for name in cmdlets}
+        """A fault on the request that starts a pipeline: one of its commands (name, that
+        command's own arguments) is the fault's cmdlet, with the fault's argument among its own
+        (a batch of statements is one pipeline: another statement's arguments do not count)."""
         with self._lock:
             candidates = [
                 f
                 for f in self._active(server)
                 if isinstance(f, DropConnection)
                 and f.cmdlet is not None
-                and f.cmdlet.lower() in names
-                and f.mentioned_in(arguments)
+                and any(
+                    name.lower() == f.cmdlet.lower() and f.mentioned_in(arguments)
+                    for name, arguments in commands
+                )
             ]
             fired = self._count(list(candidates))
             return fired.when if isinstance(fired, DropConnection) else None

@@ -82,6 +82,9 @@ class PSError(Exception):
     qualified: bool = False
     activity: str | None = None
     extra_type_names: tuple[str, ...] = field(default_factory=tuple)
+    # made terminating by -ErrorAction Stop (PowerShell's ActionPreferenceStopException): it
+    # also stops the statements after it in a batch, where another terminating error does not
+    preference_stop: bool = False
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)

@@ -60,14 +60,25 @@ class PipelineRun:
     pipeline_input: list[Any]
 
     def run(self) -> None:
-        for index, statement in enumerate(statements(self.commands)):
+        """Each statement in turn. Several statements (a batch: `AddStatement`) run as
+        PowerShell's batch invocation does (PowerShell.cs, BatchInvocationWorkItem): a
+        terminating error made by -ErrorAction Stop (ActionPreferenceStopException) stops the
+        batch and fails the pipeline; any other terminating error of a statement goes to the
+        error stream and the next statement runs."""
+        groups = statements(self.commands)
+        for index, statement in enumerate(groups):
             values = self.pipeline_input if index == 0 else []
-            for position, command in enumerate(statement, start=1):
-                last = position == len(statement)
-                collected: list[Any] = []
-                emit = self.sinks.output if last else collected.append
-                self._run_command(command, values, emit, position, len(statement))
-                values = collected
+            try:
+                for position, command in enumerate(statement, start=1):
+                    last = position == len(statement)
+                    collected: list[Any] = []
+                    emit = self.sinks.output if last else collected.append
+                    self._run_command(command, values, emit, position, len(statement))
+                    values = collected
+            except Terminated as ended:
+                if len(groups) == 1 or ended.error.preference_stop:
+                    raise
+                self.sinks.error(ended.error, ended.command, ended.command_id, ended.position, ended.length)
 
     def _record(self, command: Command, outcome: str, error_id: str | None = None) -> None:
         self.audit.add(

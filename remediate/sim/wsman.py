@@ -346,9 +346,12 @@ class WSManService:
         """Start pipelines that are fully received; True when a fault says to drop the request."""
         drop = False
         for slot in ready:
-            names = [c.text for c in slot.commands or [] if not c.is_script]
-            arguments = " ".join(str(value) for c in slot.commands or [] for _, value in c.arguments)
-            when = self.machine.faults.drop_pipeline(self.machine.name, names, arguments)
+            commands = [
+                (c.text, " ".join(str(value) for _, value in c.arguments))
+                for c in slot.commands or []
+                if not c.is_script
+            ]
+            when = self.machine.faults.drop_pipeline(self.machine.name, commands)
             if when == "before":
                 shell.discard(slot)
                 drop = True

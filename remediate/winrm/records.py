@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
+from remediate.winrm.wire import properties
 from remediate.winrm.writer import ServerWriter
 
 FOLDER = "%ProgramData%\\remediate"
@@ -134,21 +136,35 @@ class RecordStore:
     def start_run(self, run_id: str) -> None:
         self.writer.make_folder(self.run_folder(run_id))
 
-    def keep(self, run_id: str, seq: int, which: str, content: bytes, copy_of: str | None = None) -> str:
-        """Keep one exact state: a server-side copy of `copy_of` (a file holding `content`), or
-        the bytes written. Checked with `check_kept` (one Get-FileHash for a run's snapshots)."""
-        path = self.snapshot_path(run_id, seq, which)
-        if copy_of is not None:
-            self.writer.copy(copy_of, path)
-        else:
-            self.writer.put(path, content)
-        return path
-
-    def check_kept(self, expected: dict[str, str]) -> None:
-        """Every snapshot holds what it should (path -> SHA-256), in one Get-FileHash."""
-        if not expected:
-            return
-        found = self.writer.file_hashes(list(expected))
+    def keep_all(self, run_id: str, states: list[tuple[int, str, bytes, str | None]]) -> list[str]:
+        """The run's folder and each exact state (seq, "before"/"after", content, a file on the
+        server holding it to copy, or None to write the bytes), made and checked against their
+        SHA-256 in one request; the snapshots' paths, in order."""
+        folder = self.run_folder(run_id)
+        commands: list[tuple[str, dict[str, Any]]] = [
+            (
+                "New-Item",
+                {"ItemType": "Directory", "Path": folder, "Force": None},
+            )  # -Force: one that exists is kept
+        ]
+        expected: dict[str, str] = {}
+        for seq, which, content, copy_of in states:
+            path = self.snapshot_path(run_id, seq, which)
+            if copy_of is not None:
+                commands.append(("Copy-Item", {"LiteralPath": copy_of, "Destination": path, "Force": None}))
+            else:
+                commands.append(("Set-Content", {"LiteralPath": path, "Value": content, "Encoding": "Byte"}))
+            expected[path] = sha256(content)
+        if expected:
+            commands.append(("Get-FileHash", {"LiteralPath": list(expected), "Algorithm": "SHA256"}))
+        result = self.writer.batch(
+            commands, f"cannot keep the run's snapshots in {folder}", "the account must be an administrator"
+        )
+        found = {}
+        for item in result.output:  # New-Item's folder, then the hashes: told apart by Hash
+            values = properties(item)
+            if values.get("Path") and values.get("Hash"):
+                found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
         wrong = [path for path, digest in expected.items() if found.get(path.lower()) != digest]
         if wrong:
             raise RemediateError(
@@ -156,13 +172,13 @@ class RecordStore:
                 f"{self.name}: the snapshot {wrong[0]} does not hold what was kept",
                 "the target changed while it was copied, or the disk altered it; nothing was written: run again",
             )
+        return list(expected)
 
     def write_record(self, run_id: str, content: bytes) -> None:
         """Replace the run's record: written beside it, then moved over it (a reader that finds
         no record, between Move-Item's two steps, reads the one beside it)."""
         path = self.record_path(run_id)
-        self.writer.put(path + ".tmp", content)
-        self.writer.move(path + ".tmp", path)
+        self.writer.put_and_move(path + ".tmp", path, content)
 
     def remove_run(self, run_id: str) -> None:
         self.writer.remove_tree(self.run_folder(run_id))

@@ -188,10 +188,37 @@ class Session:
     ) -> Result:
         """Run cmdlets as one pipeline, each with bound parameters: what one writes is the next
         one's input, on the server (a live object that could not travel to the client and back)."""
+        return self._invoke(endpoint, commands, timeout=timeout, batch=False)
+
+    def invoke_batch(
+        self,
+        endpoint: Endpoint,
+        commands: list[tuple[str, dict[str, Any]]],
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run cmdlets as statements of one request (one round trip, not one per cmdlet), each
+        with bound parameters and `-ErrorAction Stop`: the first error stops the statements after
+        it (PowerShell's batch invocation stops on ActionPreferenceStopException; another
+        terminating error, such as a parameter that does not bind, would let the next statement
+        run, so a batch never holds a statement that is unsafe after its predecessor failed to
+        bind). Their output comes back as one stream: batch only cmdlets whose output is told
+        apart by its own properties, or that write none."""
+        stopped = [(cmdlet, {**parameters, "ErrorAction": "Stop"}) for cmdlet, parameters in commands]
+        return self._invoke(endpoint, stopped, timeout=timeout, batch=True)
+
+    def _invoke(
+        self,
+        endpoint: Endpoint,
+        commands: list[tuple[str, dict[str, Any]]],
+        *,
+        timeout: float | None,
+        batch: bool,
+    ) -> Result:
         from pypsrp.powershell import PowerShell
 
         limit = timeout or self.connection.timeout
-        name = " | ".join(cmdlet for cmdlet, _ in commands)
+        name = ("; " if batch else " | ").join(cmdlet for cmdlet, _ in commands)
         with self._lock:
             pool = self._pool(endpoint)
             if endpoint == "exchange" and self.connection.exchange == "snapin" and not self._snapin_loaded:
@@ -201,6 +228,8 @@ class Session:
                 shell.add_cmdlet(cmdlet)
                 for parameter, value in parameters.items():
                     shell.add_parameter(parameter, value)
+                if batch:
+                    shell.add_statement()
                 log.debug("invoke", server=self.server.name, cmdlet=cmdlet, parameters=sorted(parameters))
             try:
                 output = self._wait(shell, name, limit)

@@ -93,11 +93,43 @@ class ServerWriter:
                 "write-failed", f"{self.name}: cannot remove {path}: {detail}", "remove it by hand"
             )
 
+    def batch(self, commands: list[tuple[str, dict[str, Any]]], what: str, hint: str) -> Result:
+        """Several cmdlets in one request (`Session.invoke_batch`): the first error stops the rest."""
+        result = self.session.invoke_batch("server", commands)
+        if result.failed or result.errors:
+            detail = result.errors[0].message if result.errors else "the command failed"
+            raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
+        return result
+
+    def put_and_hash(self, path: str, content: bytes) -> str | None:
+        """Write a file and read its SHA-256 back, in one request."""
+        result = self.batch(
+            [
+                ("Set-Content", {"LiteralPath": path, "Value": content, "Encoding": "Byte"}),
+                ("Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"}),
+            ],
+            f"cannot write {path}",
+            "the account needs write access to the folder",
+        )
+        hashes = [properties(item).get("Hash") for item in result.output]
+        return str(hashes[0]).lower() if hashes and hashes[0] else None
+
+    def put_and_move(self, temporary: str, path: str, content: bytes) -> None:
+        """Write `temporary`, then move it over `path`, in one request (Move-Item runs only if
+        Set-Content succeeded)."""
+        self.batch(
+            [
+                ("Set-Content", {"LiteralPath": temporary, "Value": content, "Encoding": "Byte"}),
+                ("Move-Item", {"LiteralPath": temporary, "Destination": path, "Force": None}),
+            ],
+            f"cannot write {path}",
+            "the account needs write access to the folder",
+        )
+
     def replace_file(self, path: str, content: bytes, tag: str) -> None:
         """Write beside the target, check the copy's SHA-256, then move it over the target."""
         temporary = f"{path}.remediate-{tag}.tmp"
-        self.put(temporary, content)
-        if self.file_sha256(temporary) != sha256(content):
+        if self.put_and_hash(temporary, content) != sha256(content):
             self.remove_file(temporary)
             raise RemediateError(
                 "write-mismatch",
