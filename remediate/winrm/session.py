@@ -196,16 +196,19 @@ class Session:
         commands: list[tuple[str, dict[str, Any]]],
         *,
         timeout: float | None = None,
+        stop: bool = True,
     ) -> Result:
         """Run cmdlets as statements of one request (one round trip, not one per cmdlet), each
-        with bound parameters and `-ErrorAction Stop`: the first error stops the statements after
+        with bound parameters and `-ErrorAction Stop` (unless `stop` is False: reads whose
+        non-terminating errors are answers): the first error stops the statements after
         it (PowerShell's batch invocation stops on ActionPreferenceStopException; another
         terminating error, such as a parameter that does not bind, would let the next statement
         run, so a batch never holds a statement that is unsafe after its predecessor failed to
         bind). Their output comes back as one stream: batch only cmdlets whose output is told
         apart by its own properties, or that write none."""
-        stopped = [(cmdlet, {**parameters, "ErrorAction": "Stop"}) for cmdlet, parameters in commands]
-        return self._invoke(endpoint, stopped, timeout=timeout, batch=True)
+        if stop:
+            commands = [(cmdlet, {**parameters, "ErrorAction": "Stop"}) for cmdlet, parameters in commands]
+        return self._invoke(endpoint, commands, timeout=timeout, batch=True)
 
     def _invoke(
         self,

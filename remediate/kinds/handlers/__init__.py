@@ -39,6 +39,10 @@ class Services(Protocol):
 
     def pool_states(self) -> dict[str, str]: ...
 
+    def running(self, names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """`service_states(names)` and `pool_states()`, read in one request."""
+        ...
+
     def refresh_variant_configuration(self) -> None: ...
 
 

@@ -31,7 +31,7 @@ class _RestartIis:
         return [f"left as before: {listed}"] if kept else []
 
     def health(self, spec: RestartIis, services: Services, before: dict[str, str]) -> str | None:
-        states = services.service_states(spec.services)
+        states, pools = services.running(spec.services)
         down = [
             f"{name} is {states.get(name, 'missing')}"
             for name in spec.services
@@ -39,7 +39,7 @@ class _RestartIis:
         ]
         if down:
             return ", ".join(down)
-        stopped = pools_not_back(before, services.pool_states())
+        stopped = pools_not_back(before, pools)
         return ", ".join(stopped) if stopped else None
 
 
