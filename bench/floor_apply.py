@@ -40,7 +40,7 @@ def pool_for(server: str) -> RunspacePool:
         host,
         port=int(port),
         ssl=True,
-        auth="negotiate",
+        auth=os.environ.get("BENCH_AUTH", "ntlm"),
         username=os.environ["REMEDIATE_USERNAME"],
         password=os.environ["REMEDIATE_PASSWORD"],
         cert_validation=os.environ["BENCH_CA"],
