@@ -42,7 +42,10 @@ def test_an_error_action_stop_error_stops_the_statements_after_it(start_sim: Any
         shell = _batch(
             pool,
             ("Set-Content", {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\a.txt", "Value": "a"}),
-            ("Get-Content", {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\missing.txt", "ErrorAction": "Stop"}),
+            (
+                "Get-Content",
+                {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\missing.txt", "ErrorAction": "Stop"},
+            ),
             ("Set-Content", {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\b.txt", "Value": "b"}),
         )
         assert shell.had_errors  # the pipeline failed with the Stop error
@@ -61,7 +64,11 @@ def test_another_terminating_error_lets_the_next_statement_run(start_sim: Any) -
             pool,
             (
                 "Get-Content",
-                {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\x.txt", "NoSuchParameter": "1", "ErrorAction": "Stop"},
+                {
+                    "LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\x.txt",
+                    "NoSuchParameter": "1",
+                    "ErrorAction": "Stop",
+                },
             ),
             ("Set-Content", {"LiteralPath": "C:\\ProgramData\\Microsoft\\Windows\\c.txt", "Value": "c"}),
         )
@@ -86,6 +93,8 @@ def test_remediate_writes_a_file_and_its_hash_in_one_request(start_sim: Any) -> 
         Credentials(sim.username, Secret(sim.password)),
     )
     before = sim.counters_for("ex01")["actions"].get("Command", 0)
-    digest = ServerWriter(session).put_and_hash("C:\\ProgramData\\Microsoft\\Windows\\d.bin", b"\x00\x01remediate")
+    digest = ServerWriter(session).put_and_hash(
+        "C:\\ProgramData\\Microsoft\\Windows\\d.bin", b"\x00\x01remediate"
+    )
     assert digest == sha256(b"\x00\x01remediate")
     assert sim.counters_for("ex01")["actions"]["Command"] - before == 1

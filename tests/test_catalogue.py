@@ -154,7 +154,9 @@ def test_tls12_sets_the_registry_and_rolls_back_exactly(start_sim: Any, tmp_path
     assert not [
         r
         for r in sim.audit_records()
-        if r.command == "New-Item" and "Force" in dict(r.parameters) and str(r.parameter("Path")).startswith("HKLM:")
+        if r.command == "New-Item"
+        and "Force" in dict(r.parameters)
+        and str(r.parameter("Path")).startswith("HKLM:")
     ]
     assert cli(tmp_path, "check", "tls12", *servers, env=credentials(sim)).exit_code == 0
 
