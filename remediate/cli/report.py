@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from remediate.app.reporting import Report
 from remediate.cli import completion
 from remediate.support.errors import RemediateError
+
+if TYPE_CHECKING:  # `--help` does not load the use case
+    from remediate.app.reporting import Report
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f24; margin: 2em auto;
