@@ -16,6 +16,7 @@ from pypsrp.wsman import WSMan
 
 from remediate import __version__
 from remediate.cli import main
+from tests.test_journal import start_apply
 
 
 def remediate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -194,16 +195,7 @@ def test_shell_completion_knows_playbooks_runs_and_inventory_groups(tmp_path: Pa
     from remediate.engine.journal import Journal
 
     journal = Journal.open(tmp_path / "state")
-    run_id = journal.start_run(
-        kind="apply",
-        playbook="p",
-        source="s",
-        digest="d",
-        operator="o",
-        change_id=None,
-        hosts={},
-        connection={},
-    )
+    run_id = start_apply(journal)
     journal.close()
     assert complete("--state-dir", str(tmp_path / "state"), "rollback", run_id[:8]) == [run_id]
     assert complete("--state-dir", str(tmp_path / "state"), "show", run_id[:8]) == [run_id]

@@ -16,21 +16,12 @@ from remediate.engine.journal import Journal
 from remediate.sim import CmdletDelay
 from remediate.support.errors import RemediateError
 from tests.test_apply import apply, last_run
+from tests.test_journal import start_apply
 
 
 def test_the_journal_takes_transactions_from_many_threads(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal.sqlite")
-    run = journal.start_run(
-        kind="apply",
-        playbook="p",
-        source="s",
-        digest="d",
-        operator="o",
-        change_id=None,
-        hosts={},
-        connection={},
-        handlers={},
-    )
+    run = start_apply(journal)
 
     def write(server: int) -> None:
         for index in range(40):

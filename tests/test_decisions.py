@@ -26,6 +26,7 @@ from remediate.model.plan import Change, Plan, ServerPlan
 from remediate.model.status import RunStatus, StepStatus
 from remediate.sim.scenario import GRAPH_ACT_AS_PERMISSIONS
 from remediate.support.errors import RemediateError
+from tests.test_journal import start_apply
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "css-exchange"
 INSTALL = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\"
@@ -323,16 +324,7 @@ def test_undo_recreates_a_target_missing_between_move_items_two_steps() -> None:
 def test_rollback_refusals(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     try:
-        run_id = journal.start_run(
-            kind="apply",
-            playbook="p",
-            source="s",
-            digest="d",
-            operator="o",
-            change_id=None,
-            hosts={},
-            connection={},
-        )
+        run_id = start_apply(journal)
         refusal = rollback_refusal(journal, journal.run(run_id))
         assert refusal is not None and refusal.reference == "run-in-progress"  # this process runs it
         journal.finish_run(run_id, RunStatus.NO_CHANGE, {})

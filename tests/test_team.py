@@ -421,42 +421,17 @@ def test_two_steps_on_one_file_keep_a_snapshot_each(sim: Simulator, tmp_path: Pa
 def test_a_run_stopped_with_ctrl_c_says_it_rolled_back(sim: Simulator, tmp_path: Path) -> None:
     """Ctrl-C rolls the batch back before the interrupt goes on: the run says so, not
     "interrupted" (which would mean: may have written, roll it back)."""
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
 
     from remediate.sim import CmdletDelay
+    from tests.test_apply import apply_in_background
 
     original = fingerprint(sim)
     sim.inject(
         CmdletDelay(server="ex01", cmdlet="Move-Item", argument="rest\\web.config", when="after", seconds=2)
     )
     state = tmp_path / "alice"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "remediate",
-            "--state-dir",
-            str(state),
-            "apply",
-            "app-only-graph",
-            *host_args(sim),
-            "--yes",
-            "--serial",
-            "0",
-        ],
-        env={**os.environ, **credentials(sim)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not [f for f in sim.faults.active() if f.fired]:
-        time.sleep(0.05)
+    process = apply_in_background(sim, state, *host_args(sim), "--serial", "0")
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 130, out

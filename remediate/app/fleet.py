@@ -232,9 +232,7 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
         shared,
         connections={entry.server.name: entry.connection for entry in entries},
         logons=own,
-        variables={
-            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in loaded.inventory.vars.items()
-        },
+        variables=loaded.inventory.shared_vars(),
         server_variables={
             entry.server.name: values
             for entry in entries

@@ -126,7 +126,8 @@ def _compare_across(
     return drafts
 
 
-def _plan_server(playbook: Playbook, server_steps: list[Any], remote: PlanReader) -> ServerPlan:
+def _plan_server(playbook: Playbook, remote: PlanReader) -> ServerPlan:
+    server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
     endpoint = remote.endpoint
     try:
         remote.connect()
@@ -197,7 +198,7 @@ def _one_shape(loaded: LoadedPlaybook, own: dict[str, LoadedPlaybook]) -> None:
     names = [s.name for s in loaded.playbook.steps]
     wanted = [(s.name, s.settings) for s in loaded.playbook.steps if s.effective_scope == "organization"]
     for server, mine in own.items():
-        differs = ", ".join(sorted(k for k, v in mine.variables.items() if loaded.variables.get(k) != v))
+        differs = ", ".join(sorted(_differing(loaded, mine)))
         if [s.name for s in mine.playbook.steps] != names:
             raise RemediateError(
                 "variable-per-server",
@@ -228,16 +229,17 @@ def make_plan(
     _one_shape(loaded, own)
     playbook = loaded.playbook
 
-    def server_steps(remote: PlanReader) -> tuple[Playbook, list[Any]]:  # the playbook, its server steps
-        mine = own[remote.name].playbook if remote.name in own else playbook
-        return mine, [s for s in mine.steps if s.effective_scope == "server"]
-
     organization_steps = [s for s in playbook.steps if s.effective_scope == "organization"]
     # Servers are read concurrently (a bounded pool); results keep the servers' order.
     workers = max(1, min(parallel, len(remotes)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="plan") as pool:
         futures = [
-            pool.submit(contextvars.copy_context().run, _plan_server, *server_steps(remote), remote)  # type: ignore[call-arg, arg-type]
+            pool.submit(
+                contextvars.copy_context().run,
+                _plan_server,
+                own[remote.name].playbook if remote.name in own else playbook,
+                remote,
+            )
             for remote in remotes
         ]
         drafts = [(remote, future.result()) for remote, future in zip(remotes, futures, strict=True)]

@@ -57,9 +57,9 @@ def each(
         raise
     finally:
         pool.shutdown(wait=False)
-    failures = [f.exception() for f in futures if f.exception() is not None]
+    failures = [error for future in futures if (error := future.exception()) is not None]
     if failures:
-        raise next((e for e in failures if isinstance(e, RemediateError)), failures[0])  # type: ignore[misc]
+        raise next((e for e in failures if isinstance(e, RemediateError)), failures[0])
     return [future.result() for future in futures]
 
 

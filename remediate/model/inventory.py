@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from remediate.model.variables import as_text, as_texts
 from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
 from remediate.winrm.settings import Connection, Logon, Server
@@ -129,27 +130,28 @@ class Inventory(BaseModel):
                 raise ValueError(f"group_vars names {group!r}, which is not a group")
         return self
 
+    def shared_vars(self) -> dict[str, str]:
+        """The values for every server (as text, as --var gives them)."""
+        return as_texts(self.vars)
+
     def server_vars(self, name: str) -> dict[str, str]:
         """The values this server's groups and own entry give (as text, as --var gives them)."""
         values: dict[str, str] = {}
         origin: dict[str, str] = {}
         for group, members in self.groups.items():
+            if name not in members:
+                continue
             for key, value in self.group_vars.get(group, {}).items():
-                if name in members:
-                    if key in values and values[key] != _text(value):
-                        raise RemediateError(
-                            INVALID,
-                            f"server {name!r} is in groups {origin[key]!r} and {group!r}, which give "
-                            f"{key} different values ({values[key]!r}, {_text(value)!r})",
-                            f"give {name} its own value: servers: {{{name}: {{vars: {{{key}: ...}}}}}}",
-                        )
-                    values[key], origin[key] = _text(value), group
-        values.update({key: _text(value) for key, value in self.servers[name].vars.items()})
+                if key in values and values[key] != as_text(value):
+                    raise RemediateError(
+                        INVALID,
+                        f"server {name!r} is in groups {origin[key]!r} and {group!r}, which give "
+                        f"{key} different values ({values[key]!r}, {as_text(value)!r})",
+                        f"give {name} its own value: servers: {{{name}: {{vars: {{{key}: ...}}}}}}",
+                    )
+                values[key], origin[key] = as_text(value), group
+        values.update(as_texts(self.servers[name].vars))
         return values
-
-
-def _text(value: Value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from remediate import __version__
 from remediate.model.plan import Plan, plan_from_dict
 from remediate.model.playbook import LoadedPlaybook, parse
+from remediate.model.variables import as_texts
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
 
@@ -74,9 +75,9 @@ def save(
             "digest": loaded.digest,
             "text": loaded.text.decode("utf-8"),
             # the values its variables were given: deriving the plan again needs them
-            "variables": _texts(loaded.variables),
+            "variables": as_texts(loaded.variables),
             # a server's own values (the inventory's per server or group)
-            "server_variables": {s.server: _texts(s.variables) for s in plan.servers if s.variables},
+            "server_variables": {s.server: as_texts(s.variables) for s in plan.servers if s.variables},
         },
         "hosts": hosts,
         "connection": connection,
@@ -88,12 +89,6 @@ def save(
 
     write_private(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))  # owner-only
     return str(data["digest"])
-
-
-def _texts(values: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()
-    }
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+def as_text(value: str | int | bool) -> str:
+    """A value as `--var` gives it (true/false for a boolean): how inventories, variable files and
+    saved plans hand values on, to be typed again by the playbook's declaration."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def as_texts(values: dict[str, Any]) -> dict[str, str]:
+    return {name: as_text(value) for name, value in values.items()}
+
+
 class Variable(BaseModel):
     """A value the playbook's steps use as ${NAME}."""
 
@@ -149,10 +159,8 @@ def from_file(path: Path) -> dict[str, str]:
         where = f"{path}:{position.line}:{position.column}" if position else str(path)
         if not isinstance(name, str) or not re.match(NAME, name):
             raise RemediateError("variable-file-invalid", f"{where}: {name!r} is not a variable name", None)
-        if isinstance(value, bool):
-            values[name] = str(value).lower()
-        elif isinstance(value, (str, int)):
-            values[name] = str(value)
+        if isinstance(value, (str, int)):  # a bool is an int
+            values[name] = as_text(value)
         else:
             raise RemediateError(
                 "variable-file-invalid",

@@ -154,7 +154,12 @@ class ServerReader:
 
     def registry_values(self, key: str) -> dict[str, Any] | None:
         """A registry key's values (name -> value: an int for a DWord, a str for a String), read
-        afresh with Get-ItemProperty; None if the key does not exist."""
+        with Get-ItemProperty once per reader, as files are (a plan's preconditions and steps
+        share the reads; each read of an apply or rollback gets a new reader); None if the key
+        does not exist."""
+        return self._cached(("registry", key.lower()), lambda: self._registry_values(key))  # type: ignore[no-any-return]
+
+    def _registry_values(self, key: str) -> dict[str, Any] | None:
         result = self.session.invoke("server", "Get-ItemProperty", {"LiteralPath": key})
         if _not_found(result) and not result.output:
             return None

@@ -21,8 +21,7 @@ from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
-from remediate.winrm.wire import properties
-from remediate.winrm.writer import ServerWriter
+from remediate.winrm.writer import ServerWriter, hashes_of
 
 FOLDER = "%ProgramData%\\remediate"
 # a folder every Windows server has whose descriptor is SYSTEM and Administrators only,
@@ -141,11 +140,9 @@ class RecordStore:
         server holding it to copy, or None to write the bytes), made and checked against their
         SHA-256 in one request; the snapshots' paths, in order."""
         folder = self.run_folder(run_id)
+        # -Force: a folder that exists is kept as it is
         commands: list[tuple[str, dict[str, Any]]] = [
-            (
-                "New-Item",
-                {"ItemType": "Directory", "Path": folder, "Force": None},
-            )  # -Force: one that exists is kept
+            ("New-Item", {"ItemType": "Directory", "Path": folder, "Force": None})
         ]
         expected: dict[str, str] = {}
         for seq, which, content, copy_of in states:
@@ -160,11 +157,7 @@ class RecordStore:
         result = self.writer.batch(
             commands, f"cannot keep the run's snapshots in {folder}", "the account must be an administrator"
         )
-        found = {}
-        for item in result.output:  # New-Item's folder, then the hashes: told apart by Hash
-            values = properties(item)
-            if values.get("Path") and values.get("Hash"):
-                found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
+        found = hashes_of(result.output)  # New-Item's folder is not a hash
         wrong = [path for path, digest in expected.items() if found.get(path.lower()) != digest]
         if wrong:
             raise RemediateError(

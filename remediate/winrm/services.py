@@ -28,6 +28,10 @@ class ServiceActions:
         timeout: float | None = None,
     ) -> Result:
         result = self.session.invoke(endpoint, cmdlet, parameters, timeout=timeout)  # type: ignore[arg-type]
+        return self._checked(result, what, hint)
+
+    def _checked(self, result: Result, what: str, hint: str) -> Result:
+        """`result`, unless a command failed or wrote an error: then `write-failed`."""
         if result.failed or result.errors:
             detail = result.errors[0].message if result.errors else "the command failed"
             raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
@@ -63,31 +67,23 @@ class ServiceActions:
         result = self.session.invoke("server", "Get-Service", {"Name": names})
         if result.failed:  # a missing service is a non-terminating error: it shows as missing
             raise self._failure("Get-Service", result)
-        states = {}
-        for service in result.output:
-            values = properties(service)
-            states[str(values.get("Name") or values.get("ServiceName"))] = str(values.get("Status"))
-        return states
+        return _services(result.output)
 
     def running(self, names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         """The services' states and every app pool's, in one request (Get-Service;
         Get-WebAppPoolState as two statements, without -ErrorAction Stop: a missing service is
         a non-terminating error and shows as missing). Told apart by their properties: a
-        service has Status, a pool's state ItemXPath."""
+        pool's state has ItemXPath."""
         result = self.session.invoke_batch(
             "server", [("Get-Service", {"Name": names}), ("Get-WebAppPoolState", {})], stop=False
         )
         if result.failed:
             raise self._failure("Get-Service; Get-WebAppPoolState", result)
-        services: dict[str, str] = {}
-        pools: dict[str, str] = {}
+        services: list[Any] = []
+        pools: list[Any] = []
         for item in result.output:
-            values = properties(item)
-            if "Status" in values and "ItemXPath" not in values:
-                services[str(values.get("Name") or values.get("ServiceName"))] = str(values.get("Status"))
-            else:
-                pools[_pool_name(values.get("ItemXPath")) or f"#{len(pools)}"] = str(values.get("Value"))
-        return services, pools
+            (pools if "ItemXPath" in properties(item) else services).append(item)
+        return _services(services), _pools(pools)
 
     def pool_state(self, name: str) -> str | None:
         """One app pool's run-time state (Started, Stopped, ...); None if there is no such pool.
@@ -104,11 +100,23 @@ class ServiceActions:
         result = self.session.invoke("server", "Get-WebAppPoolState", {})
         if result.failed:
             raise self._failure("Get-WebAppPoolState", result)
-        states = {}
-        for index, state in enumerate(result.output):
-            values = properties(state)
-            states[_pool_name(values.get("ItemXPath")) or f"#{index}"] = str(values.get("Value"))
-        return states
+        return _pools(result.output)
+
+
+def _services(output: list[Any]) -> dict[str, str]:
+    states = {}
+    for service in output:
+        values = properties(service)
+        states[str(values.get("Name") or values.get("ServiceName"))] = str(values.get("Status"))
+    return states
+
+
+def _pools(output: list[Any]) -> dict[str, str]:
+    states = {}
+    for index, state in enumerate(output):
+        values = properties(state)
+        states[_pool_name(values.get("ItemXPath")) or f"#{index}"] = str(values.get("Value"))
+    return states
 
 
 def _pool_name(xpath: Any) -> str | None:

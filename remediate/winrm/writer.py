@@ -20,27 +20,21 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def hashes_of(output: list[Any]) -> dict[str, str]:
+    """Get-FileHash's objects in `output` (other objects are skipped): lower-cased path -> hash."""
+    found = {}
+    for item in output:
+        values = properties(item)
+        if values.get("Path") and values.get("Hash"):
+            found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
+    return found
+
+
 class ServerWriter(ServiceActions):
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # -- files -------------------------------------------------------------------------------
-
-    def file_sha256(self, path: str) -> str | None:
-        result = self.session.invoke("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
-        if not result.output:
-            return None
-        found = properties(result.output[0]).get("Hash")
-        return str(found).lower() if found else None
-
-    def put(self, path: str, content: bytes) -> None:
-        self._run(
-            "server",
-            "Set-Content",
-            {"LiteralPath": path, "Value": content, "Encoding": "Byte"},
-            f"cannot write {path}",
-            "the account needs write access to the folder",
-        )
 
     def move(self, source: str, destination: str) -> None:
         self._run(
@@ -49,15 +43,6 @@ class ServerWriter(ServiceActions):
             {"LiteralPath": source, "Destination": destination, "Force": None},
             f"cannot replace {destination}",
             "is the file locked by another process, or read-only?",
-        )
-
-    def copy(self, source: str, destination: str) -> None:
-        self._run(
-            "server",
-            "Copy-Item",
-            {"LiteralPath": source, "Destination": destination, "Force": None},
-            f"cannot copy {source} to {destination}",
-            "the account needs write access to the folder",
         )
 
     def remove_file(self, path: str) -> None:
@@ -70,11 +55,7 @@ class ServerWriter(ServiceActions):
 
     def batch(self, commands: list[tuple[str, dict[str, Any]]], what: str, hint: str) -> Result:
         """Several cmdlets in one request (`Session.invoke_batch`): the first error stops the rest."""
-        result = self.session.invoke_batch("server", commands)
-        if result.failed or result.errors:
-            detail = result.errors[0].message if result.errors else "the command failed"
-            raise RemediateError("write-failed", f"{self.name}: {what}: {detail}", hint)
-        return result
+        return self._checked(self.session.invoke_batch("server", commands), what, hint)
 
     def put_and_hash(self, path: str, content: bytes) -> str | None:
         """Write a file and read its SHA-256 back, in one request."""
@@ -86,8 +67,7 @@ class ServerWriter(ServiceActions):
             f"cannot write {path}",
             "the account needs write access to the folder",
         )
-        hashes = [properties(item).get("Hash") for item in result.output]
-        return str(hashes[0]).lower() if hashes and hashes[0] else None
+        return next(iter(hashes_of(result.output).values()), None)
 
     def put_and_move(self, temporary: str, path: str, content: bytes) -> None:
         """Write `temporary`, then move it over `path`, in one request (Move-Item runs only if
@@ -112,17 +92,6 @@ class ServerWriter(ServiceActions):
                 "the disk or a filter driver altered the file; nothing was replaced",
             )
         self.move(temporary, path)
-
-    def file_hashes(self, paths: list[str]) -> dict[str, str]:
-        """SHA-256 of several files in one Get-FileHash: lower-cased path -> hash (a missing
-        file is left out)."""
-        result = self.session.invoke("server", "Get-FileHash", {"LiteralPath": paths, "Algorithm": "SHA256"})
-        found = {}
-        for item in result.output:
-            values = properties(item)
-            if values.get("Path") and values.get("Hash"):
-                found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
-        return found
 
     def make_folder(self, path: str) -> None:
         """A folder (and any missing above it); one that exists already is fine."""

@@ -52,6 +52,11 @@ class PreconditionKind(Protocol):
     def check(self, spec: Any, reader: PreflightReader) -> Check: ...
 
 
+def shown(value: object) -> str:
+    """A value read for a check, for people: a missing one says so."""
+    return "missing" if value is None else repr(value)
+
+
 def across_servers(kind: PreconditionKind) -> bool:
     return bool(getattr(kind, "across_servers", False))
 

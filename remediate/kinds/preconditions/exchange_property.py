@@ -30,6 +30,9 @@ class ExchangeProperty(BaseModel):
     one_of: list[bool | int | str] = Field(min_length=1, description="The values that pass.")
     hint: str | None = Field(default=None, description="What to do when it fails (else a general hint).")
 
+    def allowed(self) -> str:  # a method: the field `property` hides the builtin in this class
+        return " or ".join(repr(v) for v in self.one_of)
+
 
 def _same(value: Any, allowed: bool | int | str) -> bool:
     if isinstance(allowed, bool) or isinstance(value, bool):
@@ -45,16 +48,14 @@ class _ExchangeProperty:
     hint = "change the setting as the playbook's notice says, or leave the server out of this run (--limit)"
 
     def describe(self, spec: ExchangeProperty) -> str:
-        allowed = " or ".join(repr(v) for v in spec.one_of)
-        return f"Get-{spec.noun} '{spec.identity}': {spec.property} is {allowed}" + (
+        return f"Get-{spec.noun} '{spec.identity}': {spec.property} is {spec.allowed()}" + (
             f" (else: {spec.hint})" if spec.hint else ""
         )
 
     def check(self, spec: ExchangeProperty, reader: PreflightReader) -> Check:
         identity = reader.expand(spec.identity)
         found = reader.exchange_object(spec.noun, identity)
-        allowed = " or ".join(repr(v) for v in spec.one_of)
-        label = f"{spec.property} {allowed}"
+        label = f"{spec.property} {spec.allowed()}"
         if found is None:
             return Check(
                 label, f"Get-{spec.noun} finds no '{identity}', so {spec.property} cannot be checked"
@@ -62,7 +63,7 @@ class _ExchangeProperty:
         value = found.get(spec.property)
         problem = None
         if not any(_same(value, allowed_value) for allowed_value in spec.one_of):
-            problem = f"'{identity}' has {spec.property} {value!r}; this playbook needs {allowed}"
+            problem = f"'{identity}' has {spec.property} {value!r}; this playbook needs {spec.allowed()}"
             if spec.hint:
                 problem += f": {spec.hint.replace('SERVER', identity.split(chr(92))[0])}"
         return Check(label, problem)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.kinds.preconditions import Check, PreflightReader
+from remediate.kinds.preconditions import Check, PreflightReader, shown
 from remediate.kinds.resources.registry_value import KEY_PATTERN
 
 
@@ -29,9 +29,9 @@ class RegistryCondition(BaseModel):
     missing: Literal["pass", "fail"] = Field(default="fail", description="When the value does not exist.")
     hint: str | None = Field(default=None, description="What to do when it fails (else a general hint).")
 
-
-def shown(value: object) -> str:
-    return "missing" if value is None else repr(value)
+    @property
+    def allowed(self) -> str:
+        return " or ".join(repr(v) for v in self.one_of) + (" or missing" if self.missing == "pass" else "")
 
 
 class _RegistryValue:
@@ -40,25 +40,19 @@ class _RegistryValue:
     hint = "set the value as the playbook's notice says, or leave the server out of this run (--limit)"
 
     def describe(self, spec: RegistryCondition) -> str:
-        allowed = " or ".join(repr(v) for v in spec.one_of) + (
-            " or missing" if spec.missing == "pass" else ""
-        )
-        return f"{spec.key}\\{spec.name} is {allowed}" + (f" (else: {spec.hint})" if spec.hint else "")
+        return f"{spec.key}\\{spec.name} is {spec.allowed}" + (f" (else: {spec.hint})" if spec.hint else "")
 
     def check(self, spec: RegistryCondition, reader: PreflightReader) -> Check:
         values = reader.registry_values(spec.key)
         value = None if values is None else values.get(spec.name)
-        allowed = " or ".join(repr(v) for v in spec.one_of) + (
-            " or missing" if spec.missing == "pass" else ""
-        )
         passed = (spec.missing == "pass") if value is None else value in spec.one_of
         problem = None
         if not passed:
-            problem = f"{spec.key}\\{spec.name} is {shown(value)}; this playbook needs {allowed}"
+            problem = f"{spec.key}\\{spec.name} is {shown(value)}; this playbook needs {spec.allowed}"
             if spec.hint:
                 problem += f" ({spec.hint})"
         bits = " (32-bit)" if "\\wow6432node\\" in spec.key.lower() else ""
-        return Check(f"{spec.name}{bits} {allowed}", problem)
+        return Check(f"{spec.name}{bits} {spec.allowed}", problem)
 
 
 PRECONDITION = _RegistryValue()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.kinds.preconditions import Check, PreflightReader
+from remediate.kinds.preconditions import Check, PreflightReader, shown
 from remediate.kinds.resources.registry_value import KEY_PATTERN
 
 
@@ -57,17 +57,13 @@ class _SameOnAllServers:
     def differs(self, spec: SameOnAllServers, mine: Check, theirs: Check, servers: list[str]) -> str:
         """The problem of a server whose values (`mine`) differ from the common ones."""
         common = dict(theirs.observed)
-        shown = [
-            f"{name} is {_shown(value)} here, {_shown(common.get(name))} on {', '.join(servers)}"
+        differences = [
+            f"{name} is {shown(value)} here, {shown(common.get(name))} on {', '.join(servers)}"
             for name, value in mine.observed
             if common.get(name) != value
         ]
-        problem = f"has a {spec.what} that differs from the other servers': " + "; ".join(shown)
+        problem = f"has a {spec.what} that differs from the other servers': " + "; ".join(differences)
         return problem + (f" ({spec.hint})" if spec.hint else "")
-
-
-def _shown(value: object) -> str:
-    return "missing" if value is None else repr(value)
 
 
 PRECONDITION = _SameOnAllServers()

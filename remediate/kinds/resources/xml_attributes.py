@@ -98,15 +98,16 @@ def _value_at(content: bytes, xpath: str, name: str) -> str | None:
         return None
 
 
+def _evaluated(spec: XmlAttributes, xpath: str) -> str:
+    """An XPath of the spec as it is evaluated (without case, with `ignore_case`)."""
+    return caseless(xpath) if spec.ignore_case and xpath else xpath
+
+
 def edit_all(spec: XmlAttributes, content: bytes, name: str) -> tuple[bytes, list[str]]:
     """The file with every setting applied, and what each did (for people)."""
     done = []
     for setting in spec.set:
-        xpath, inherit = (
-            (caseless(setting.xpath), caseless(setting.inherit or ""))
-            if spec.ignore_case
-            else (setting.xpath, setting.inherit or "")
-        )
+        xpath, inherit = _evaluated(spec, setting.xpath), _evaluated(spec, setting.inherit or "")
         own = _value_at(content, xpath, name)
         inherited = _value_at(content, inherit, name) if own is None and inherit else None
         current = own if own is not None else (inherited or "")
@@ -159,7 +160,7 @@ class XmlAttributesResource(FileTarget):
     def inverse(self, spec: XmlAttributes, before: bytes, after: bytes, current: bytes) -> bytes:
         """Put back each earlier value where it existed; refuse where this change added it."""
         for setting in spec.set:
-            xpath = caseless(setting.xpath) if spec.ignore_case else setting.xpath
+            xpath = _evaluated(spec, setting.xpath)
             try:
                 earlier = xmledit.locate(before, xpath, "the earlier file").value
             except RemediateError:
