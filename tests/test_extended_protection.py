@@ -250,3 +250,26 @@ def test_caseless_rewrites_each_equality_predicate() -> None:
     rewritten = caseless("/a[@path='Default Web Site/OWA']/b[@key=\"X\"]/@v")
     assert "='default web site/owa']" in rewritten and "='x']" in rewritten
     assert rewritten.count("translate(@") == 2
+
+
+def test_undoing_only_this_change_leaves_alone_a_setting_that_added_nothing() -> None:
+    """`--strategy inverse`: the owa location inherits the flags it wants (nothing was added
+    there); the site's value changed and is put back; an element this change added refuses."""
+    from remediate.kinds.resources.xml_attributes import RESOURCE
+
+    owa = "/configuration/location[@path='Default Web Site/owa']/system.webServer/security/access/@sslFlags"
+    site = "/configuration/location[@path='Default Web Site']/system.webServer/security/access/@sslFlags"
+    spec = XmlAttributes(
+        path="x",
+        ignore_case=True,
+        set=[
+            Setting(xpath=owa, flags=["Ssl"], inherit=site),
+            Setting(xpath=site, value="Ssl, Ssl128, SslNegotiateCert"),
+        ],
+    )
+    after, done = edit_all(spec, CONFIG, "x")
+    assert done == ["'Ssl, Ssl128' -> 'Ssl, Ssl128, SslNegotiateCert'"]
+    assert RESOURCE.inverse(spec, CONFIG, after, after) == CONFIG
+    added = _spec(True, ["Ssl", "SslNegotiateCert"])
+    with pytest.raises(Exception, match="cannot be undone alone"):
+        RESOURCE.inverse(added, CONFIG, edit_all(added, CONFIG, "x")[0], CONFIG)

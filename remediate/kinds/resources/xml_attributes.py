@@ -158,17 +158,19 @@ class XmlAttributesResource(FileTarget):
         return file_decision(observed, edit, summary)
 
     def inverse(self, spec: XmlAttributes, before: bytes, after: bytes, current: bytes) -> bytes:
-        """Put back each earlier value where it existed; refuse where this change added it."""
+        """Put back each earlier value where it existed; refuse where this change added it (a
+        setting that added nothing, its inherited value being the wanted one, is left alone)."""
         for setting in spec.set:
             xpath = _evaluated(spec, setting.xpath)
-            try:
-                earlier = xmledit.locate(before, xpath, "the earlier file").value
-            except RemediateError:
+            earlier = _value_at(before, xpath, "the earlier file")
+            if earlier is None and _value_at(after, xpath, "the written file") is None:
+                continue
+            if earlier is None:
                 raise RemediateError(
                     "inverse-impossible",
                     "this change added an element that a later edit may rely on: it cannot be undone alone",
                     "restore the exact snapshot with --force",
-                ) from None
+                )
             current = xmledit.set_attribute(current, xpath, earlier, "the file").content
         return current
 
