@@ -82,3 +82,33 @@ def test_the_servers_of_a_batch_restart_at_once_up_to_forks(
     else:
         assert spread >= 3.5, ends
     assert last_run(tmp_path)["status"] == "succeeded"
+
+
+def test_killed_while_every_server_of_a_batch_is_mid_write(start_sim: Any, tmp_path: Path) -> None:
+    """Attack: SIGKILL while three servers are each between Move-Item's delete and rename of the
+    same step (one wave, at once): `rollback` finishes every one exactly."""
+    import signal
+
+    from tests.test_apply import apply_in_background, fingerprint, host_args, rollback
+
+    sim = start_sim(servers=3, restart_seconds=0)
+    original = fingerprint(sim)
+    for server in ("ex01", "ex02", "ex03"):
+        sim.inject(
+            CmdletDelay(
+                server=server, cmdlet="Move-Item", argument="rest\\web.config", when="midway", seconds=60
+            )
+        )
+    process = apply_in_background(sim, tmp_path, *host_args(sim), "--serial", "0")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and sum(1 for f in sim.faults.active() if f.fired) < 3:
+        time.sleep(0.05)
+    assert sum(1 for f in sim.faults.active() if f.fired) == 3  # all three mid-write at once
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=20)
+    sim.clear_faults()
+    run = last_run(tmp_path)
+    assert run["status"] == "interrupted"
+    result = rollback(sim, tmp_path, run["id"])
+    assert result.exit_code == 0, result.output
+    assert fingerprint(sim) == original
