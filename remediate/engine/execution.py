@@ -186,7 +186,11 @@ class Execution:
             self.locks[server] = place.where
             self.journal.event(self.run_id, server, f"locked {place.where}")
 
-        self.each(list(servers), take)
+        # One after another, in one order for every run (not at once): two runs wanting the same
+        # servers must not each win some of them and both be refused; whoever takes the first
+        # one goes on.
+        for server in sorted(servers, key=str.lower):
+            take(server)
         if organization_via is not None:
             self.journal.event(self.run_id, organization_via, ORG_LOCKING)
             place = organization_lock(self.reader(organization_via), self.writer(organization_via))
