@@ -230,9 +230,10 @@ FAULTS = {
     "connection drops on the temporary write": DropConnection(
         server="ex02", cmdlet="Set-Content", argument=TARGET, when="after"
     ),
-    # Get-Content of web.config on ex01: the plan's read, the re-check before writing, the verify.
+    # Get-FileHash of web.config on ex01: the re-check before writing, the temporary file's
+    # check, the verify (in the request that moved the new file into place).
     "connection drops on the verify read": DropConnection(
-        server="ex01", cmdlet="Get-Content", argument=TARGET, nth=3
+        server="ex01", cmdlet="Get-FileHash", argument=TARGET, nth=3
     ),
     "connection drops after the partner application write": DropConnection(
         cmdlet="Set-PartnerApplication", when="after"
@@ -407,6 +408,23 @@ def test_each_server_environment_is_read_once(sim: Simulator, tmp_path: Path) ->
         assert [c["Path"] for c in created if c["ItemType"] == "File"] == ["C:\\ProgramData\\remediate.lock"]
         folders = [c["Path"] for c in created if c["ItemType"] == "Directory"]
         assert folders and all(f.startswith("C:\\ProgramData\\remediate") for f in folders)
+
+
+def test_a_target_s_bytes_travel_once(sim: Simulator, tmp_path: Path) -> None:
+    """The plan reads web.config's bytes; the re-check before writing and the verification
+    after compare SHA-256 on the server (Get-FileHash)."""
+    assert apply(sim, tmp_path).exit_code == 0
+
+    def calls(name: str, cmdlet: str) -> int:
+        return sum(
+            1
+            for r in sim.audit_records(name)
+            if r.command == cmdlet and any(str(v).lower().endswith(TARGET) for _, v in r.parameters)
+        )
+
+    for name in sim.servers:
+        assert calls(name, "Get-Content") == 1
+        assert calls(name, "Get-FileHash") == 2  # before writing; after the move
 
 
 def test_a_stale_lock_can_be_broken(sim: Simulator, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -98,3 +99,52 @@ def test_remediate_writes_a_file_and_its_hash_in_one_request(start_sim: Any) -> 
     )
     assert digest == sha256(b"\x00\x01remediate")
     assert sim.counters_for("ex01")["actions"]["Command"] - before == 1
+
+
+def _session(sim: Simulator) -> Any:
+    from remediate.winrm.session import Session
+    from remediate.winrm.settings import Connection, Credentials, Secret, Server
+
+    endpoint = sim.servers["ex01"]
+    return Session(
+        Server(name="ex01", address=endpoint.host, port=endpoint.port),
+        Connection(ca_file=sim.ca_file, auth="ntlm"),
+        Credentials(sim.username, Secret(sim.password)),
+    )
+
+
+def test_a_file_is_moved_into_place_and_its_hash_read_in_one_request(start_sim: Any) -> None:
+    from remediate.winrm.writer import ServerWriter, sha256
+
+    sim = start_sim(servers=1, restart_seconds=0)
+    writer = ServerWriter(_session(sim))
+    path = "C:\\ProgramData\\Microsoft\\Windows\\target.bin"
+    writer.put_and_hash(path, b"old")
+    before = sim.counters_for("ex01")["actions"]["Command"]
+    assert writer.replace_file(path, b"new\x00bytes", "run1") == sha256(b"new\x00bytes")
+    # the temporary file and its hash, then the move and the target's hash: two requests
+    assert sim.counters_for("ex01")["actions"]["Command"] - before == 2
+    state = sim.state("ex01")
+    with state.lock:
+        assert state.read(sim.machine("ex01").path(path, "C:\\")) == b"new\x00bytes"
+
+
+@pytest.mark.parametrize("error", ["non-terminating", "generic"])
+def test_a_move_that_fails_is_an_error(start_sim: Any, error: str) -> None:
+    """Move-Item's own failures are non-terminating (MoveFileInfoItemIOError): -ErrorAction
+    Stop makes them stop the batch, so the hash is not read. A terminating error of the cmdlet
+    itself lets the next statement run (PowerShell's batches): the error still fails the write."""
+    from remediate.sim import CmdletError
+    from remediate.support.errors import RemediateError
+    from remediate.winrm.writer import ServerWriter
+
+    sim = start_sim(servers=1, restart_seconds=0)
+    writer = ServerWriter(_session(sim))
+    path = "C:\\ProgramData\\Microsoft\\Windows\\target.bin"
+    writer.put_and_hash(path, b"old")
+    sim.inject(CmdletError(server="ex01", cmdlet="Move-Item", argument="target.bin", error=error))  # type: ignore[arg-type]
+    with pytest.raises(RemediateError) as raised:
+        writer.replace_file(path, b"new", "run1")
+    assert raised.value.reference == "write-failed"
+    calls = [r.command for r in sim.audit_records()]
+    assert calls[-1] == ("Move-Item" if error == "non-terminating" else "Get-FileHash")

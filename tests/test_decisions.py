@@ -8,6 +8,7 @@ cmdlets and the journal's crash safety are proven there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,10 @@ class Memory:
     def read_file(self, path: str) -> bytes | None:
         return self.files.get(path.lower())
 
+    def file_hash(self, path: str) -> str | None:
+        content = self.read_file(path)
+        return None if content is None else hashlib.sha256(content).hexdigest()
+
     def read_text(self, path: str) -> str | None:
         content = self.read_file(path)
         return None if content is None else content.decode("utf-8")
@@ -82,9 +87,10 @@ class Memory:
         return self.settable
 
     # -- what applying writes --------------------------------------------------------------------
-    def replace_file(self, path: str, content: bytes, tag: str) -> None:
+    def replace_file(self, path: str, content: bytes, tag: str) -> str | None:
         self.writes.append(f"replace {path}")
         self.files[path.lower()] = content
+        return self.file_hash(path)
 
     def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
         self.writes.append(f"Set-{noun} {name}")

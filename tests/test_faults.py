@@ -47,8 +47,8 @@ class Boundary:
 
 
 BOUNDARIES = {
-    # the re-read of web.config just before its snapshot is committed
-    "before snapshot": Boundary("Get-Content", 2, "before"),
+    # the re-check of web.config (its SHA-256) just before its snapshot is committed
+    "before snapshot": Boundary("Get-FileHash", 1, "before", "rest\\web.config"),
     # snapshot committed and kept on the server; the temporary file is about to be written
     "after snapshot": Boundary("Set-Content", 1, "before", "rest\\web.config"),
     # the new web.config has replaced the old one (Move-Item ran); not yet verified

@@ -48,16 +48,17 @@ def restore(execution: Execution, item: Item, *, strategy: str = "exact", force:
                 "change) or --force (restore the exact snapshot)",
             )
         execution.step_status(item, StepStatus.ROLLING_BACK)
-        execution.with_reconnect(
+        held = execution.with_reconnect(
             item.server,
             lambda: resource.write(
                 spec, item.target, wanted, execution.writer(item.server), execution.run_id
             ),
         )
-        check = execution.with_reconnect(
-            item.server, lambda: resource.state(spec, item.target, execution.reader(item.server))
-        )
-        if not resource.same(spec, check, wanted):
+        if held is None:
+            held = execution.with_reconnect(
+                item.server, lambda: resource.holds(spec, item.target, wanted, execution.reader(item.server))
+            )
+        if not held:
             raise RemediateError(
                 "verify-failed", f"{item.target} does not hold what was restored", "restore it by hand"
             )

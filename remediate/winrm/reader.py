@@ -13,6 +13,7 @@ from typing import Any
 from remediate.support.errors import RemediateError
 from remediate.winrm.session import Result, Session
 from remediate.winrm.wire import content_bytes, plain, properties, text
+from remediate.winrm.writer import hashes_of
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 # Read along with the first environment variable, in the same call: the lock file's folder
@@ -151,6 +152,16 @@ class ServerReader:
                 "this is not a file remediate wrote or edits: check the path, and the file on the server",
             )
         return data
+
+    def file_hash(self, path: str) -> str | None:
+        """A file's SHA-256 computed on the server (Get-FileHash), lower-case; None if the file
+        does not exist. Read afresh: it checks what was just written or is about to be."""
+        result = self.session.invoke("server", "Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"})
+        if _not_found(result) and not result.output:
+            return None
+        if result.failed or result.errors:
+            raise self._fail("file-unreadable", result, f"cannot read {path}", "run with -vv for details")
+        return next(iter(hashes_of(result.output).values()), None)
 
     def registry_values(self, key: str) -> dict[str, Any] | None:
         """A registry key's values (name -> value: an int for a DWord, a str for a String), read

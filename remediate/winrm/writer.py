@@ -36,15 +36,6 @@ class ServerWriter(ServiceActions):
 
     # -- files -------------------------------------------------------------------------------
 
-    def move(self, source: str, destination: str) -> None:
-        self._run(
-            "server",
-            "Move-Item",
-            {"LiteralPath": source, "Destination": destination, "Force": None},
-            f"cannot replace {destination}",
-            "is the file locked by another process, or read-only?",
-        )
-
     def remove_file(self, path: str) -> None:
         result = self.session.invoke("server", "Remove-Item", {"LiteralPath": path, "Force": None})
         if result.failed or (result.errors and not any(e.is_kind("PathNotFound") for e in result.errors)):
@@ -81,8 +72,9 @@ class ServerWriter(ServiceActions):
             "the account needs write access to the folder",
         )
 
-    def replace_file(self, path: str, content: bytes, tag: str) -> None:
-        """Write beside the target, check the copy's SHA-256, then move it over the target."""
+    def replace_file(self, path: str, content: bytes, tag: str) -> str | None:
+        """Write beside the target, check the copy's SHA-256, then move it over the target; the
+        target's SHA-256 afterwards, read in the move's request (None if there was none)."""
         temporary = f"{path}.remediate-{tag}.tmp"
         if self.put_and_hash(temporary, content) != sha256(content):
             self.remove_file(temporary)
@@ -91,7 +83,15 @@ class ServerWriter(ServiceActions):
                 f"{self.name}: {temporary} does not hold what was written",
                 "the disk or a filter driver altered the file; nothing was replaced",
             )
-        self.move(temporary, path)
+        result = self.batch(
+            [
+                ("Move-Item", {"LiteralPath": temporary, "Destination": path, "Force": None}),
+                ("Get-FileHash", {"LiteralPath": path, "Algorithm": "SHA256"}),
+            ],
+            f"cannot replace {path}",
+            "is the file locked by another process, or read-only?",
+        )
+        return hashes_of(result.output).get(path.lower())
 
     def make_folder(self, path: str) -> None:
         """A folder (and any missing above it); one that exists already is fine."""

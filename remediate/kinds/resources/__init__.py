@@ -13,6 +13,7 @@ only the executor holds), compare two states, compute the semantic inverse of a 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -30,6 +31,11 @@ class Reader(Protocol):
 
     def read_file(self, path: str) -> bytes | None:
         """A file's exact bytes, or None when it does not exist."""
+        ...
+
+    def file_hash(self, path: str) -> str | None:
+        """A file's SHA-256 (lower-case hex) computed on the server, or None when it does not
+        exist: checks a file's bytes without sending them."""
         ...
 
     def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
@@ -60,6 +66,10 @@ class Overlay:
     def read_file(self, path: str) -> bytes | None:
         return self._files.get(path.lower()) or self._reader.read_file(path)
 
+    def file_hash(self, path: str) -> str | None:
+        planned = self._files.get(path.lower())
+        return hashlib.sha256(planned).hexdigest() if planned is not None else self._reader.file_hash(path)
+
     def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
         found = self._reader.exchange_object(noun, identity)
         planned = self._properties.get((noun.lower(), identity.lower()))
@@ -81,8 +91,9 @@ class Overlay:
 class Writer(Protocol):
     """The writes resources may make. Every one is a real cmdlet with bound parameters."""
 
-    def replace_file(self, path: str, content: bytes, tag: str) -> None:
-        """Write `content` beside `path`, check it, then replace `path` with it in one step."""
+    def replace_file(self, path: str, content: bytes, tag: str) -> str | None:
+        """Write `content` beside `path`, check it, then replace `path` with it in one step;
+        the SHA-256 `path` has afterwards (read in the same request as the move)."""
         ...
 
     def set_property(self, noun: str, identity: str, name: str, value: Any) -> None:
@@ -151,8 +162,15 @@ class Resource(Protocol):
         """Whether two states are the same as far as the target's owner is concerned."""
         ...
 
-    def write(self, spec: Any, target: str, state: bytes, writer: Writer, tag: str) -> None:
-        """Make the target hold exactly `state`."""
+    def holds(self, spec: Any, target: str, wanted: bytes, reader: Reader) -> bool:
+        """Whether the target holds `wanted` now (read afresh): `same(state(...), wanted)`, or
+        cheaper where the server can compare (a file's SHA-256, not its bytes)."""
+        ...
+
+    def write(self, spec: Any, target: str, state: bytes, writer: Writer, tag: str) -> bool | None:
+        """Make the target hold exactly `state`. Whether it does, when the write read that back
+        itself (a file's SHA-256, in the request that moved it into place); None: not checked,
+        the caller asks `holds`."""
         ...
 
     def copy_source(self, spec: Any, target: str) -> str | None:
@@ -171,6 +189,17 @@ class Resource(Protocol):
     def cleanup(self, spec: Any, target: str, writer: Writer, tag: str) -> None:
         """Remove what an interrupted write may have left (a temporary file)."""
         ...
+
+
+class _Stateful(Protocol):
+    def state(self, spec: Any, target: str, reader: Reader) -> bytes: ...
+
+    def same(self, spec: Any, one: bytes, other: bytes) -> bool: ...
+
+
+def holds_state(resource: _Stateful, spec: Any, target: str, wanted: bytes, reader: Reader) -> bool:
+    """`Resource.holds` for a target whose state is small: read it and compare."""
+    return resource.same(spec, resource.state(spec, target, reader), wanted)
 
 
 def _registry() -> dict[str, Resource]:

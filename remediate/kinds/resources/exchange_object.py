@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer
+from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer, holds_state
 from remediate.support.errors import RemediateError
 
 Value = str | bool | int | list[str] | None
@@ -142,9 +142,13 @@ class ExchangeObjectResource:
     def same(self, spec: ExchangeObject, one: bytes, other: bytes) -> bool:
         return same(decode(one), decode(other))
 
-    def write(self, spec: ExchangeObject, target: str, state: bytes, writer: Writer, tag: str) -> None:
+    def holds(self, spec: ExchangeObject, target: str, wanted: bytes, reader: Reader) -> bool:
+        return holds_state(self, spec, target, wanted, reader)
+
+    def write(self, spec: ExchangeObject, target: str, state: bytes, writer: Writer, tag: str) -> bool | None:
         value = decode(state)
         writer.set_property(spec.noun, spec.identity, spec.property, None if value == [] else value)
+        return None  # not read back: the caller asks holds()
 
     def copy_source(self, spec: ExchangeObject, target: str) -> str | None:
         return None  # a value: its snapshot is written from the state

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer
+from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer, holds_state
 from remediate.support.errors import RemediateError
 
 
@@ -113,13 +113,19 @@ class SettingOverrideResource:
 
         return held(one) == held(other)  # type: ignore[no-any-return]
 
-    def write(self, spec: SettingOverride, target: str, state: bytes, writer: Writer, tag: str) -> None:
+    def holds(self, spec: SettingOverride, target: str, wanted: bytes, reader: Reader) -> bool:
+        return holds_state(self, spec, target, wanted, reader)
+
+    def write(
+        self, spec: SettingOverride, target: str, state: bytes, writer: Writer, tag: str
+    ) -> bool | None:
         wanted = decode(state)
         if wanted is None:
             writer.remove_setting_override(spec.name)
-            return
+            return None  # not read back: the caller asks holds()
         parameters = wanted.get("given") or spec.parameters
         writer.new_setting_override(spec.name, spec.component, spec.section, list(parameters), spec.reason)
+        return None
 
     def copy_source(self, spec: SettingOverride, target: str) -> str | None:
         return None

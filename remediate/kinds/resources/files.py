@@ -80,8 +80,12 @@ class FileTarget:
     def same(self, spec: object, one: bytes, other: bytes) -> bool:
         return one == other
 
-    def write(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> None:
-        writer.replace_file(target, state, tag)
+    def holds(self, spec: object, target: str, wanted: bytes, reader: Reader) -> bool:
+        """Compared by SHA-256 on the server: the file's bytes do not travel."""
+        return reader.file_hash(target) == hashlib.sha256(wanted).hexdigest()
+
+    def write(self, spec: object, target: str, state: bytes, writer: Writer, tag: str) -> bool | None:
+        return writer.replace_file(target, state, tag) == hashlib.sha256(state).hexdigest()
 
     def copy_source(self, spec: object, target: str) -> str | None:
         return target  # copied on the server: the bytes do not travel again

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer
+from remediate.kinds.resources import Decision, Overlay, Reader, Scope, Writer, holds_state
 
 KEY_PATTERN = r"^HKLM:\\[^*?\[\]]+$"  # a key under HKLM:, no wildcards
 
@@ -118,7 +118,10 @@ class RegistryValueResource:
         removed with it when empty, but an empty key left behind is not a different state."""
         return decode(one)["value"] == decode(other)["value"]
 
-    def write(self, spec: RegistryValue, target: str, state: bytes, writer: Writer, tag: str) -> None:
+    def holds(self, spec: RegistryValue, target: str, wanted: bytes, reader: Reader) -> bool:
+        return holds_state(self, spec, target, wanted, reader)
+
+    def write(self, spec: RegistryValue, target: str, state: bytes, writer: Writer, tag: str) -> bool | None:
         wanted = decode(state)
         if wanted["value"] is not None:
             for key in wanted.get("create", []):  # top first; one that exists by now is fine
@@ -128,13 +131,14 @@ class RegistryValueResource:
                 writer.new_registry_value(spec.key, spec.name, data, kind)
             else:  # a value that exists (restoring one, or changing it) keeps its kind
                 writer.set_registry_value(spec.key, spec.name, data)
-            return
+            return None  # not read back: the caller asks holds()
         # the value did not exist (nor, perhaps, its keys): take away what this change made,
         # the keys deepest first and only while empty (another step's value may still be there)
         writer.remove_registry_value(spec.key, spec.name)
         for key in reversed(wanted["missing"]):
             if not writer.remove_registry_key(key):
                 break
+        return None
 
     def copy_source(self, spec: RegistryValue, target: str) -> str | None:
         return None  # a value: its snapshot is written from the state
