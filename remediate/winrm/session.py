@@ -245,6 +245,10 @@ class Session:
                     # to the TCP connection): the next call opens a new pool.
                     self._forget_pools()
                 raise mapped from None
+            finally:
+                # pypsrp's pool keeps every pipeline it ran (with its parameters and output)
+                # until it is closed; a finished one is not needed, and 50 servers' add up
+                pool.pipelines.pop(shell.id, None)
         errors = [PSErrorInfo(str(e.fq_error or ""), str(e)) for e in shell.streams.error]
         warnings = [str(w.message) for w in shell.streams.warning]
         return Result(list(output), errors, bool(shell.had_errors), warnings)
