@@ -152,7 +152,7 @@ def test_every_command_with_json_output_has_a_schema_here() -> None:
     CLI's list (kept without importing the models, for a fast --help) must name them all."""
     from remediate.model.documents import DOCUMENTS
 
-    assert set(DOCUMENTS) | {"playbook", "show"} == set(SCHEMAS)
+    assert set(DOCUMENTS) | {"playbook", "set", "show"} == set(SCHEMAS)
 
 
 def test_list_in_full_and_as_a_document(tmp_path: Path) -> None:

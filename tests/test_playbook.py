@@ -48,6 +48,7 @@ def test_built_in_playbooks_load() -> None:
         "app-only-graph",
         "extended-protection",
         "graph-app-only-permissions",
+        "hybrid-lab-baseline",  # a set
         "repair-install-dir",
         "rest-v1s2s-profile",
         "serialization-signing",

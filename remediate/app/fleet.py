@@ -84,10 +84,21 @@ class Fleet:
     variables: dict[str, str] = field(default_factory=dict)  # the inventory's values for playbooks' variables
     # the values the inventory gives one server (its groups', its own): they win over `variables`
     server_variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # the inventory's groups
+    inventory_servers: list[str] = field(default_factory=list)  # all of them, --limit or not
     _sessions: dict[str, Session] | None = field(default=None, repr=False)
 
     def connection_for(self, name: str) -> Connection:
         return self.connections.get(name, self.connection)
+
+    def resolve(self, name: str) -> list[str] | None:
+        """The servers a name stands for (a group's members; a server itself), as a playbook
+        set's `servers` names them; None if neither the run nor its inventory knows it."""
+        lowered = {group.lower(): members for group, members in self.groups.items()}
+        if name.lower() in lowered:
+            return list(lowered[name.lower()])
+        known = [s.name for s in self.servers] + self.inventory_servers
+        return next(([server] for server in known if server.lower() == name.lower()), None)
 
     def credentials_for(self, name: str) -> Credentials:
         return self.logons.get(name, self.credentials)
@@ -238,6 +249,8 @@ def _inventory_fleet(options: FleetOptions, base: Connection, asker: Asker) -> F
             for entry in entries
             if (values := loaded.inventory.server_vars(entry.server.name))
         },
+        groups=dict(loaded.inventory.groups),
+        inventory_servers=list(loaded.inventory.servers),
     )
 
 

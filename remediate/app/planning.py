@@ -55,8 +55,18 @@ def planned(
     with fleet:
         fleet.connect_ahead()
         from remediate.engine.decide import make_plan
-        from remediate.model import playbook
+        from remediate.engine.remote import attribute
+        from remediate.model import playbook, playbook_set
 
+        text = playbook.read_located(located)
+        if playbook_set.is_set(text):
+            # a set's playbooks take their values from the set file; its `servers` name the
+            # run's servers or the inventory's groups
+            playbook_set.refuse_given(variables)
+            loaded = playbook_set.parse_set(text, located[0], located[1], fleet.resolve)
+            plan = attribute(make_plan(loaded, list(fleet.readers().values()), forks), fleet.sessions)
+            yield Planned(plan, loaded, fleet, fleet.meta(given))
+            return
         # the command line's values (--var), else the inventory's (a server's, its groups',
         # everyone's), else the defaults
         own = {
@@ -74,7 +84,6 @@ def planned(
                 raise
             loaded = own[fleet.servers[0].name]
         own = {server: mine for server, mine in own.items() if mine.variables != loaded.variables}
-        from remediate.engine.remote import attribute
 
         the_plan = attribute(
             make_plan(loaded, list(fleet.readers().values()), forks, own=own), fleet.sessions

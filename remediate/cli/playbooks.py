@@ -191,6 +191,7 @@ def validate(files: tuple[Path, ...]) -> None:
 
 SCHEMAS = (
     "playbook",
+    "set",
     "plan",
     "apply",
     "rollback",
@@ -211,7 +212,8 @@ SCHEMAS = (
     type=click.Choice(SCHEMAS),
     default="playbook",
     show_default=True,
-    help="playbook: what a playbook file may hold (for editors that complete YAML); the others: what "
+    help="playbook: what a playbook file may hold (for editors that complete YAML); set: what a "
+    "playbook set may hold; the others: what "
     "`--output json` prints (plan and check: plan; show PLAYBOOK: show; show RUN: run; any failure: error).",
 )
 def schema(which: str) -> None:
@@ -220,6 +222,11 @@ def schema(which: str) -> None:
         from remediate.model import playbook
 
         click.echo(json.dumps(playbook.json_schema(), indent=2))
+        return
+    if which == "set":
+        from remediate.model import playbook_set
+
+        click.echo(json.dumps(playbook_set.json_schema(), indent=2))
         return
     from remediate.model.documents import DOCUMENTS
 

@@ -127,7 +127,7 @@ def _compare_across(
 
 
 def _plan_server(playbook: Playbook, remote: PlanReader) -> ServerPlan:
-    server_steps = [s for s in playbook.steps if s.effective_scope == "server"]
+    server_steps = [s for s in playbook.steps if s.effective_scope == "server" and s.runs_on(remote.name)]
     endpoint = remote.endpoint
     try:
         remote.connect()
@@ -138,6 +138,7 @@ def _plan_server(playbook: Playbook, remote: PlanReader) -> ServerPlan:
         return ServerPlan(remote.name, endpoint, problem=problem, build=build, checks=checks)
     overlay = Overlay(remote)
     changes = tuple(decide_step(step, overlay, remote.name) for step in server_steps)
+    _refuse_conflicts(server_steps, changes, overlay, remote.name)
     locked_by = None
     if not any(change.action == "change" for change in changes):
         # nothing to do here: but is a run in the middle of changing (or rolling back) this server?
@@ -148,6 +149,27 @@ def _plan_server(playbook: Playbook, remote: PlanReader) -> ServerPlan:
         except RemediateError as error:
             locked_by = f"unknown: the lock could not be read ({error.message})"
     return ServerPlan(remote.name, endpoint, changes, build=build, checks=checks, locked_by=locked_by)
+
+
+def _refuse_conflicts(steps: Sequence[Any], changes: Sequence[Change], overlay: Overlay, server: str) -> None:
+    """Two steps that change one target must agree: each step, decided again on the state the
+    plan ends with, must find nothing left to change. Otherwise a later step undid (part of)
+    an earlier one's change, and one run cannot give the target both values."""
+    writers: dict[str, list[int]] = {}
+    for index, change in enumerate(changes):
+        if change.action == "change" and change.target:
+            writers.setdefault(change.target.lower(), []).append(index)
+    for indexes in writers.values():
+        for position, index in enumerate(indexes[:-1]):
+            if decide_step(steps[index], overlay, server).action != "none":
+                later = steps[indexes[position + 1]]
+                raise RemediateError(
+                    "steps-conflict",
+                    f"{server}: steps {steps[index].name!r} and {later.name!r} both change "
+                    f"{changes[index].target}, to different values",
+                    "one run cannot give a target two values: remove one of the steps (or its "
+                    "playbook from the set), or make them agree",
+                )
 
 
 def _check_exchange_access(
@@ -270,6 +292,7 @@ def make_plan(
         else:
             overlay = Overlay(via)
             organization = tuple(decide_step(step, overlay, via.name) for step in organization_steps)
+            _refuse_conflicts(organization_steps, organization, overlay, via.name)
     from_organization = _notified(organization)
 
     servers = []

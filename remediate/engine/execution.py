@@ -243,11 +243,13 @@ class Execution:
     # -- handlers ---------------------------------------------------------------------------------
 
     def run_handlers(self, wanted: dict[str, list[str]], handlers: dict[str, dict[str, Any]]) -> list[str]:
-        """Run each server's notified handlers once, then wait until it is healthy. Raises on failure."""
+        """Run each server's notified handlers once, in the playbook's order (`handlers`'s, as the
+        plan shows them: refresh, then restart), each followed by waiting until the server is
+        healthy. Raises on failure."""
 
         def server_handlers(server: str) -> list[str]:
             lines = []
-            for name in wanted[server]:
+            for name in sorted(wanted[server], key=list(handlers).index):
                 kind = HANDLERS[handlers[name]["kind"]]
                 settings = kind.spec.model_validate(handlers[name]["settings"])
                 key = (server, name)

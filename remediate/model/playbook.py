@@ -72,13 +72,24 @@ class StepBase(_OneKind):
         default=None, description="server: on every server; organization: once, through one server."
     )
     notify: list[str] = Field(default=[], description="Handlers to run when this step changes something.")
+    servers: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Only on these servers (as the run names them); default: every server of the run. "
+        "A playbook set's `servers` sets it.",
+    )
 
     @model_validator(mode="after")
     def _scope_allowed(self) -> StepBase:
         allowed = REGISTRY[self.kind].scopes
         if self.scope is not None and self.scope not in allowed:
             raise ValueError(f"{self.kind} steps run at scope {' or '.join(allowed)}, not {self.scope}")
+        if self.servers is not None and self.effective_scope == "organization":
+            raise ValueError("an organization-wide step runs once for the organization: it takes no servers")
         return self
+
+    def runs_on(self, server: str) -> bool:
+        return self.servers is None or server.lower() in {name.lower() for name in self.servers}
 
     @property
     def resource(self) -> Resource:
@@ -239,9 +250,20 @@ def load_located(
     inventory: dict[str, str] | None = None,
     inventory_label: str = "the inventory's vars",
 ) -> LoadedPlaybook:
-    """The playbook `catalog.locate` found (so that a command resolves the name once)."""
+    """The playbook `catalog.locate` found (so that a command resolves the name once); a set
+    (`remediate.model.playbook_set`) compiled into one playbook, its `servers` taken as named."""
     path, source = located
-    return parse(yamlsource.read(path, INVALID), source, given, inventory, inventory_label)
+    text = read_located(located)
+    from remediate.model import playbook_set
+
+    if playbook_set.is_set(text):
+        playbook_set.refuse_given(given)
+        return playbook_set.parse_set(text, path, source)
+    return parse(text, source, given, inventory, inventory_label)
+
+
+def read_located(located: tuple[Path, str]) -> bytes:
+    return yamlsource.read(located[0], INVALID)
 
 
 def json_schema() -> dict[str, Any]:

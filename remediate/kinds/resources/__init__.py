@@ -59,6 +59,8 @@ class Overlay:
         self._reader = reader
         self._files: dict[str, bytes] = {}
         self._properties: dict[tuple[str, str], dict[str, Any]] = {}
+        self._objects: dict[tuple[str, str], dict[str, Any]] = {}  # created whole
+        self._registry: dict[str, dict[str, Any]] = {}  # key -> values planned (a key created: {})
 
     def expand(self, path: str) -> str:
         return self._reader.expand(path)
@@ -71,7 +73,8 @@ class Overlay:
         return hashlib.sha256(planned).hexdigest() if planned is not None else self._reader.file_hash(path)
 
     def exchange_object(self, noun: str, identity: str) -> dict[str, Any] | None:
-        found = self._reader.exchange_object(noun, identity)
+        created = self._objects.get((noun.lower(), identity.lower()))
+        found = created if created is not None else self._reader.exchange_object(noun, identity)
         planned = self._properties.get((noun.lower(), identity.lower()))
         return {**found, **planned} if found is not None and planned else found
 
@@ -79,13 +82,25 @@ class Overlay:
         return self._reader.can_set(noun, parameter)
 
     def registry_values(self, key: str) -> dict[str, Any] | None:
-        return self._reader.registry_values(key)
+        found = self._reader.registry_values(key)
+        planned = self._registry.get(key.lower())
+        return found if planned is None else {**(found or {}), **planned}
 
     def plan_file(self, path: str, content: bytes) -> None:
         self._files[path.lower()] = content
 
     def plan_property(self, noun: str, identity: str, name: str, value: Any) -> None:
         self._properties.setdefault((noun.lower(), identity.lower()), {})[name] = value
+
+    def plan_object(self, noun: str, identity: str, properties: dict[str, Any]) -> None:
+        """An Exchange object a step creates, as `Get-<noun>` would then show it."""
+        self._objects[(noun.lower(), identity.lower())] = properties
+
+    def plan_registry(self, key: str, name: str | None = None, value: Any = None) -> None:
+        """A registry key a step creates (`name` None), or a value it sets."""
+        values = self._registry.setdefault(key.lower(), {})
+        if name is not None:
+            values[name] = value
 
 
 class Writer(Protocol):

@@ -134,7 +134,16 @@ class SettingOverrideResource:
         return before
 
     def remember(self, spec: SettingOverride, decision: Decision, overlay: Overlay) -> None:
-        return None
+        """Later steps see the override as Get-SettingOverride would show it."""
+        overlay.plan_object(
+            "SettingOverride",
+            spec.name,
+            {
+                "ComponentName": spec.component,
+                "SectionName": spec.section,
+                "Parameters": list(spec.parameters),
+            },
+        )
 
     def cleanup(self, spec: SettingOverride, target: str, writer: Writer, tag: str) -> None:
         return None

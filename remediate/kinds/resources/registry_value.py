@@ -148,7 +148,10 @@ class RegistryValueResource:
         return before
 
     def remember(self, spec: RegistryValue, decision: Decision, overlay: Overlay) -> None:
-        return None  # two steps on one value: the second is decided on what the server holds
+        """Later steps see the keys this one creates and the value it sets."""
+        for key in decode(decision.after_state).get("create", []):
+            overlay.plan_registry(key)
+        overlay.plan_registry(spec.key, spec.name, spec.value)
 
     def cleanup(self, spec: RegistryValue, target: str, writer: Writer, tag: str) -> None:
         return None

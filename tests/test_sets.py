@@ -1,0 +1,172 @@
+"""Playbook sets (issue 19): several playbooks as one plan, one run, one IIS restart per
+server, one rollback; conflicts refused at plan time. Real pypsrp against the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.sim import CmdletError, Simulator
+from tests.test_apply import apply, cli, credentials, fingerprint, host_args, last_run, rollback, writes
+
+SET = """\
+name: lab-baseline
+description: Microsoft Graph app-only calls, and serialization payloads signed.
+playbooks:
+  - playbook: app-only-graph
+  - playbook: serialization-signing
+"""
+
+
+def overrides(sim: Simulator) -> list[str]:
+    with sim.org.lock:
+        return [o["Name"] for o in sim.org.data.get("setting_overrides", [])]
+
+
+def state(sim: Simulator) -> dict[str, Any]:
+    return {**fingerprint(sim), "overrides": overrides(sim)}
+
+
+@pytest.fixture
+def sim(start_sim: Any) -> Simulator:
+    return start_sim(servers=2, restart_seconds=0)  # type: ignore[no-any-return]
+
+
+def plan_args(sim: Simulator) -> list[str]:
+    args = host_args(sim)
+    return args[: args.index("--health-timeout")]  # an apply option
+
+
+def write_set(tmp_path: Path, text: str = SET, name: str = "set.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_set_is_one_run_with_one_iis_restart_per_server(sim: Simulator, tmp_path: Path) -> None:
+    result = apply(sim, tmp_path, playbook=write_set(tmp_path))
+    assert result.exit_code == 0, result.output
+    run = last_run(tmp_path)
+    assert run["playbook"] == "lab-baseline" and run["status"] == "succeeded"
+    assert overrides(sim) == ["EnableSigningVerification"]
+    for server in sim.servers:
+        calls = [r.command for r in sim.audit_records(server)]
+        # both playbooks notify restart-iis: it runs once, after the variant configuration's refresh
+        assert calls.count("Restart-Service") == 1
+        refresh = max(i for i, c in enumerate(calls) if c == "Get-ExchangeDiagnosticInfo")
+        assert refresh < calls.index("Restart-Service")
+    # the run is one journal run with every playbook's steps, named by playbook
+    shown = json.loads(cli(tmp_path, "show", run["id"], "--output", "json").output)
+    names = {step["step"] for step in shown["steps"]}
+    assert "app-only-graph: Add V1S2SAppOnly to the REST front end's OAuth token profiles" in names
+    assert "serialization-signing: Create the EnableSigningVerification setting override" in names
+
+
+def test_a_fault_in_the_second_playbook_rolls_back_both(sim: Simulator, tmp_path: Path) -> None:
+    original = state(sim)
+    sim.inject(CmdletError(cmdlet="New-SettingOverride"))
+    result = apply(sim, tmp_path, playbook=write_set(tmp_path))
+    assert result.exit_code == 1
+    assert last_run(tmp_path)["status"] == "rolled-back"
+    assert state(sim) == original  # web.config byte-exact, AppOnlyPermissions as they were, no override
+
+
+def test_rollback_of_a_set_run_restores_everything(sim: Simulator, tmp_path: Path) -> None:
+    original = state(sim)
+    assert apply(sim, tmp_path, playbook=write_set(tmp_path)).exit_code == 0
+    assert state(sim) != original
+    undone = rollback(sim, tmp_path, last_run(tmp_path)["id"])
+    assert undone.exit_code == 0, undone.output
+    assert state(sim) == original
+
+
+CONFLICTING = """\
+name: other-profiles
+description: Sets the REST front end's token profiles to a fixed list.
+steps:
+  - name: Set the token profiles
+    xml_attribute:
+      path: '%ExchangeInstallPath%FrontEnd\\HttpProxy\\rest\\web.config'
+      xpath: "/configuration/appSettings/add[@key='OAuthHttpModule.Profiles']/@value"
+      value: S2SAppActAs
+"""
+
+
+def test_a_conflicting_set_is_refused_at_plan_time(sim: Simulator, tmp_path: Path) -> None:
+    (tmp_path / "other.yaml").write_text(CONFLICTING, encoding="utf-8")
+    text = SET.replace("  - playbook: serialization-signing\n", "  - playbook: ./other.yaml\n")
+    original = state(sim)
+    result = apply(sim, tmp_path, playbook=write_set(tmp_path, text))
+    assert result.exit_code != 0
+    assert "steps-conflict" in result.output
+    assert "app-only-graph: Add V1S2SAppOnly" in result.output
+    assert "other-profiles: Set the token profiles" in result.output
+    assert state(sim) == original and writes(sim) == []
+
+
+def test_members_agreeing_on_a_target_are_not_a_conflict(sim: Simulator, tmp_path: Path) -> None:
+    """rest-v1s2s-profile makes the same change as app-only-graph's first step."""
+    text = SET.replace("serialization-signing", "rest-v1s2s-profile")
+    result = cli(tmp_path, "plan", write_set(tmp_path, text), *plan_args(sim), env=credentials(sim))
+    assert result.exit_code == 0, result.output
+    assert "rest-v1s2s-profile: Add V1S2SAppOnly" in result.output
+
+
+def test_a_saved_plan_of_a_set_is_applied_exactly(sim: Simulator, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    made = cli(
+        tmp_path, "plan", write_set(tmp_path), *plan_args(sim), "--out", str(out), env=credentials(sim)
+    )
+    assert made.exit_code == 0, made.output
+    (tmp_path / "set.yaml").write_text("not: a set any more\n", encoding="utf-8")  # the plan carries it all
+    applied = cli(tmp_path, "apply", str(out), "--yes", env=credentials(sim))
+    assert applied.exit_code == 0, applied.output
+    assert overrides(sim) == ["EnableSigningVerification"]
+
+
+def test_servers_limit_a_member_and_unknown_names_are_errors(sim: Simulator, tmp_path: Path) -> None:
+    first = next(iter(sim.servers))
+    name = f"127.0.0.1:{sim.servers[first].port}"
+    text = SET.replace(
+        "  - playbook: app-only-graph\n", f"  - playbook: app-only-graph\n    servers: ['{name}']\n"
+    )
+    result = cli(tmp_path, "plan", write_set(tmp_path, text), *plan_args(sim), env=credentials(sim))
+    assert result.exit_code == 0, result.output
+    plan = json.loads(
+        cli(
+            tmp_path,
+            "plan",
+            write_set(tmp_path, text),
+            *plan_args(sim),
+            "--output",
+            "json",
+            env=credentials(sim),
+        ).output
+    )
+    steps = {s["server"]: [c["step"] for c in s["changes"]] for s in plan["servers"]}
+    assert any(step.startswith("app-only-graph:") for step in steps[name])
+    assert all(
+        not step.startswith("app-only-graph:")
+        for server, found in steps.items()
+        if server != name
+        for step in found
+    )
+
+    wrong = SET.replace(
+        "  - playbook: app-only-graph\n", "  - playbook: app-only-graph\n    servers: [ex99]\n"
+    )
+    refused = cli(tmp_path, "plan", write_set(tmp_path, wrong), *plan_args(sim), env=credentials(sim))
+    assert refused.exit_code != 0
+    assert "set.yaml:5:" in refused.output and "ex99" in refused.output
+
+
+def test_a_set_refuses_var_and_nested_sets(tmp_path: Path) -> None:
+    path = write_set(tmp_path)
+    given = cli(tmp_path, "validate", path)
+    assert given.exit_code == 0, given.output
+    nested = write_set(tmp_path, SET.replace("app-only-graph", "./set.yaml"), name="outer.yaml")
+    refused = cli(tmp_path, "validate", nested)
+    assert refused.exit_code != 0 and "a set lists playbooks, not sets" in refused.output
