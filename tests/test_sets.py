@@ -170,3 +170,21 @@ def test_a_set_refuses_var_and_nested_sets(tmp_path: Path) -> None:
     nested = write_set(tmp_path, SET.replace("app-only-graph", "./set.yaml"), name="outer.yaml")
     refused = cli(tmp_path, "validate", nested)
     assert refused.exit_code != 0 and "a set lists playbooks, not sets" in refused.output
+
+
+def test_a_member_s_error_names_where_the_set_lists_it(tmp_path: Path) -> None:
+    unknown = write_set(tmp_path, SET.replace("app-only-graph", "no-such-playbook"))
+    refused = cli(tmp_path, "validate", unknown)
+    assert (
+        refused.exit_code != 0 and "set.yaml:4:15: playbooks[0].playbook: no playbook named" in refused.output
+    )
+    wrong = write_set(
+        tmp_path,
+        SET.replace("  - playbook: app-only-graph\n", "  - playbook: app-only-graph\n    vars: {NOPE: 1}\n"),
+    )
+    refused = cli(tmp_path, "validate", wrong)
+    assert (
+        refused.exit_code != 0
+        and "set.yaml:4:5: playbooks[0]: " in refused.output
+        and "NOPE" in refused.output
+    )

@@ -111,15 +111,21 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
     members: list[tuple[LoadedPlaybook, list[str] | None]] = []
     seen: dict[str, int] = {}
     for index, member in enumerate(playbook_set.playbooks):
-        located = locate(_relative(member.playbook, path))
-        member_text = yamlsource.read(located[0], INVALID)
+        try:
+            located = locate(_relative(member.playbook, path))
+            member_text = yamlsource.read(located[0], INVALID)
+        except RemediateError as error:
+            raise _within(error, fail(("playbooks", index, "playbook"), "", "")) from None
         if is_set(member_text):
             raise fail(
                 ("playbooks", index, "playbook"),
                 f"{member.playbook} is a set: a set lists playbooks, not sets",
                 "list that set's playbooks here instead",
             )
-        loaded = load_located(located, as_texts(member.vars))
+        try:
+            loaded = load_located(located, as_texts(member.vars))
+        except RemediateError as error:
+            raise _within(error, fail(("playbooks", index), "", "")) from None
         if loaded.name in seen:
             raise fail(
                 ("playbooks", index, "playbook"),
@@ -144,6 +150,12 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
     merged = _merge(playbook_set, members)
     compiled = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=100).encode("utf-8")
     return parse(compiled, source)  # its digest is of the compiled text, which saved plans carry
+
+
+def _within(error: RemediateError, place: RemediateError) -> RemediateError:
+    """A member's error, prefixed with where the set names that member."""
+    where = place.message.removesuffix(": ")
+    return RemediateError(error.reference, f"{where}: {error.message}", error.hint)
 
 
 def _relative(name: str, path: Path) -> str:
