@@ -64,31 +64,37 @@ def planned(
             # run's servers or the inventory's groups
             playbook_set.refuse_given(variables)
             loaded = playbook_set.parse_set(text, located[0], located[1], fleet.resolve)
-            plan = attribute(make_plan(loaded, list(fleet.readers().values()), forks), fleet.sessions)
-            yield Planned(plan, loaded, fleet, fleet.meta(given))
-            return
-        # the command line's values (--var), else the inventory's (a server's, its groups',
-        # everyone's), else the defaults
-        own = {
-            server: playbook.load_located(
-                located, variables, {**fleet.variables, **values}, f"the inventory's vars for {server}"
-            )
-            for server, values in fleet.server_variables.items()
-        }
-        try:
-            loaded = playbook.load_located(located, variables, fleet.variables)
-        except RemediateError as error:
-            # no value for every server, but each server has its own: the first one's stand for
-            # the run (organization-wide steps must agree with it)
-            if error.reference != "variable-missing" or len(own) != len(fleet.servers):
-                raise
-            loaded = own[fleet.servers[0].name]
-        own = {server: mine for server, mine in own.items() if mine.variables != loaded.variables}
-
+            own: dict[str, LoadedPlaybook] = {}
+        else:
+            loaded, own = _with_values(located, variables, fleet)
         the_plan = attribute(
             make_plan(loaded, list(fleet.readers().values()), forks, own=own), fleet.sessions
         )
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
+
+
+def _with_values(
+    located: tuple[Path, str], variables: dict[str, str] | None, fleet: Fleet
+) -> tuple[LoadedPlaybook, dict[str, LoadedPlaybook]]:
+    """The playbook with the command line's values (--var), else the inventory's (a server's,
+    its groups', everyone's), else the defaults; and the servers that have values of their own."""
+    from remediate.model import playbook
+
+    own = {
+        server: playbook.load_located(
+            located, variables, {**fleet.variables, **values}, f"the inventory's vars for {server}"
+        )
+        for server, values in fleet.server_variables.items()
+    }
+    try:
+        loaded = playbook.load_located(located, variables, fleet.variables)
+    except RemediateError as error:
+        # no value for every server, but each server has its own: the first one's stand for
+        # the run (organization-wide steps must agree with it)
+        if error.reference != "variable-missing" or len(own) != len(fleet.servers):
+            raise
+        loaded = own[fleet.servers[0].name]
+    return loaded, {server: mine for server, mine in own.items() if mine.variables != loaded.variables}
 
 
 def save(path: Path, planned: Planned, change_id: str | None) -> str:

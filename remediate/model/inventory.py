@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remediate.model.variables import as_text, as_texts
 from remediate.support import yamlsource
@@ -235,12 +235,7 @@ class LoadedInventory:
 
 def load(path: Path) -> LoadedInventory:
     document = yamlsource.parse(yamlsource.read(path, INVALID), str(path), INVALID)
-    try:
-        inventory = Inventory.model_validate(document.data or {})
-    except ValidationError as error:
-        raise yamlsource.validation_error(
-            error, document, Inventory, INVALID, "see the inventory keys in the README"
-        ) from None
+    inventory = yamlsource.validated(Inventory, document, INVALID, "see the inventory keys in the README")
     _check_files(inventory, document, path)
     return LoadedInventory(inventory, path)
 
@@ -253,11 +248,9 @@ def _check_files(inventory: Inventory, document: Any, path: Path) -> None:
     for location, value in places:
         if value is None or (path.parent / value).is_file():
             continue
-        position = document.position(location)
-        where = f"{path}:{position.line}:{position.column}" if position else str(path)
         raise RemediateError(
             INVALID,
-            f"{where}: ca_file: {path.parent / value} does not exist",
+            f"{document.where(location)}: ca_file: {path.parent / value} does not exist",
             "ca_file is relative to the inventory file; check the name",
         )
 

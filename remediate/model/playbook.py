@@ -28,7 +28,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     create_model,
     model_validator,
 )
@@ -184,9 +183,7 @@ class LoadedPlaybook:
 
 def _check_references(playbook: Playbook, document: yamlsource.Document) -> None:
     def fail(location: yamlsource.Location, message: str, hint: str) -> RemediateError:
-        position = document.position(location)
-        where = f"{document.source}:{position.line}:{position.column}" if position else document.source
-        return RemediateError(INVALID, f"{where}: {yamlsource.path_text(location)}: {message}", hint)
+        return document.error(INVALID, location, message, hint)
 
     handler_names = [handler.name for handler in playbook.handlers]
     for kind, names in (("step", [step.name for step in playbook.steps]), ("handler", handler_names)):
@@ -229,12 +226,7 @@ def parse(
             "see `remediate schema`",
         )
     values = substitute(document, given or {}, inventory, inventory_label)
-    try:
-        playbook = Playbook.model_validate(document.data)
-    except ValidationError as error:
-        raise yamlsource.validation_error(
-            error, document, Playbook, INVALID, "see `remediate schema`"
-        ) from None
+    playbook = yamlsource.validated(Playbook, document, INVALID, "see `remediate schema`")
     _check_references(playbook, document)
     return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text, values)
 

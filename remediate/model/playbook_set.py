@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from remediate.model.catalog import INVALID, locate
 from remediate.model.playbook import LoadedPlaybook, load_located, parse
@@ -96,17 +96,14 @@ Resolver = Callable[[str], list[str] | None]
 def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = None) -> LoadedPlaybook:
     """The set in `text` (read from `path`), compiled into one playbook."""
     document = yamlsource.parse(text, source, INVALID)
-    try:
-        playbook_set = PlaybookSet.model_validate(document.data)
-    except ValidationError as error:
-        raise yamlsource.validation_error(
-            error, document, PlaybookSet, INVALID, "see `remediate schema --output set`"
-        ) from None
+    playbook_set = yamlsource.validated(PlaybookSet, document, INVALID, "see `remediate schema --output set`")
 
     def fail(location: tuple[Any, ...], message: str, hint: str) -> RemediateError:
-        position = document.position(location)
-        where = f"{source}:{position.line}:{position.column}" if position else source
-        return RemediateError(INVALID, f"{where}: {yamlsource.path_text(location)}: {message}", hint)
+        return document.error(INVALID, location, message, hint)
+
+    def within(location: tuple[Any, ...], error: RemediateError) -> RemediateError:
+        """A member's error, prefixed with where the set names that member."""
+        return document.error(error.reference, location, error.message, error.hint)
 
     members: list[tuple[LoadedPlaybook, list[str] | None]] = []
     seen: dict[str, int] = {}
@@ -115,7 +112,7 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
             located = locate(_relative(member.playbook, path))
             member_text = yamlsource.read(located[0], INVALID)
         except RemediateError as error:
-            raise _within(error, fail(("playbooks", index, "playbook"), "", "")) from None
+            raise within(("playbooks", index, "playbook"), error) from None
         if is_set(member_text):
             raise fail(
                 ("playbooks", index, "playbook"),
@@ -125,7 +122,7 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
         try:
             loaded = load_located(located, as_texts(member.vars))
         except RemediateError as error:
-            raise _within(error, fail(("playbooks", index), "", "")) from None
+            raise within(("playbooks", index), error) from None
         if loaded.name in seen:
             raise fail(
                 ("playbooks", index, "playbook"),
@@ -150,12 +147,6 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
     merged = _merge(playbook_set, members)
     compiled = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=100).encode("utf-8")
     return parse(compiled, source)  # its digest is of the compiled text, which saved plans carry
-
-
-def _within(error: RemediateError, place: RemediateError) -> RemediateError:
-    """A member's error, prefixed with where the set names that member."""
-    where = place.message.removesuffix(": ")
-    return RemediateError(error.reference, f"{where}: {error.message}", error.hint)
 
 
 def _relative(name: str, path: Path) -> str:

@@ -118,8 +118,7 @@ def substitute(
         if not isinstance(node, str) or "${" not in node:
             return node
         for name in PLACEHOLDER.findall(node):
-            position = document.position(location)
-            where = f"{document.source}:{position.line}:{position.column}" if position else document.source
+            where = document.where(location)
             if name not in declared:
                 raise RemediateError(
                     "variable-unknown",
@@ -155,8 +154,7 @@ def from_file(path: Path) -> dict[str, str]:
         )
     values = {}
     for name, value in document.data.items():
-        position = document.position((name,))
-        where = f"{path}:{position.line}:{position.column}" if position else str(path)
+        where = document.where((name,))
         if not isinstance(name, str) or not re.match(NAME, name):
             raise RemediateError("variable-file-invalid", f"{where}: {name!r} is not a variable name", None)
         if isinstance(value, (str, int)):  # a bool is an int

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from remediate.sim.faults import Fault
 from remediate.sim.latency import Latency
@@ -234,9 +234,4 @@ def load_scenario(path: Path) -> Scenario:
 
     reference = "sim-scenario-invalid"
     document = yamlsource.parse(yamlsource.read(path, reference), str(path), reference)
-    try:
-        return Scenario.model_validate(document.data or {})
-    except ValidationError as error:
-        raise yamlsource.validation_error(
-            error, document, Scenario, reference, "see the scenario keys in the README"
-        ) from None
+    return yamlsource.validated(Scenario, document, reference, "see the scenario keys in the README")

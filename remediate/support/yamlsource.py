@@ -11,12 +11,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from remediate.support.errors import RemediateError
+
+M = TypeVar("M", bound=BaseModel)
 
 Location = tuple[int | str, ...]
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -47,6 +49,23 @@ class Document:
                 return self.values[location]
             location = location[:-1]
         return self.values.get(())
+
+    def where(self, location: Location, *, key: bool = False) -> str:
+        """`file:line:column` of `location` (the file alone when it has no position)."""
+        position = self.position(location, key=key)
+        return f"{self.source}:{position.line}:{position.column}" if position else self.source
+
+    def error(self, reference: str, location: Location, message: str, hint: str | None) -> RemediateError:
+        """An error at `location`: `file:line:column: path.to[0].it: message`."""
+        return RemediateError(reference, f"{self.where(location)}: {path_text(location)}: {message}", hint)
+
+
+def validated(model: type[M], document: Document, reference: str, hint: str) -> M:
+    """`document` as `model`; its problems as one error, each at its file:line:column."""
+    try:
+        return model.model_validate(document.data or {})
+    except ValidationError as error:
+        raise validation_error(error, document, model, reference, hint) from None
 
 
 def path_text(location: Location) -> str:
@@ -251,7 +270,7 @@ def _described(
         _clean(problem["loc"][:-1]) + tuple(problem["loc"][-1:]) if unknown_key else _clean(problem["loc"])
     )
     position = document.position(location, key=unknown_key)
-    where = f"{document.source}:{position.line}:{position.column}" if position else document.source
+    where = document.where(location, key=unknown_key)
     message = problem["msg"].removeprefix("Value error, ")
     hint = None
     if unknown_key:

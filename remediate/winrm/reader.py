@@ -12,8 +12,7 @@ from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.winrm.session import Result, Session
-from remediate.winrm.wire import content_bytes, plain, properties, text
-from remediate.winrm.writer import hashes_of
+from remediate.winrm.wire import content_bytes, hashes_of, plain, properties, text
 
 SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup"
 # Read along with the first environment variable, in the same call: the lock file's folder

@@ -21,7 +21,8 @@ from typing import Any
 
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
-from remediate.winrm.writer import ServerWriter, hashes_of
+from remediate.winrm.wire import hashes_of
+from remediate.winrm.writer import ServerWriter
 
 FOLDER = "%ProgramData%\\remediate"
 # a folder every Windows server has whose descriptor is SYSTEM and Administrators only,

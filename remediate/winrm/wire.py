@@ -162,3 +162,13 @@ def _add_bytes(value: Any, data: bytearray) -> None:
             _add_bytes(item, data)
     else:
         data.append(_byte(value))
+
+
+def hashes_of(output: list[Any]) -> dict[str, str]:
+    """Get-FileHash's objects in `output` (other objects are skipped): lower-cased path -> hash."""
+    found = {}
+    for item in output:
+        values = properties(item)
+        if values.get("Path") and values.get("Hash"):
+            found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
+    return found

@@ -13,21 +13,11 @@ from typing import Any
 from remediate.support.errors import RemediateError
 from remediate.winrm.services import ServiceActions
 from remediate.winrm.session import PSErrorInfo, Result, Session
-from remediate.winrm.wire import properties
+from remediate.winrm.wire import hashes_of, properties
 
 
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-def hashes_of(output: list[Any]) -> dict[str, str]:
-    """Get-FileHash's objects in `output` (other objects are skipped): lower-cased path -> hash."""
-    found = {}
-    for item in output:
-        values = properties(item)
-        if values.get("Path") and values.get("Hash"):
-            found[str(values["Path"]).lower()] = str(values["Hash"]).lower()
-    return found
 
 
 class ServerWriter(ServiceActions):
@@ -91,7 +81,7 @@ class ServerWriter(ServiceActions):
             f"cannot replace {path}",
             "is the file locked by another process, or read-only?",
         )
-        return hashes_of(result.output).get(path.lower())
+        return next(iter(hashes_of(result.output).values()), None)  # one statement writes a hash
 
     def make_folder(self, path: str) -> None:
         """A folder (and any missing above it); one that exists already is fine."""
