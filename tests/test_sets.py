@@ -188,3 +188,44 @@ def test_a_member_s_error_names_where_the_set_lists_it(tmp_path: Path) -> None:
         and "set.yaml:4:5: playbooks[0]: " in refused.output
         and "NOPE" in refused.output
     )
+
+
+def test_a_set_killed_in_its_second_playbook_is_rolled_back_whole(tmp_path: Path) -> None:
+    """Attack: SIGKILL while serialization-signing's override is being created, after
+    app-only-graph changed web.config and the partner application: one rollback undoes both."""
+    from click.testing import CliRunner
+
+    from remediate.cli import main
+    from remediate.sim import CmdletDelay
+    from remediate.sim.faults import FaultBook
+    from remediate.sim.store import Store
+    from tests.lab import LAB
+    from tests.test_crash import run_and_kill, state_of
+
+    state, sim_state = tmp_path / "state", tmp_path / "state" / "sim"
+    with Simulator(sim_state, restart_seconds=0, authentication=LAB):  # seed the embedded organization
+        pass
+    original = state_of(sim_state)
+    FaultBook(sim_state / "faults.json").add(
+        CmdletDelay(cmdlet="New-SettingOverride", when="after", seconds=60)
+    )
+    run_and_kill(state, sim_state, "apply", write_set(tmp_path), "--host", "sim", "--yes")
+
+    def created() -> list[str]:
+        org, _ = Store(sim_state).load()
+        return [o["Name"] for o in org.data.get("setting_overrides", [])]
+
+    killed = state_of(sim_state)
+    assert killed["web.config"] != original["web.config"] and killed["app_only"] != original["app_only"]
+    assert created() == ["EnableSigningVerification"]
+    FaultBook(sim_state / "faults.json").clear()
+    runner = CliRunner()
+    [run] = json.loads(runner.invoke(main, ["--state-dir", str(state), "runs", "--output", "json"]).output)[
+        "runs"
+    ]
+    assert run["status"] == "interrupted" and run["playbook"] == "lab-baseline"
+    undone = runner.invoke(
+        main, ["--state-dir", str(state), "rollback", run["id"], "--yes", "--health-timeout", "5"]
+    )
+    assert undone.exit_code == 0, undone.output
+    assert state_of(sim_state) == original and created() == []
