@@ -331,6 +331,24 @@ def test_playbook_variables_from_the_command_line(start_sim: Any, tmp_path: Path
     assert refused.exit_code == 1 and "error: variable-invalid" in refused.output
 
 
+def test_a_doubled_dollar_is_a_placeholder_s_text() -> None:
+    """`$${NAME}` is the text `${NAME}`: neither a value put in nor an undeclared variable."""
+    from remediate.model.playbook import parse
+    from remediate.model.variables import escape
+
+    text = VARIABLE_BOOK.replace(
+        "name: Enable ${protocol}", "name: Enable $${protocol} (${protocol}) $${nope}"
+    )
+    loaded = parse(text.encode(), "book.yaml", {"enabled": "1"})
+    assert loaded.playbook.steps[0].name == "Enable ${protocol} (TLS 1.2) ${nope}"
+    assert escape({"a": ["${x} $${y}", 3]}) == {"a": ["$${x} $$${y}", 3]}
+    # what escape writes, substitute gives back as it was
+    again = text.replace(
+        "name: Enable $${protocol} (${protocol}) $${nope}", "name: " + escape("a $${b} ${c}")
+    )
+    assert parse(again.encode(), "book.yaml", {"enabled": "1"}).playbook.steps[0].name == "a $${b} ${c}"
+
+
 def test_playbook_variables_from_the_inventory(start_sim: Any, tmp_path: Path) -> None:
     import yaml
 

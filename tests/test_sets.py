@@ -10,7 +10,19 @@ from typing import Any
 import pytest
 
 from remediate.sim import CmdletError, Simulator
-from tests.test_apply import apply, cli, credentials, fingerprint, host_args, last_run, rollback, writes
+from tests.test_apply import (
+    apply,
+    cli,
+    credentials,
+    fingerprint,
+    host_args,
+    last_run,
+    rollback,
+    web_config,
+    writes,
+)
+
+FIXED = b"|V1S2SAppOnly"
 
 SET = """\
 name: lab-baseline
@@ -229,3 +241,128 @@ def test_a_set_killed_in_its_second_playbook_is_rolled_back_whole(tmp_path: Path
     )
     assert undone.exit_code == 0, undone.output
     assert state_of(sim_state) == original and created() == []
+
+
+BANNER = """\
+name: banner
+description: A registry text value from a variable.
+variables:
+  text: {type: string}
+steps:
+  - name: Set the banner
+    registry_value:
+      key: 'HKLM:\\SOFTWARE\\Contoso'
+      name: Banner
+      type: String
+      value: ${text}
+"""
+
+
+def test_a_member_value_with_a_literal_placeholder_stays_literal(sim: Simulator, tmp_path: Path) -> None:
+    """A value given in the set is put into its member once: text in it that looks like a
+    placeholder is not read as one again when the compiled set is parsed, planned from a saved
+    plan or rolled back."""
+    (tmp_path / "banner.yaml").write_text(BANNER, encoding="utf-8")
+    text = SET + "  - playbook: ./banner.yaml\n    vars: {text: 'costs ${price}, $${escaped}'}\n"
+    path = write_set(tmp_path, text)
+    assert cli(tmp_path, "validate", path).exit_code == 0
+    out = tmp_path / "plan.json"
+    made = cli(tmp_path, "plan", path, *plan_args(sim), "--out", str(out), env=credentials(sim))
+    assert made.exit_code == 0, made.output
+    applied = cli(tmp_path, "apply", str(out), "--yes", env=credentials(sim))
+    assert applied.exit_code == 0, applied.output
+    for server in sim.servers:
+        state = sim.state(server)
+        with state.lock:
+            found = [e["values"] for e in state.data["registry"].values() if "Banner" in e["values"]]
+        assert [v["Banner"]["value"] for v in found] == ["costs ${price}, $${escaped}"], found
+
+
+def test_cu_day_check_finds_drift_and_apply_redoes_only_that(sim: Simulator, tmp_path: Path) -> None:
+    """A cumulative update rewrites one server's web.config: `check SET -i` names that step on
+    that server (exit 2), and `apply` changes only it: no other server, no partner application,
+    no setting override touched again; IIS restarted on that server alone."""
+    from tests.test_fleet import run, write_inventory
+
+    inventory = str(write_inventory(sim, tmp_path / "inventory.yaml"))
+    path = write_set(tmp_path)
+    check = ("check", path, "-i", inventory)
+    assert run(sim, tmp_path, *check).exit_code == 2  # nothing applied yet
+    applied = run(sim, tmp_path, "apply", path, "-i", inventory, "--yes", "--health-timeout", "2")
+    assert applied.exit_code == 0, applied.output
+    clean = run(sim, tmp_path, *check)
+    assert clean.exit_code == 0, clean.output
+
+    sim.cumulative_update("ex02", "15.2.1748.24")
+    drift = run(sim, tmp_path, *check, "--output", "json")
+    assert drift.exit_code == 2, drift.output
+    found = json.loads(drift.stdout)
+    drifted = {
+        s["server"]: [c["step"] for c in s["changes"] if c["action"] != "none"]
+        for s in found["servers"]
+        if any(c["action"] != "none" for c in s["changes"])
+    }
+    assert drifted == {
+        "ex02": ["app-only-graph: Add V1S2SAppOnly to the REST front end's OAuth token profiles"]
+    }
+
+    before = len(sim.audit_records())
+    again = run(sim, tmp_path, "apply", path, "-i", inventory, "--yes", "--health-timeout", "2")
+    assert again.exit_code == 0, again.output
+    since = sim.audit_records()[before:]
+    assert [(r.server, r.command) for r in since if r.command == "Restart-Service"] == [
+        ("ex02", "Restart-Service")
+    ]
+    assert not [r for r in since if r.command in ("Set-PartnerApplication", "New-SettingOverride")]
+    assert all(r.server == "ex02" for r in since if r.command == "Move-Item")
+    shown = json.loads(run(sim, tmp_path, "show", last_run(tmp_path)["id"], "--output", "json").output)
+    assert {(s["server"], s["step"]) for s in shown["steps"]} == {
+        ("ex02", "app-only-graph: Add V1S2SAppOnly to the REST front end's OAuth token profiles")
+    }
+    assert run(sim, tmp_path, *check).exit_code == 0
+
+
+def test_a_set_run_s_report_names_every_playbook(sim: Simulator, tmp_path: Path) -> None:
+    assert apply(sim, tmp_path, "--change-id", "CHG19", playbook=write_set(tmp_path)).exit_code == 0
+    run = last_run(tmp_path)
+    result = cli(tmp_path, "report", run["id"], "--format", "md")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith(f"# Change {run['id']}: lab-baseline") and "| Change | CHG19 |" in text
+    assert "app-only-graph: Add V1S2SAppOnly" in text and "serialization-signing: Create the" in text
+    assert text.count("restart-iis ran; healthy") == len(sim.servers)
+
+
+def test_a_member_s_servers_limit_its_preconditions_too(start_sim: Any, tmp_path: Path) -> None:
+    """serialization-signing needs the January 2023 update; limited to ex01, an ex02 on an
+    older build is no reason to refuse ex02 (app-only-graph still runs there): its check
+    shows `-` in ex02's preflight row, and passes."""
+    from remediate.sim.scenario import Scenario, Server
+    from tests.test_fleet import run, write_inventory
+
+    old = "15.1.2375.7"  # Exchange 2016 CU22: has the REST endpoint, not the January 2023 update
+    sim = start_sim(
+        Scenario(servers=[Server(name="ex01"), Server(name="ex02", build=old)]), restart_seconds=0
+    )
+    inventory = str(write_inventory(sim, tmp_path / "inventory.yaml"))
+    refused = run(sim, tmp_path, "plan", write_set(tmp_path), "-i", inventory)
+    assert refused.exit_code != 0 and "ex02" in refused.output and "15.1.2507.17" in refused.output
+
+    limited = SET.replace(
+        "  - playbook: serialization-signing\n", "  - playbook: serialization-signing\n    servers: [first]\n"
+    )
+    path = write_set(tmp_path, limited)
+    planned = run(sim, tmp_path, "plan", path, "-i", inventory, "--output", "json")
+    assert planned.exit_code == 0, planned.output
+    rows = {s["server"]: s["preflight"] for s in json.loads(planned.stdout)["servers"]}
+    signing = "build >= 15.1.2507.17"
+    assert [c["applies"] for c in rows["ex01"] if c["check"] == signing] == [True]
+    assert [(c["applies"], c["problem"]) for c in rows["ex02"] if c["check"] == signing] == [(False, None)]
+    shown = run(sim, tmp_path, "plan", path, "-i", inventory).output
+    ex02_row = next(line for line in shown.splitlines() if line.strip().startswith("ex02") and old in line)
+    assert ex02_row.split()[-1] == "-"  # the signing column, last
+
+    applied = run(sim, tmp_path, "apply", path, "-i", inventory, "--yes", "--health-timeout", "2")
+    assert applied.exit_code == 0, applied.output
+    assert overrides(sim) == ["EnableSigningVerification"]
+    assert FIXED in web_config(sim, "ex02")

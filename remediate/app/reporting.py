@@ -14,6 +14,12 @@ from typing import Any
 class Check:
     label: str
     problem: str | None
+    applies: bool = True
+
+    @property
+    def result(self) -> str:
+        """As the report's table shows it: a problem, ok, or - (not for this server)."""
+        return self.problem or ("ok" if self.applies else "-")
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _preflight(entries: list[dict[str, Any]]) -> list[ServerCheck]:
         ServerCheck(
             entry["server"],
             entry.get("build"),
-            [Check(c["check"], c.get("problem")) for c in entry["checks"]],
+            [Check(c["check"], c.get("problem"), c.get("applies", True)) for c in entry["checks"]],
         )
         for entry in entries
     ]
@@ -173,7 +179,7 @@ def of_saved_plan(path: Path) -> Report:
         status=f"{plan.to_change} to change, {plan.unchanged} unchanged, {plan.errors} errors",
         started=saved.created,
         preflight=[
-            ServerCheck(s.server, s.build, [Check(c.label, c.problem) for c in s.checks])
+            ServerCheck(s.server, s.build, [Check(c.label, c.problem, c.applies) for c in s.checks])
             for s in plan.servers
         ],
         steps=steps,

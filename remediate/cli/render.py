@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from remediate.kinds.preconditions import Check
 from remediate.model.plan import Change, Plan, Problem
 from remediate.model.status import Preview, RunStatus, ServerOutcome, StepStatus
 from remediate.support.builds import product
@@ -136,22 +137,25 @@ def _preflight(plan: Plan) -> list[str]:
             build = f"{product(server.build)} ({server.build})" if server.build else "-"
             lines.append(f"  {server.server}  {build}")
             for label, check in zip(labels, server.checks, strict=False):
-                mark = _styled("ok", "green") if not check.problem else _styled("FAILED", "red", True)
-                lines.append(f"    {label}: {mark}")
+                lines.append(f"    {label}: {_check_mark(check)}")
         return lines
     lines.append(header)
     for server in rows:
         build = f"{product(server.build)} ({server.build})" if server.build else "-"
         cells = ""
         for label, check in zip(labels, server.checks, strict=False):
-            mark = (
-                _styled(f"{'ok':<{len(label)}}", "green")
-                if not check.problem
-                else _styled(f"{'FAILED':<{len(label)}}", "red", True)
-            )
-            cells += f"  {mark}"
+            cells += f"  {_check_mark(check, len(label))}"
         lines.append(f"  {server.server:<{name_width}}  {build:<34}{cells}")
     return lines
+
+
+def _check_mark(check: Check, width: int = 0) -> str:
+    """ok, FAILED, or - for a precondition that is not for this server (a set member's `servers`)."""
+    if check.problem:
+        return _styled(f"{'FAILED':<{width}}", "red", True)
+    if not check.applies:
+        return f"{'-':<{width}}"
+    return _styled(f"{'ok':<{width}}", "green")
 
 
 def summary(plan: Plan) -> str:

@@ -73,7 +73,7 @@ def markdown(report: Report) -> str:
         lines += ["## Preflight", "", "| Server | Exchange build | " + " | ".join(labels) + " |"]
         lines.append("|---" * (2 + len(labels)) + "|")
         for server in report.preflight:
-            results = [c.problem or "ok" for c in server.checks]
+            results = [c.result for c in server.checks]
             lines.append(
                 f"| {cell(server.server)} | {cell(server.build or '-')} | "
                 + " | ".join(map(cell, results))
@@ -136,7 +136,7 @@ def html_page(report: Report) -> str:
         body = "".join(
             "<tr>"
             + f"<td>{e(server.server)}</td><td>{e(server.build or '-')}</td>"
-            + "".join(f"<td>{_status_html(c.problem or 'ok')}</td>" for c in server.checks)
+            + "".join(f"<td>{_status_html(c.result)}</td>" for c in server.checks)
             + "</tr>"
             for server in report.preflight
         )

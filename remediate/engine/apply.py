@@ -332,7 +332,7 @@ def apply_plan(
             {
                 "server": s.server,
                 "build": s.build,
-                "checks": [{"check": c.label, "problem": c.problem} for c in s.checks],
+                "checks": [{"check": c.label, "problem": c.problem, "applies": c.applies} for c in s.checks],
             }
             for s in plan.servers
         ],

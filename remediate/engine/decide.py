@@ -76,7 +76,7 @@ def _preflight(
     if not playbook.preconditions:
         return None, (), None
     build = remote.exchange_build()
-    checks = tuple(precondition.check(remote) for precondition in playbook.preconditions)
+    checks = tuple(precondition.check(remote, remote.name) for precondition in playbook.preconditions)
     failed = [(c, p) for c, p in zip(checks, playbook.preconditions, strict=True) if c.problem]
     if not failed:
         return build, checks, None
@@ -89,14 +89,19 @@ def _compare_across(
 ) -> list[tuple[PlanReader, ServerPlan]]:
     """Preconditions that must agree across the run's servers: each server whose observed values
     differ from the most common ones (the first server's, on a tie) fails, naming what differs.
-    Servers that could not be read, or failed a precondition of their own, are not compared."""
+    Servers that could not be read, failed a precondition of their own, or that the precondition
+    is not for (a set member's `servers`), are not compared."""
     from remediate.kinds.preconditions import across_servers
 
     for index, precondition in enumerate(playbook.preconditions):
         kind = PRECONDITION_KINDS[precondition.kind]
         if not across_servers(kind):
             continue
-        compared = [i for i, (_, d) in enumerate(drafts) if d.problem is None and len(d.checks) > index]
+        compared = [
+            i
+            for i, (_, d) in enumerate(drafts)
+            if d.problem is None and len(d.checks) > index and d.checks[index].applies
+        ]
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i in compared:
             groups.setdefault(drafts[i][1].checks[index].observed, []).append(i)

@@ -47,6 +47,7 @@ class PlannedChange(_Strict):
 class Preflight(_Strict):
     check: str
     problem: str | None
+    applies: bool = Field(True, description="False: not for this server (a set member's `servers`).")
 
 
 class HandlerRun(_Strict):

@@ -161,7 +161,9 @@ class Plan:
                     "server": s.server,
                     "endpoint": s.endpoint,
                     "build": s.build,
-                    "preflight": [{"check": c.label, "problem": c.problem} for c in s.checks],
+                    "preflight": [
+                        {"check": c.label, "problem": c.problem, "applies": c.applies} for c in s.checks
+                    ],
                     "problem": problem(s.problem),
                     "locked_by": s.locked_by,
                     "variables": dict(s.variables),
@@ -227,7 +229,10 @@ def plan_from_dict(data: dict[str, Any], states: list[dict[str, Any]]) -> Plan:
             ),
             problem=_problem(s["problem"]),
             build=s["build"],
-            checks=tuple(Check(c["check"], c["problem"]) for c in s.get("preflight", [])),
+            checks=tuple(
+                Check(c["check"], c["problem"], applies=c.get("applies", True))
+                for c in s.get("preflight", [])
+            ),
             variables=dict(s.get("variables") or {}),
         )
         for s in data["servers"]

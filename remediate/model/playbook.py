@@ -65,18 +65,26 @@ class _OneKind(BaseModel):
         return getattr(self, self.kind)
 
 
-class StepBase(_OneKind):
-    name: str = Field(min_length=1, description="What the step does, for people: it is shown in plans.")
-    scope: Scope | None = Field(
-        default=None, description="server: on every server; organization: once, through one server."
-    )
-    notify: list[str] = Field(default=[], description="Handlers to run when this step changes something.")
+class _Limited(_OneKind):
+    """A step or precondition that a playbook set may limit to some servers."""
+
     servers: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         default=None,
         min_length=1,
         description="Only on these servers (as the run names them); default: every server of the run. "
         "A playbook set's `servers` sets it.",
     )
+
+    def runs_on(self, server: str) -> bool:
+        return self.servers is None or server.lower() in {name.lower() for name in self.servers}
+
+
+class StepBase(_Limited):
+    name: str = Field(min_length=1, description="What the step does, for people: it is shown in plans.")
+    scope: Scope | None = Field(
+        default=None, description="server: on every server; organization: once, through one server."
+    )
+    notify: list[str] = Field(default=[], description="Handlers to run when this step changes something.")
 
     @model_validator(mode="after")
     def _scope_allowed(self) -> StepBase:
@@ -86,9 +94,6 @@ class StepBase(_OneKind):
         if self.servers is not None and self.effective_scope == "organization":
             raise ValueError("an organization-wide step runs once for the organization: it takes no servers")
         return self
-
-    def runs_on(self, server: str) -> bool:
-        return self.servers is None or server.lower() in {name.lower() for name in self.servers}
 
     @property
     def resource(self) -> Resource:
@@ -103,9 +108,13 @@ class HandlerBase(_OneKind):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Steps notify the handler by this name.")
 
 
-class PreconditionBase(_OneKind):
-    def check(self, reader: Any) -> Check:
-        return precondition_kinds.REGISTRY[self.kind].check(self.settings, reader)
+class PreconditionBase(_Limited):
+    def check(self, reader: Any, server: str) -> Check:
+        """The check on `server` (one it is not for passes without reading: `applies` False)."""
+        kind = precondition_kinds.REGISTRY[self.kind]
+        if not self.runs_on(server):
+            return Check(kind.label(self.settings), None, applies=False)
+        return kind.check(self.settings, reader)
 
     @property
     def hint(self) -> str:

@@ -18,7 +18,7 @@ rollback weeks later knows exactly what ran even if a member file changed since:
 - handlers merged by what they do: two that do the same (`restart_iis: {}`) are one, so IIS
   restarts once per server after every step of every playbook; two of one name that do
   different things keep both, the later one named `<playbook>: <handler>`;
-- preconditions of every member (each once);
+- preconditions of every member (each once), limited like its steps to the member's servers;
 - the notice and Microsoft source of each member, named; the weakest support status.
 
 Two members changing one target to different values are refused when planning
@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from remediate.model.catalog import INVALID, locate
 from remediate.model.playbook import LoadedPlaybook, load_located, parse
-from remediate.model.variables import as_texts
+from remediate.model.variables import as_texts, escape
 from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
 
@@ -145,8 +145,18 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
         members.append((loaded, servers))
 
     merged = _merge(playbook_set, members)
-    compiled = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=100).encode("utf-8")
+    compiled = yaml.dump(merged, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100).encode(
+        "utf-8"
+    )
     return parse(compiled, source)  # its digest is of the compiled text, which saved plans carry
+
+
+class _Dumper(yaml.SafeDumper):
+    """Every value written out: playbooks refuse YAML aliases, which a value used twice (one
+    member's `servers` on each of its steps) would otherwise become."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _relative(name: str, path: Path) -> str:
@@ -187,12 +197,12 @@ def _merge(
             pending.append({**dumped, "name": name})
         handlers.extend(pending)
         for precondition in playbook.preconditions:
-            dumped = precondition.model_dump(mode="json", exclude_unset=True)
-            if dumped not in preconditions:
-                preconditions.append(dumped)
+            _add_precondition(
+                preconditions, escape(precondition.model_dump(mode="json", exclude_unset=True)), servers
+            )
         for step in playbook.steps:
-            dumped = step.model_dump(mode="json", exclude_unset=True)
-            dumped["name"] = f"{loaded.name}: {step.name}"
+            dumped = escape(step.model_dump(mode="json", exclude_unset=True))
+            dumped["name"] = escape(f"{loaded.name}: {step.name}")
             if step.notify:
                 dumped["notify"] = [renamed[name] for name in step.notify]
             if servers is not None and step.effective_scope == "server":
@@ -223,6 +233,22 @@ def _merge(
     if handlers:
         merged["handlers"] = handlers
     return merged
+
+
+def _add_precondition(
+    preconditions: list[dict[str, Any]], dumped: dict[str, Any], servers: list[str] | None
+) -> None:
+    """A member's precondition, for the member's servers: one that an earlier member has too is
+    kept once, for the servers of both."""
+    for existing in preconditions:
+        if {k: v for k, v in existing.items() if k != "servers"} != dumped:
+            continue
+        if servers is None or "servers" not in existing:
+            existing.pop("servers", None)
+        else:
+            existing["servers"] += [s for s in servers if s not in existing["servers"]]
+        return
+    preconditions.append(dumped if servers is None else {**dumped, "servers": servers})
 
 
 def json_schema() -> dict[str, Any]:

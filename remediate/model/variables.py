@@ -13,7 +13,8 @@ Values come from `--var NAME=VALUE` or `--var-file` (the command line), else the
 variable a step uses that has neither is an error naming the place it is used. They are
 substituted into the steps and preconditions before the playbook is validated (so a value is
 checked by the kind's own rules, at the line that uses it), shown in the plan, and kept with
-a saved plan.
+a saved plan. `$${NAME}` is the text `${NAME}` itself (a set writes its members' values so,
+having put them in once: `escape`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from remediate.support import yamlsource
 from remediate.support.errors import RemediateError
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# a placeholder, or (with the first group `$`) the escaped text of one
+TOKEN = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -115,9 +118,11 @@ def substitute(
             return {key: visit(value, (*location, key)) for key, value in node.items()}
         if isinstance(node, list):
             return [visit(value, (*location, index)) for index, value in enumerate(node)]
-        if not isinstance(node, str) or "${" not in node:
+        if not isinstance(node, str) or "{" not in node:
             return node
-        for name in PLACEHOLDER.findall(node):
+        for escaped, name in TOKEN.findall(node):
+            if escaped:
+                continue
             where = document.where(location)
             if name not in declared:
                 raise RemediateError(
@@ -132,15 +137,27 @@ def substitute(
                     f"give it: --var {name}=VALUE",
                 )
             used[name] = values[name]
-        whole = PLACEHOLDER.fullmatch(node)
-        if whole:  # the whole scalar: the typed value itself
-            return values[whole.group(1)]
-        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), node)
+        whole = TOKEN.fullmatch(node)
+        if whole and not whole.group(1):  # the whole scalar: the typed value itself
+            return values[whole.group(2)]
+        return TOKEN.sub(
+            lambda match: match.group(0)[1:] if match.group(1) else str(values[match.group(2)]), node
+        )
 
     for section in ("steps", "preconditions"):
         if section in data:
             data[section] = visit(data[section], (section,))
     return {**values, **used}
+
+
+def escape(node: Any) -> Any:
+    """`node` with every `${NAME}` in its texts written `$${NAME}`: values already put in, which
+    `substitute` leaves as they are."""
+    if isinstance(node, dict):
+        return {key: escape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [escape(value) for value in node]
+    return PLACEHOLDER.sub(lambda match: "$" + match.group(0), node) if isinstance(node, str) else node
 
 
 def from_file(path: Path) -> dict[str, str]:

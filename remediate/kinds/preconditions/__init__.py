@@ -42,12 +42,15 @@ class Check:
     problem: str | None  # None: passed
     # what an across-servers kind saw here, compared with the other servers: (name, value) pairs
     observed: tuple[tuple[str, Any], ...] = ()
+    applies: bool = True  # False: the precondition is not for this server (a set member's `servers`)
 
 
 class PreconditionKind(Protocol):
     kind: str
     spec: type[BaseModel]
     hint: str  # what to do when it fails
+
+    def label(self, spec: Any) -> str: ...  # the column heading of its check, before reading
 
     def check(self, spec: Any, reader: PreflightReader) -> Check: ...
 

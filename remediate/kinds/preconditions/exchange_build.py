@@ -76,6 +76,11 @@ class _ExchangeBuild:
         listed = ", ".join(f"{product(m)} {m}" for m in spec.minimum)
         return f"at least, on its cumulative update: {listed}; or a later cumulative update"
 
+    def label(self, spec: ExchangeBuild) -> str:
+        if isinstance(spec.minimum, str):
+            return f"build >= {spec.minimum}"
+        return f"build >= {len(spec.minimum)} CU minimums"
+
     def check(self, spec: ExchangeBuild, reader: PreflightReader) -> Check:
         build = reader.exchange_build()
         if isinstance(spec.minimum, str):
@@ -85,7 +90,7 @@ class _ExchangeBuild:
                     f"runs {product(build)} ({build}); this playbook needs {product(spec.minimum)} "
                     f"({spec.minimum}) or later"
                 )
-            return Check(f"build >= {spec.minimum}", problem)
+            return Check(self.label(spec), problem)
         minimums = [parse_build(m) for m in spec.minimum]
         short = supported(parse_build(build), minimums)
         problem = None
@@ -96,7 +101,7 @@ class _ExchangeBuild:
                 f"runs {product(build)} ({build}); this playbook needs at least {wanted} on that "
                 f"cumulative update, or one of: {listed}, or a later cumulative update"
             )
-        return Check(f"build >= {len(minimums)} CU minimums", problem)
+        return Check(self.label(spec), problem)
 
 
 PRECONDITION = _ExchangeBuild()

@@ -23,6 +23,9 @@ class _ExchangeParameter:
         "management role entry"
     )
 
+    def label(self, spec: ExchangeParameter) -> str:
+        return f"-{spec.parameter}"
+
     def check(self, spec: ExchangeParameter, reader: PreflightReader) -> Check:
         problem = None
         if not reader.parameter_available(spec.cmdlet, spec.parameter):
@@ -30,7 +33,7 @@ class _ExchangeParameter:
                 f"{spec.cmdlet} -{spec.parameter} is not granted by RBAC on the Exchange endpoint "
                 f"(Get-ManagementRoleEntry '*\\{spec.cmdlet}' -Parameters {spec.parameter} finds nothing)"
             )
-        return Check(f"-{spec.parameter}", problem)
+        return Check(self.label(spec), problem)
 
 
 PRECONDITION = _ExchangeParameter()

@@ -52,10 +52,13 @@ class _ExchangeProperty:
             f" (else: {spec.hint})" if spec.hint else ""
         )
 
+    def label(self, spec: ExchangeProperty) -> str:
+        return f"{spec.property} {spec.allowed()}"
+
     def check(self, spec: ExchangeProperty, reader: PreflightReader) -> Check:
         identity = reader.expand(spec.identity)
         found = reader.exchange_object(spec.noun, identity)
-        label = f"{spec.property} {spec.allowed()}"
+        label = self.label(spec)
         if found is None:
             return Check(
                 label, f"Get-{spec.noun} finds no '{identity}', so {spec.property} cannot be checked"

@@ -25,6 +25,9 @@ class _IntactWebConfig:
         "backup, then plan again"
     )
 
+    def label(self, spec: IntactWebConfig) -> str:
+        return BACKSLASH.join(spec.path.split(BACKSLASH)[-3:]) + " intact"
+
     def check(self, spec: IntactWebConfig, reader: PreflightReader) -> Check:
         path = reader.expand(spec.path)
         content = reader.read_file(path)
@@ -34,8 +37,7 @@ class _IntactWebConfig:
                 f"{path} contains the literal {UNEXPANDED} that a failed update leaves behind; remediate does "
                 "not edit around it"
             )
-        short = BACKSLASH.join(spec.path.split(BACKSLASH)[-3:])
-        return Check(f"{short} intact", problem)
+        return Check(self.label(spec), problem)
 
 
 PRECONDITION = _IntactWebConfig()

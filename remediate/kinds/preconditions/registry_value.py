@@ -42,6 +42,10 @@ class _RegistryValue:
     def describe(self, spec: RegistryCondition) -> str:
         return f"{spec.key}\\{spec.name} is {spec.allowed}" + (f" (else: {spec.hint})" if spec.hint else "")
 
+    def label(self, spec: RegistryCondition) -> str:
+        bits = " (32-bit)" if "\\wow6432node\\" in spec.key.lower() else ""
+        return f"{spec.name}{bits} {spec.allowed}"
+
     def check(self, spec: RegistryCondition, reader: PreflightReader) -> Check:
         values = reader.registry_values(spec.key)
         value = None if values is None else values.get(spec.name)
@@ -51,8 +55,7 @@ class _RegistryValue:
             problem = f"{spec.key}\\{spec.name} is {shown(value)}; this playbook needs {spec.allowed}"
             if spec.hint:
                 problem += f" ({spec.hint})"
-        bits = " (32-bit)" if "\\wow6432node\\" in spec.key.lower() else ""
-        return Check(f"{spec.name}{bits} {spec.allowed}", problem)
+        return Check(self.label(spec), problem)
 
 
 PRECONDITION = _RegistryValue()

@@ -46,13 +46,16 @@ class _SameOnAllServers:
         keys = "; ".join(f"{entry.key} ({', '.join(entry.names)})" for entry in spec.registry)
         return f"the {spec.what} ({count} registry values) is the same on every server of the run: {keys}"
 
+    def label(self, spec: SameOnAllServers) -> str:
+        return f"same {spec.what}"
+
     def check(self, spec: SameOnAllServers, reader: PreflightReader) -> Check:
         observed = []
         for entry in spec.registry:
             values = reader.registry_values(entry.key) or {}
             for name in entry.names:
                 observed.append((f"{entry.key}\\{name}", values.get(name)))
-        return Check(f"same {spec.what}", None, tuple(observed))
+        return Check(self.label(spec), None, tuple(observed))
 
     def differs(self, spec: SameOnAllServers, mine: Check, theirs: Check, servers: list[str]) -> str:
         """The problem of a server whose values (`mine`) differ from the common ones."""
