@@ -182,6 +182,15 @@ def test_a_set_refuses_var_and_nested_sets(tmp_path: Path) -> None:
     nested = write_set(tmp_path, SET.replace("app-only-graph", "./set.yaml"), name="outer.yaml")
     refused = cli(tmp_path, "validate", nested)
     assert refused.exit_code != 0 and "a set lists playbooks, not sets" in refused.output
+    aliased = write_set(
+        tmp_path,
+        SET.replace("playbook: app-only-graph", "playbook: &p app-only-graph") + "  - playbook: *p\n",
+    )
+    refused = cli(tmp_path, "validate", aliased)
+    assert (
+        refused.exit_code != 0
+        and "set.yaml:6:5: playbooks[2].playbook: YAML aliases are not allowed" in refused.output
+    )
 
 
 def test_a_member_s_error_names_where_the_set_lists_it(tmp_path: Path) -> None:
@@ -200,6 +209,46 @@ def test_a_member_s_error_names_where_the_set_lists_it(tmp_path: Path) -> None:
         and "set.yaml:4:5: playbooks[0]: " in refused.output
         and "NOPE" in refused.output
     )
+
+
+def test_a_member_path_that_is_no_file_and_an_empty_group_are_errors_at_their_line(tmp_path: Path) -> None:
+    directory = write_set(tmp_path, SET.replace("app-only-graph", str(tmp_path)))
+    refused = cli(tmp_path, "validate", directory)
+    assert (
+        refused.exit_code != 0
+        and f"set.yaml:4:15: playbooks[0].playbook: cannot read {tmp_path}: a directory" in refused.output
+    )
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "defaults: {username: administrator}\nservers:\n  ex01: {host: 127.0.0.1, port: 9}\ngroups:\n  empty: []\n",
+        encoding="utf-8",
+    )
+    empty = write_set(
+        tmp_path,
+        SET.replace("  - playbook: app-only-graph\n", "  - playbook: app-only-graph\n    servers: [empty]\n"),
+    )
+    refused = cli(tmp_path, "plan", empty, "-i", str(inventory), env={"REMEDIATE_PASSWORD": "x"})
+    assert refused.exit_code != 0
+    assert "set.yaml:5:15: playbooks[0].servers[0]: group 'empty' has no servers" in refused.output
+
+
+def test_handlers_of_one_name_that_do_different_things_are_both_kept(tmp_path: Path) -> None:
+    for n in (1, 2):
+        (tmp_path / f"p{n}.yaml").write_text(
+            BANNER.replace("name: banner", f"name: p{n}")
+            .replace("name: Banner", f"name: B{n}")
+            .replace("      value: ${text}\n", f"      value: ${{text}}\n    notify: [reload]\n")
+            + f"handlers:\n  - name: reload\n    recycle_app_pools: {{pools: [Pool{n}]}}\n",
+            encoding="utf-8",
+        )
+    text = "name: h\ndescription: two reloads\nplaybooks:\n"
+    text += "".join(f"  - playbook: ./p{n}.yaml\n    vars: {{text: x}}\n" for n in (1, 2))
+    shown = cli(tmp_path, "show", write_set(tmp_path, text))
+    assert shown.exit_code == 0, shown.output
+    assert "reload: Restart-WebAppPool -Name Pool1" in shown.output
+    assert "p2-reload: Restart-WebAppPool -Name Pool2" in shown.output
+    assert shown.output.index("notifies: reload") < shown.output.index("notifies: p2-reload")
 
 
 def test_a_set_killed_in_its_second_playbook_is_rolled_back_whole(tmp_path: Path) -> None:
@@ -366,3 +415,29 @@ def test_a_member_s_servers_limit_its_preconditions_too(start_sim: Any, tmp_path
     assert applied.exit_code == 0, applied.output
     assert overrides(sim) == ["EnableSigningVerification"]
     assert FIXED in web_config(sim, "ex02")
+
+
+def test_a_playbook_s_own_step_servers_must_name_servers(sim: Simulator, tmp_path: Path) -> None:
+    """`servers:` written in a playbook (not through a set) names servers of the run or its
+    inventory: a typo or a group is an error at its line, not a step that silently runs nowhere."""
+    from tests.test_fleet import run, write_inventory
+
+    inventory = str(write_inventory(sim, tmp_path / "inventory.yaml"))
+    book = tmp_path / "banner.yaml"
+    for name, expected in (
+        ("ex9", "'ex9' is not a server of this run or its inventory"),
+        ("others", "(it is a group)"),
+    ):
+        book.write_text(BANNER + f"    servers: [{name}]\n", encoding="utf-8")
+        refused = run(sim, tmp_path, "plan", str(book), "-i", inventory, "--var", "text=x")
+        assert refused.exit_code != 0, refused.output
+        assert f"banner.yaml:12:15: steps[0].servers[0]: '{name}' is not a server" in refused.output
+        assert expected in refused.output
+
+    book.write_text(BANNER + "    servers: [EX02]\n", encoding="utf-8")
+    planned = run(sim, tmp_path, "plan", str(book), "-i", inventory, "--var", "text=x", "--output", "json")
+    assert planned.exit_code == 0, planned.output
+    changes = {
+        s["server"]: [c["action"] for c in s["changes"]] for s in json.loads(planned.stdout)["servers"]
+    }
+    assert changes == {"ex01": [], "ex02": ["change"]}

@@ -82,12 +82,16 @@ def _with_values(
 
     own = {
         server: playbook.load_located(
-            located, variables, {**fleet.variables, **values}, f"the inventory's vars for {server}"
+            located,
+            variables,
+            {**fleet.variables, **values},
+            f"the inventory's vars for {server}",
+            fleet.resolve,
         )
         for server, values in fleet.server_variables.items()
     }
     try:
-        loaded = playbook.load_located(located, variables, fleet.variables)
+        loaded = playbook.load_located(located, variables, fleet.variables, resolve=fleet.resolve)
     except RemediateError as error:
         # no value for every server, but each server has its own: the first one's stand for
         # the run (organization-wide steps must agree with it)

@@ -30,7 +30,10 @@ def locate(name_or_path: str) -> tuple[Path, str]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in name_or_path or "\\" in name_or_path:
         if not path.is_file():
-            raise RemediateError(INVALID, f"cannot read {path}: no such file", "check the path")
+            what = (
+                "a directory" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+            )
+            raise RemediateError(INVALID, f"cannot read {path}: {what}", "check the path")
         return path, str(path)
     builtin = builtin_directory() / f"{name_or_path}.yaml"
     if not builtin.is_file():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -217,14 +218,36 @@ def _check_references(playbook: Playbook, document: yamlsource.Document) -> None
                 raise fail(("steps", index, "notify", position), f"no handler named {name!r}", hint)
 
 
+def _check_servers(
+    playbook: Playbook, document: yamlsource.Document, resolve: Callable[[str], list[str] | None]
+) -> None:
+    for section, items in (("preconditions", playbook.preconditions), ("steps", playbook.steps)):
+        for index, item in enumerate(items):
+            for position, name in enumerate(item.servers or []):
+                found = resolve(name)
+                if found is not None and [s.lower() for s in found] == [name.lower()]:
+                    continue
+                raise document.error(
+                    INVALID,
+                    (section, index, "servers", position),
+                    f"{name!r} is not a server of this run or its inventory"
+                    + (" (it is a group)" if found is not None else ""),
+                    "name servers as the inventory (or --host) does; a playbook set's `servers` may "
+                    "name groups",
+                )
+
+
 def parse(
     text: bytes,
     source: str,
     given: dict[str, str] | None = None,
     inventory: dict[str, str] | None = None,
     inventory_label: str = "the inventory's vars",
+    resolve: Callable[[str], list[str] | None] | None = None,
 ) -> LoadedPlaybook:
-    """A playbook from its text, with `given` variable values (`--var`) put into its steps."""
+    """A playbook from its text, with `given` variable values (`--var`) put into its steps;
+    with `resolve` (planning: what the run's servers and inventory know), every name under a
+    step's or precondition's `servers` must be a server."""
     from remediate.model.variables import substitute
 
     document = yamlsource.parse(text, source, INVALID)
@@ -237,6 +260,8 @@ def parse(
     values = substitute(document, given or {}, inventory, inventory_label)
     playbook = yamlsource.validated(Playbook, document, INVALID, "see `remediate schema`")
     _check_references(playbook, document)
+    if resolve is not None:
+        _check_servers(playbook, document, resolve)
     return LoadedPlaybook(playbook, source, hashlib.sha256(text).hexdigest(), text, values)
 
 
@@ -250,6 +275,7 @@ def load_located(
     given: dict[str, str] | None = None,
     inventory: dict[str, str] | None = None,
     inventory_label: str = "the inventory's vars",
+    resolve: Callable[[str], list[str] | None] | None = None,
 ) -> LoadedPlaybook:
     """The playbook `catalog.locate` found (so that a command resolves the name once); a set
     (`remediate.model.playbook_set`) compiled into one playbook, its `servers` taken as named."""
@@ -260,7 +286,7 @@ def load_located(
     if playbook_set.is_set(text):
         playbook_set.refuse_given(given)
         return playbook_set.parse_set(text, path, source)
-    return parse(text, source, given, inventory, inventory_label)
+    return parse(text, source, given, inventory, inventory_label, resolve)
 
 
 def read_located(located: tuple[Path, str]) -> bytes:

@@ -17,7 +17,7 @@ rollback weeks later knows exactly what ran even if a member file changed since:
 - steps in set order, each named `<playbook>: <step>`, limited to the member's servers;
 - handlers merged by what they do: two that do the same (`restart_iis: {}`) are one, so IIS
   restarts once per server after every step of every playbook; two of one name that do
-  different things keep both, the later one named `<playbook>: <handler>`;
+  different things keep both, the later one named `<playbook>-<handler>`;
 - preconditions of every member (each once), limited like its steps to the member's servers;
 - the notice and Microsoft source of each member, named; the weakest support status.
 
@@ -141,6 +141,12 @@ def parse_set(text: bytes, path: Path, source: str, resolve: Resolver | None = N
                         f"{name!r} is neither a server nor a group of this run",
                         "name servers as the inventory (or --host) does, or an inventory group",
                     )
+                if not found:
+                    raise fail(
+                        ("playbooks", index, "servers", position),
+                        f"group {name!r} has no servers",
+                        "add servers to the group in the inventory, or leave this playbook out",
+                    )
                 servers.extend(s for s in found if s not in servers)
         members.append((loaded, servers))
 
@@ -192,7 +198,10 @@ def _merge(
                 cursor, pending = at + len(pending) + 1, []
                 continue
             taken = {h["name"] for h in handlers + pending}
-            name = handler.name if handler.name not in taken else f"{loaded.name}: {handler.name}"
+            name, number = handler.name, 1
+            while name in taken:  # a handler of that name that does something else
+                name = f"{loaded.name}-{handler.name}" + (f"-{number}" if number > 1 else "")
+                number += 1
             by_action[action] = renamed[handler.name] = name
             pending.append({**dumped, "name": name})
         handlers.extend(pending)

@@ -139,7 +139,8 @@ def _build(
         # gigabytes ("billion laughs") or loop. remediate's files never need one.
         raise RemediateError(
             reference,
-            f"{document.source}: {path_text(location) or 'the document'}: YAML aliases are not allowed (this "
+            f"{document.where(location, key=True)}: {path_text(location) or 'the document'}: YAML aliases are "
+            f"not allowed (this "
             f"repeats the value anchored at {_where(node)})",
             "write the value out in full instead of using &anchor and *alias",
         )
