@@ -441,3 +441,25 @@ def test_a_playbook_s_own_step_servers_must_name_servers(sim: Simulator, tmp_pat
         s["server"]: [c["action"] for c in s["changes"]] for s in json.loads(planned.stdout)["servers"]
     }
     assert changes == {"ex01": [], "ex02": ["change"]}
+
+
+def test_a_precondition_two_limited_members_share_keeps_each_member_s_steps_where_they_were(
+    tmp_path: Path,
+) -> None:
+    for n in (1, 2):
+        (tmp_path / f"p{n}.yaml").write_text(
+            BANNER.replace("name: banner", f"name: p{n}").replace(
+                "steps:\n", "preconditions:\n  - exchange_build: {minimum: 15.1.544.27}\nsteps:\n"
+            ),
+            encoding="utf-8",
+        )
+    text = "name: h\ndescription: two limited\nplaybooks:\n"
+    text += "".join(
+        f"  - playbook: ./p{n}.yaml\n    vars: {{text: x}}\n    servers: [ex0{n}]\n" for n in (1, 2)
+    )
+    from remediate.model.playbook_set import parse_set
+
+    path = Path(write_set(tmp_path, text))
+    compiled = parse_set(path.read_bytes(), path, str(path)).playbook
+    assert [p.servers for p in compiled.preconditions] == [["ex01", "ex02"]]
+    assert [s.servers for s in compiled.steps] == [["ex01"], ["ex02"]]

@@ -215,7 +215,7 @@ def _merge(
             if step.notify:
                 dumped["notify"] = [renamed[name] for name in step.notify]
             if servers is not None and step.effective_scope == "server":
-                dumped["servers"] = servers
+                dumped["servers"] = list(servers)
             steps.append(dumped)
         if playbook.notice:
             notices.append(f"{loaded.name}: {playbook.notice.strip()}")
@@ -255,9 +255,9 @@ def _add_precondition(
         if servers is None or "servers" not in existing:
             existing.pop("servers", None)
         else:
-            existing["servers"] += [s for s in servers if s not in existing["servers"]]
+            existing["servers"] = existing["servers"] + [s for s in servers if s not in existing["servers"]]
         return
-    preconditions.append(dumped if servers is None else {**dumped, "servers": servers})
+    preconditions.append(dumped if servers is None else {**dumped, "servers": list(servers)})
 
 
 def json_schema() -> dict[str, Any]:
