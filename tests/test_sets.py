@@ -463,3 +463,21 @@ def test_a_precondition_two_limited_members_share_keeps_each_member_s_steps_wher
     compiled = parse_set(path.read_bytes(), path, str(path)).playbook
     assert [p.servers for p in compiled.preconditions] == [["ex01", "ex02"]]
     assert [s.servers for s in compiled.steps] == [["ex01"], ["ex02"]]
+
+
+def test_a_colleague_rolls_back_a_set_run_from_the_servers_records(sim: Simulator, tmp_path: Path) -> None:
+    """The run is recorded on the servers like any run: from another workstation (an empty
+    journal), `runs -i` finds it by the set's name and `rollback RUN -i` undoes every playbook."""
+    from tests.test_fleet import run, write_inventory
+
+    inventory = str(write_inventory(sim, tmp_path / "inventory.yaml"))
+    original = state(sim)
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    applied = run(sim, mine, "apply", write_set(tmp_path), "-i", inventory, "--yes", "--health-timeout", "2")
+    assert applied.exit_code == 0, applied.output
+    run_id = last_run(mine)["id"]
+    found = json.loads(run(sim, theirs, "runs", "-i", inventory, "--output", "json").output)["runs"]
+    assert [(r["id"], r["playbook"]) for r in found] == [(run_id, "lab-baseline")]
+    undone = run(sim, theirs, "rollback", run_id, "-i", inventory, "--yes", "--health-timeout", "5")
+    assert undone.exit_code == 0, undone.output
+    assert state(sim) == original
