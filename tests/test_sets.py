@@ -238,7 +238,7 @@ def test_handlers_of_one_name_that_do_different_things_are_both_kept(tmp_path: P
         (tmp_path / f"p{n}.yaml").write_text(
             BANNER.replace("name: banner", f"name: p{n}")
             .replace("name: Banner", f"name: B{n}")
-            .replace("      value: ${text}\n", f"      value: ${{text}}\n    notify: [reload]\n")
+            .replace("      value: ${text}\n", "      value: ${text}\n    notify: [reload]\n")
             + f"handlers:\n  - name: reload\n    recycle_app_pools: {{pools: [Pool{n}]}}\n",
             encoding="utf-8",
         )
