@@ -345,6 +345,47 @@ def test_plan_says_which_run_last_changed_each_target(sim: Simulator, tmp_path: 
     assert f"last changed by run {undo} (rollback of app-only-graph" in text
 
 
+def test_the_latest_organization_change_is_found_on_whichever_server_recorded_it(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """The partner application was last changed by a run that went through ex02 alone; ex01's
+    newest record (a rollback through ex01, earlier) also changed it. The servers' records are
+    read at once: the plan names the later run, whichever server answers first."""
+    here, there = tmp_path / "alice", tmp_path / "bob"
+    assert apply(sim, here).exit_code == 0
+    assert rollback(sim, here, last_run(here)["id"]).exit_code == 0
+    undo = last_run(here)["id"]
+    ex02 = sim.servers["ex02"]
+    only_ex02 = cli(
+        here,
+        "apply",
+        "graph-app-only-permissions",
+        *(
+            "--host",
+            f"{ex02.host}:{ex02.port}",
+            "--ca-file",
+            str(sim.ca_file),
+            "--exchange-port",
+            str(ex02.port),
+        ),
+        "--yes",
+        env=credentials(sim),
+    )
+    assert only_ex02.exit_code == 0, only_ex02.output
+    latest = last_run(here)["id"]
+    assert latest != undo
+    planned = elsewhere(sim, there, "plan", "app-only-graph", "--output", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.output)
+    [org] = plan["organization"]["changes"]
+    assert org["last_change"].startswith(f"run {latest} (apply of graph-app-only-permissions")
+    assert all(
+        c["last_change"].startswith(f"run {undo} (rollback of app-only-graph")
+        for s in plan["servers"]
+        for c in s["changes"]
+    )
+
+
 def test_a_run_killed_on_another_workstation_is_rolled_back_from_here(sim: Simulator, tmp_path: Path) -> None:
     """Alice's laptop dies mid-run, holding the locks; Bob, who never saw the run, finishes it
     exactly, once he vouches that it is dead."""

@@ -79,6 +79,54 @@ def test_every_block_shape_gives_the_same_bytes(data: bytes, read_count: int) ->
         assert content_bytes(output) == data
 
 
+@given(st.binary(min_size=1, max_size=300), st.integers(min_value=1, max_value=64))
+def test_the_byte_shortcut_gives_what_pypsrp_gives(data: bytes, read_count: int) -> None:
+    """remediate's pools deserialize with `ByteShortcutSerializer`: over every shape, the same
+    values as pypsrp's own deserializer."""
+    from remediate.winrm.serializer import ByteShortcutSerializer
+
+    inner = object_array(data).replace("RefId='0'", "RefId='1'")
+    shapes = [
+        object_array(data),
+        *(
+            object_array(data[i : i + read_count], count=i + read_count)
+            for i in range(0, len(data), read_count)
+        ),
+        *(boxed_byte(b, i + 1) for i, b in enumerate(data[:8])),
+        f"<BA>{base64.b64encode(data).decode()}</BA>",
+        f"<Obj RefId='0'>{OBJECT_ARRAY}<LST>{inner}</LST></Obj>",
+        string_with_notes(data.decode("latin-1").replace("\x00", "")),
+        f"<By>{data[0]}</By>",
+    ]
+    for shape in shapes:
+        stock = Serializer().deserialize(ET.fromstring(shape))
+        fast = ByteShortcutSerializer().deserialize(ET.fromstring(shape))
+        assert plain(fast) == plain(stock) and type(fast) is type(stock)
+        if not isinstance(plain(stock), str):
+            assert content_bytes([fast]) == content_bytes([stock])
+
+
+def test_a_list_of_numbers_that_are_not_all_bytes_is_refused() -> None:
+    for shape in ([1, 300], [True, 1], [1, -1]):
+        with pytest.raises(RemediateError):
+            content_bytes([shape])
+
+
+def test_remediate_s_pools_get_the_byte_shortcut() -> None:
+    """Pinned to pypsrp 0.9's insides: if an upgrade moves them, this fails (the pools would
+    fall back to pypsrp's serializer: the same values, slower)."""
+    from pypsrp.powershell import RunspacePool
+    from pypsrp.wsman import WSMan
+
+    from remediate.winrm.serializer import ByteShortcutSerializer, install
+
+    pool = RunspacePool(WSMan("127.0.0.1", port=9, ssl=False, auth="ntlm", username="u", password="p"))
+    assert install(pool)
+    assert isinstance(pool._serializer, ByteShortcutSerializer)
+    assert pool._fragmenter.serializer is pool._serializer
+    assert not install(pool)  # once
+
+
 def test_no_output_is_an_empty_file() -> None:
     assert content_bytes([]) == b""
 

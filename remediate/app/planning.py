@@ -68,7 +68,7 @@ def planned(
         else:
             loaded, own = _with_values(located, variables, fleet)
         the_plan = attribute(
-            make_plan(loaded, list(fleet.readers().values()), forks, own=own), fleet.sessions
+            make_plan(loaded, list(fleet.readers().values()), forks, own=own), fleet.sessions, forks
         )
         yield Planned(the_plan, loaded, fleet, fleet.meta(given))
 

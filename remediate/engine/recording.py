@@ -130,8 +130,9 @@ class Recorder:
             self.execution.progress(server, f"could not update the run's record here: {error.message}")
 
     def mark_rolled_back(self, undone: str, servers: Iterable[str]) -> None:
-        """The undone run's records say who rolled it back (where they exist)."""
-        for server in servers:
+        """The undone run's records say who rolled it back (where they exist), on the servers at once."""
+
+        def mark(server: str) -> None:
             store = self.store(server)
             try:
                 self.execution.with_reconnect(
@@ -141,6 +142,8 @@ class Recorder:
                 self.execution.journal.event(
                     self.run_id, server, f"could not mark run {undone}'s record: {error.message}"
                 )
+
+        self.execution.each(list(servers), mark)
 
     def _record(self, server: str, steps: list[RecordStep]) -> RunRecord:
         facts = self.facts

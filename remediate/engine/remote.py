@@ -10,9 +10,12 @@ picks one side silently, and never writes a snapshot whose bytes do not match it
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from remediate.engine.execution import DEFAULT_FORKS
 from remediate.engine.journal import RECORDED
 from remediate.engine.locks import held_by_run
 from remediate.model.plan import Change, Plan
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from remediate.engine.journal import Journal, RunRow
     from remediate.winrm.session import Session
 
+T = TypeVar("T")
+
 
 def changed(record: RunRecord, status: str) -> bool:
     """Whether a step of `record` with `status` changed its target: an apply's step written (not
@@ -33,6 +38,29 @@ def changed(record: RunRecord, status: str) -> bool:
     if record.kind == "rollback":
         return status == StepStatus.ROLLED_BACK
     return status in (StepStatus.VERIFIED, StepStatus.WRITTEN)
+
+
+def per_server(
+    sessions: dict[str, Session], action: Callable[[str, Session], T], forks: int = DEFAULT_FORKS
+) -> dict[str, T | RemediateError]:
+    """`action(name, session)` on the servers at once (up to `forks`; each server's session in
+    one thread): each server's result, or the RemediateError it raised. Records are read so:
+    one after another, `plan` on 50 servers waited for 50 reads of a record in turn."""
+    import concurrent.futures
+    import contextvars
+
+    def one(item: tuple[str, Session]) -> T | RemediateError:
+        try:
+            return action(*item)
+        except RemediateError as error:
+            return error
+
+    items = list(sessions.items())
+    if len(items) <= 1 or forks <= 1:
+        return {name: one((name, session)) for name, session in items}
+    with concurrent.futures.ThreadPoolExecutor(min(forks, len(items)), thread_name_prefix="records") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
+        return {name: future.result() for (name, _), future in zip(items, futures, strict=True)}
 
 
 def store(session: Session) -> RecordStore:
@@ -66,8 +94,11 @@ def records_of(sessions: dict[str, Session], run_id: str) -> dict[str, RunRecord
     """The run's record on each server that has one, by the server's name here."""
     check_run_id(run_id)
     found = {}
-    for name, session in sessions.items():
-        record = read(store(session), name, run_id)
+    for name, record in per_server(
+        sessions, lambda name, session: read(store(session), name, run_id)
+    ).items():
+        if isinstance(record, RemediateError):
+            raise record
         if record is not None:
             found[name] = record
     return found
@@ -80,15 +111,19 @@ def all_records(
     whose records could not all be read (unreachable, or a record damaged), with why."""
     runs: dict[str, dict[str, RunRecord]] = {}
     problems: dict[str, RemediateError] = {}
-    for name, session in sessions.items():
+
+    def server_records(name: str, session: Session) -> dict[str, RunRecord]:
         place = store(session)
-        try:
-            for run_id in place.run_ids():
-                record = read(place, name, run_id)
-                if record is not None:
-                    runs.setdefault(run_id, {})[name] = record
-        except RemediateError as error:
-            problems[name] = error
+        return {
+            run_id: record for run_id in place.run_ids() if (record := read(place, name, run_id)) is not None
+        }
+
+    for name, found in per_server(sessions, server_records).items():
+        if isinstance(found, RemediateError):
+            problems[name] = found
+            continue
+        for run_id, record in found.items():
+            runs.setdefault(run_id, {})[name] = record
     return runs, problems
 
 
@@ -172,11 +207,19 @@ def check_agreement(
     dead = set(dead_rollbacks(journal, run))
     recorded = {server for _, server, message in journal.events(run.id) if message == RECORDED and server}
     steps = {step.seq: step for step in journal.steps(run.id)}
-    for server in sorted(recorded):
-        if server not in sessions:
-            continue
-        place = store(sessions[server])
-        record = records.get(server) if records is not None else read(place, server, run.id)
+    reached = {server: sessions[server] for server in sorted(recorded) if server in sessions}
+    if records is None:
+        records = {}
+        for server, found in per_server(
+            reached, lambda name, session: read(store(session), name, run.id)
+        ).items():
+            if isinstance(found, RemediateError):
+                raise found
+            if found is not None:
+                records[server] = found
+    for server, session in reached.items():
+        place = store(session)
+        record = records.get(server)
         if record is None:
             raise RemediateError(
                 "record-missing",
@@ -284,23 +327,32 @@ def latest_runs(runs: dict[str, dict[str, RunRecord]]) -> set[str]:
     return {run_id for _, run_id in latest.values()}
 
 
-def attribute(plan: Plan, sessions: dict[str, Session]) -> Plan:
+def attribute(plan: Plan, sessions: dict[str, Session], forks: int = DEFAULT_FORKS) -> Plan:
     """The plan, each target saying which run last changed it (from the servers' records,
     newest first, read until every target of the server is found), like a mitigation status."""
     found: dict[tuple[str, str], str] = {}  # (server or "" for the organization, target) -> text
-    newest_org: dict[str, tuple[str, str]] = {}
+    newest_org: dict[str, tuple[str, str, str]] = {}  # target -> (started, run id, text), newest found
     wanted_org = {c.target.lower() for c in plan.organization if c.target}
-    for server_plan in plan.servers:
-        session = sessions.get(server_plan.server)
-        if session is None or server_plan.problem is not None:
-            continue
-        wanted = {c.target.lower() for c in server_plan.changes if c.target and c.scope == "server"}
+    plans = {s.server: s for s in plan.servers if s.server in sessions and s.problem is None}
+    lock = threading.Lock()
+
+    def settled(run_id: str) -> bool:
+        """Every organization target was changed by a run that started a second or more after
+        `run_id` (run ids begin with their start, to the second): an older record on any server
+        cannot be the latest for it."""
+        with lock:
+            return all(t in newest_org and newest_org[t][1][:15] > run_id[:15] for t in wanted_org)
+
+    def server_history(name: str, session: Session) -> None:
+        """This server's records, newest first, until each of its targets is found (the servers
+        at once: organization targets are found on whichever server the run went through)."""
+        wanted = {c.target.lower() for c in plans[name].changes if c.target and c.scope == "server"}
         try:
             place = store(session)
             for run_id in reversed(place.run_ids()):
-                if not wanted and not wanted_org - set(newest_org):
+                if not wanted and settled(run_id):
                     break
-                record = read(place, server_plan.server, run_id)
+                record = read(place, name, run_id)
                 if record is None:
                     continue
                 for step in record.steps:
@@ -308,15 +360,19 @@ def attribute(plan: Plan, sessions: dict[str, Session]) -> Plan:
                         continue
                     target = step.target.lower()
                     if step.scope == "server" and target in wanted:
-                        found[(server_plan.server, target)] = _by(record)
+                        found[(name, target)] = _by(record)
                         wanted.discard(target)
                     elif step.scope == "organization" and target in wanted_org:
-                        if target not in newest_org or record.started > newest_org[target][0]:
-                            newest_org[target] = (record.started, _by(record))
+                        newest = (record.started, run_id, _by(record))
+                        with lock:
+                            if target not in newest_org or newest[:2] > newest_org[target][:2]:
+                                newest_org[target] = newest
         except RemediateError as error:
             for target in wanted:
-                found[(server_plan.server, target)] = f"cannot tell: {error.message}"
-    for target, (_, text) in newest_org.items():
+                found[(name, target)] = f"cannot tell: {error.message}"
+
+    per_server({name: sessions[name] for name in plans}, server_history, forks)
+    for target, (_, _, text) in newest_org.items():
         found[("", target)] = text
 
     def with_history(change: Change, where: str) -> Change:

@@ -112,6 +112,8 @@ class Session:
     def _pool(self, endpoint: Endpoint) -> Any:
         from pypsrp.powershell import RunspacePool
 
+        from remediate.winrm import serializer
+
         key = "exchange" if endpoint == "exchange" and self.connection.exchange == "remote" else "server"
         pool = self._pools.get(key)
         if key in self._open_failed:
@@ -120,6 +122,7 @@ class Session:
             configuration = "Microsoft.Exchange" if key == "exchange" else "Microsoft.PowerShell"
             try:
                 pool = RunspacePool(self._wsman(endpoint), configuration_name=configuration)
+                serializer.install(pool)
                 pool.open()
             except Exception as error:
                 self._open_failed[key] = self._mapped(error, endpoint)

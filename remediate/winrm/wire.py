@@ -155,6 +155,12 @@ def _add_bytes(value: Any, data: bytearray) -> None:
     if isinstance(value, (bytes, bytearray)):
         data += value
     elif isinstance(value, list):
+        if all(type(item) is int for item in value):  # an object[] of boxed bytes, as pypsrp gives it
+            try:
+                data += bytes(value)
+                return
+            except ValueError:  # a number beyond a byte: refused below, naming it
+                pass
         for item in value:
             _add_bytes(item, data)
     elif _complex(value) and _raw_list(value) is not None:
