@@ -112,3 +112,37 @@ def test_killed_while_every_server_of_a_batch_is_mid_write(start_sim: Any, tmp_p
     result = rollback(sim, tmp_path, run["id"])
     assert result.exit_code == 0, result.output
     assert fingerprint(sim) == original
+
+
+@pytest.mark.parametrize("forks", ["3", "1"])
+def test_a_rollback_restores_the_servers_at_once_up_to_forks(
+    start_sim: Any, tmp_path: Path, forks: str
+) -> None:
+    """Each restoring Move-Item is held 2 s: with --forks 3 the three servers' restores overlap;
+    with --forks 1 they follow one another. Each server still restores its own steps last first."""
+    from tests.test_apply import fingerprint, rollback
+
+    sim = start_sim(servers=3, restart_seconds=0)
+    original = fingerprint(sim)
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)["id"]
+    before = len(sim.audit_records())
+    for server in ("ex01", "ex02", "ex03"):
+        sim.inject(
+            CmdletDelay(server=server, cmdlet="Move-Item", argument="rest\\web.config", seconds=2, times=0)
+        )
+    result = rollback(sim, tmp_path, run, "--forks", forks)
+    assert result.exit_code == 0, result.output
+    moves = sorted(
+        dt.datetime.fromisoformat(r.time)
+        for r in sim.audit_records()[before:]
+        if r.command == "Move-Item"
+        and any(str(value).endswith("rest\\web.config") for _, value in r.parameters)
+    )
+    assert len(moves) == 3
+    spread = (moves[-1] - moves[0]).total_seconds()
+    if forks == "3":
+        assert spread < 1.5, moves
+    else:
+        assert spread >= 3.5, moves
+    assert fingerprint(sim) == original

@@ -121,7 +121,9 @@ def preview(journal: Journal, run: RunRow, servers: Reach, settings: UndoSetting
     """What the rollback would do to each target, with the chosen strategy."""
     from remediate.engine.undo import preview_rollback
 
-    return preview_rollback(journal, run, servers.sessions, strategy=settings.strategy, force=settings.force)
+    return preview_rollback(
+        journal, run, servers.sessions, strategy=settings.strategy, force=settings.force, forks=settings.forks
+    )
 
 
 def roll_back(

@@ -10,6 +10,7 @@ started and never saw healthy.
 
 from __future__ import annotations
 
+from remediate.engine import execution as executions
 from remediate.engine.execution import DEFAULT_FORKS, Execution
 from remediate.engine.journal import RECORDED, Journal, RunRow
 from remediate.engine.recording import Recorder, RunFacts
@@ -178,35 +179,47 @@ def preview_rollback(
     *,
     strategy: str = "exact",
     force: bool = False,
+    forks: int = DEFAULT_FORKS,
 ) -> list[StepReport]:
-    """What a rollback (with `strategy`, `force`) would do, step by step, without writing anything."""
-    reports = []
-    for item in reversed(rollback_items(journal, run)):
-        try:
-            current = observed_state(item, ServerReader(sessions[item.server]))
-        except RemediateError as error:
-            reports.append(StepReport.of(item, Preview.ERROR, error.message))
-            continue
-        if current is None:
-            status, message = Preview.RESTORE, "missing: would recreate it from the snapshot"
-        elif item.resource.same(item.spec, current, item.before):
-            status, message = Preview.NOTHING, "already as before"
-        elif item.resource.same(item.spec, current, item.after):
-            status, message = Preview.RESTORE, "would restore the snapshot"
-        elif force:
-            status, message = (
-                Preview.RESTORE,
-                "changed since this run wrote it: would restore the snapshot (--force)",
-            )
-        elif strategy == "inverse":
-            status, message = Preview.RESTORE, "changed since this run wrote it: would undo only this change"
-        else:
-            status, message = (
-                Preview.CONFLICT,
-                "changed since this run wrote it: needs --strategy inverse or --force",
-            )
-        reports.append(StepReport.of(item, status, message))
-    return reports
+    """What a rollback (with `strategy`, `force`) would do, step by step, without writing
+    anything; the servers read at once (up to `forks`)."""
+    order = list(reversed(rollback_items(journal, run)))
+    reports: dict[int, StepReport] = {}
+
+    def server_part(server: str) -> None:
+        reader = ServerReader(sessions[server])
+        for index, item in enumerate(order):
+            if item.server == server:
+                reports[index] = _preview(item, reader, strategy, force)
+
+    executions.each(forks, list(dict.fromkeys(item.server for item in order)), server_part, lambda *_: None)
+    return [reports[index] for index in range(len(order))]
+
+
+def _preview(item: Item, reader: ServerReader, strategy: str, force: bool) -> StepReport:
+    try:
+        current = observed_state(item, reader)
+    except RemediateError as error:
+        return StepReport.of(item, Preview.ERROR, error.message)
+    if current is None:
+        status, message = Preview.RESTORE, "missing: would recreate it from the snapshot"
+    elif item.resource.same(item.spec, current, item.before):
+        status, message = Preview.NOTHING, "already as before"
+    elif item.resource.same(item.spec, current, item.after):
+        status, message = Preview.RESTORE, "would restore the snapshot"
+    elif force:
+        status, message = (
+            Preview.RESTORE,
+            "changed since this run wrote it: would restore the snapshot (--force)",
+        )
+    elif strategy == "inverse":
+        status, message = Preview.RESTORE, "changed since this run wrote it: would undo only this change"
+    else:
+        status, message = (
+            Preview.CONFLICT,
+            "changed since this run wrote it: needs --strategy inverse or --force",
+        )
+    return StepReport.of(item, status, message)
 
 
 def rollback_run(
