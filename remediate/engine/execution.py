@@ -63,6 +63,22 @@ def each(
     return [future.result() for future in futures]
 
 
+def each_in_turn(
+    forks: int, items: list[Any], action: Callable[[Any], Any], progress: Callable[[str, str], None]
+) -> list[Any]:
+    """`action` on each item (with a `server`): a server's items one after another in their order,
+    the servers at once (see `each`); the results in `items`' order."""
+    results: dict[int, Any] = {}
+
+    def server_part(server: str) -> None:
+        for index, item in enumerate(items):
+            if item.server == server:
+                results[index] = action(item)
+
+    each(forks, list(dict.fromkeys(item.server for item in items)), server_part, progress)
+    return [results[index] for index in range(len(items))]
+
+
 def _wait_out(futures: list[concurrent.futures.Future[Any]]) -> None:
     """Wait for started actions even through another Ctrl-C: they may be writing."""
     while True:
@@ -121,6 +137,10 @@ class Execution:
     def each(self, things: list[Any], action: Callable[[Any], Any]) -> list[Any]:
         """`action` on each server (or item) at once, up to `forks` (see `each`)."""
         return each(self.forks, things, action, self.progress)
+
+    def each_in_turn(self, items: list[Any], action: Callable[[Any], Any]) -> list[Any]:
+        """`action` on each item, each server's in turn, the servers at once (see `each_in_turn`)."""
+        return each_in_turn(self.forks, items, action, self.progress)
 
     def _shell_opened(self, server: str, endpoint: str, shell_id: str) -> None:
         self.journal.event(self.run_id, server, f"{SHELL_OPENED} {endpoint} {shell_id}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
-from remediate.engine.execution import DEFAULT_FORKS
+from remediate.engine.execution import DEFAULT_FORKS, each
 from remediate.engine.journal import RECORDED
 from remediate.engine.locks import held_by_run
 from remediate.model.plan import Change, Plan
@@ -43,11 +43,9 @@ def changed(record: RunRecord, status: str) -> bool:
 def per_server(
     sessions: dict[str, Session], action: Callable[[str, Session], T], forks: int = DEFAULT_FORKS
 ) -> dict[str, T | RemediateError]:
-    """`action(name, session)` on the servers at once (up to `forks`; each server's session in
-    one thread): each server's result, or the RemediateError it raised. Records are read so:
-    one after another, `plan` on 50 servers waited for 50 reads of a record in turn."""
-    import concurrent.futures
-    import contextvars
+    """`action(name, session)` on the servers at once (up to `forks`, `execution.each`): each
+    server's result, or the RemediateError it raised. Records are read so: one after another,
+    `plan` on 50 servers waited for 50 reads of a record in turn."""
 
     def one(item: tuple[str, Session]) -> T | RemediateError:
         try:
@@ -56,11 +54,8 @@ def per_server(
             return error
 
     items = list(sessions.items())
-    if len(items) <= 1 or forks <= 1:
-        return {name: one((name, session)) for name, session in items}
-    with concurrent.futures.ThreadPoolExecutor(min(forks, len(items)), thread_name_prefix="records") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
-        return {name: future.result() for (name, _), future in zip(items, futures, strict=True)}
+    results = each(forks, items, one, lambda *_: None)
+    return {name: result for (name, _), result in zip(items, results, strict=True)}
 
 
 def store(session: Session) -> RecordStore:
@@ -209,14 +204,7 @@ def check_agreement(
     steps = {step.seq: step for step in journal.steps(run.id)}
     reached = {server: sessions[server] for server in sorted(recorded) if server in sessions}
     if records is None:
-        records = {}
-        for server, found in per_server(
-            reached, lambda name, session: read(store(session), name, run.id)
-        ).items():
-            if isinstance(found, RemediateError):
-                raise found
-            if found is not None:
-                records[server] = found
+        records = records_of(reached, run.id)
     for server, session in reached.items():
         place = store(session)
         record = records.get(server)

@@ -77,13 +77,6 @@ def restore_all(
     """Restore each item, last first on each server, the servers at once (up to `--forks`, as
     apply changes them); one that fails does not stop the others. The reports in the order of
     `reversed(items)`."""
-    order = list(reversed(items))
-    reports: dict[int, StepReport] = {}
-
-    def server_part(server: str) -> None:
-        for index, item in enumerate(order):
-            if item.server == server:
-                reports[index] = restore(execution, item, strategy=strategy, force=force)
-
-    execution.each(list(dict.fromkeys(item.server for item in order)), server_part)
-    return [reports[index] for index in range(len(order))]
+    return execution.each_in_turn(
+        list(reversed(items)), lambda item: restore(execution, item, strategy=strategy, force=force)
+    )

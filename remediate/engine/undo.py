@@ -183,17 +183,12 @@ def preview_rollback(
 ) -> list[StepReport]:
     """What a rollback (with `strategy`, `force`) would do, step by step, without writing
     anything; the servers read at once (up to `forks`)."""
-    order = list(reversed(rollback_items(journal, run)))
-    reports: dict[int, StepReport] = {}
-
-    def server_part(server: str) -> None:
-        reader = ServerReader(sessions[server])
-        for index, item in enumerate(order):
-            if item.server == server:
-                reports[index] = _preview(item, reader, strategy, force)
-
-    executions.each(forks, list(dict.fromkeys(item.server for item in order)), server_part, lambda *_: None)
-    return [reports[index] for index in range(len(order))]
+    return executions.each_in_turn(
+        forks,
+        list(reversed(rollback_items(journal, run))),
+        lambda item: _preview(item, ServerReader(sessions[item.server]), strategy, force),
+        lambda *_: None,
+    )
 
 
 def _preview(item: Item, reader: ServerReader, strategy: str, force: bool) -> StepReport:
