@@ -49,6 +49,35 @@ def test_a_good_record_reads_back() -> None:
     assert parsed.run == RUN and parsed.to_bytes() == parse(parsed.to_bytes(), "ex01", "r.json").to_bytes()
 
 
+def test_how_the_run_reached_its_servers_merges_from_format_1_and_2_records() -> None:
+    from remediate.model.record import merged_hosts, own_hosts
+
+    every = {
+        "given": ["-i lab.yaml"],
+        "servers": {s: {"address": f"{s}.lab", "port": 5986} for s in ("ex01", "ex02", "ex03")},
+    }
+    assert own_hosts(every, "ex02", every=False) == {
+        "given": ["-i lab.yaml"],
+        "servers": {"ex02": every["servers"]["ex02"]},
+    }
+    assert own_hosts(every, "ex01", every=True) == every
+    assert own_hosts({"given": ["--host x"]}, "ex01", every=False) == {
+        "given": ["--host x"]
+    }  # nothing to cut
+
+    def parsed(server: str, hosts: dict[str, Any], version: int) -> Any:
+        return parse(
+            json.dumps(record(format=version, server=server, hosts=hosts)).encode(), server, "r.json"
+        )
+
+    format_2 = [parsed(s, own_hosts(every, s, s == "ex01"), 2) for s in ("ex03", "ex02", "ex01")]
+    assert merged_hosts(format_2) == every
+    assert merged_hosts([parsed(s, own_hosts(every, s, False), 2) for s in ("ex02", "ex03")])[
+        "servers"
+    ].keys() == {"ex02", "ex03"}
+    assert merged_hosts([parsed(s, every, 1) for s in ("ex02", "ex01")]) == every  # format 1: all in each
+
+
 @pytest.mark.parametrize(
     ("content", "reference"),
     [

@@ -386,6 +386,39 @@ def test_the_latest_organization_change_is_found_on_whichever_server_recorded_it
     )
 
 
+def test_a_record_keeps_its_own_server_s_way_in_and_the_organization_s_server_every_one(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """Record format 2: how to reach each server is kept once per run (a run on N servers wrote
+    N² entries), yet a colleague's rollback of an organization change, taken in from the records,
+    still runs the handlers on every server of the run."""
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)["id"]
+    names = [f"{e.host}:{e.port}" for e in sim.servers.values()]  # as --host named them
+    assert sorted(record_of(sim, "ex01", run)["hosts"]["servers"]) == sorted(names)  # the organization's way
+    assert list(record_of(sim, "ex02", run)["hosts"]["servers"]) == [names[1]]
+    assert record_of(sim, "ex02", run)["format"] == 2
+
+    assert apply(sim, tmp_path, playbook="serialization-signing").exit_code == 0
+    signing = last_run(tmp_path)["id"]
+    # an organization-only run: ex02's record (its handlers ran there) keeps only its own way in
+    assert list(record_of(sim, "ex02", signing)["hosts"]["servers"]) == [names[1]]
+    before = len(sim.audit_records())
+    args = host_args(sim)
+    hosts = args[: args.index("--ca-file")]
+    reversed_hosts = [
+        arg for pair in reversed(list(zip(hosts[::2], hosts[1::2], strict=True))) for arg in pair
+    ]
+    others = args[args.index("--ca-file") : args.index("--health-timeout")]
+    # bob names ex02 first: the record read first is one that keeps only its own server's way in
+    undone = cli(
+        tmp_path / "bob", "rollback", signing, "--yes", *reversed_hosts, *others, env=credentials(sim)
+    )
+    assert undone.exit_code == 0, undone.output
+    restarted = {r.server for r in sim.audit_records()[before:] if r.command == "Restart-Service"}
+    assert restarted == set(sim.servers)
+
+
 def test_a_run_killed_on_another_workstation_is_rolled_back_from_here(sim: Simulator, tmp_path: Path) -> None:
     """Alice's laptop dies mid-run, holding the locks; Bob, who never saw the run, finishes it
     exactly, once he vouches that it is dead."""

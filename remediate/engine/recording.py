@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from remediate.engine.journal import RECORDED
-from remediate.model.record import FORMAT, PlaybookRecord, RecordStep, RunRecord, parse
+from remediate.model.record import FORMAT, PlaybookRecord, RecordStep, RunRecord, own_hosts, parse
 from remediate.support.clock import now
 from remediate.support.errors import RemediateError
 from remediate.winrm.records import RecordStore, sha256
@@ -160,7 +160,7 @@ class Recorder:
             server=server,
             servers=facts.servers,
             organization_via=facts.organization_via,
-            hosts=facts.hosts,
+            hosts=own_hosts(facts.hosts, server, server == facts.organization_via),
             connection=facts.connection,
             handlers=facts.handlers,
             status="running",

@@ -19,7 +19,7 @@ from remediate.engine.execution import DEFAULT_FORKS, each
 from remediate.engine.journal import RECORDED
 from remediate.engine.locks import held_by_run
 from remediate.model.plan import Change, Plan
-from remediate.model.record import RecordStep, RunRecord, parse
+from remediate.model.record import RecordStep, RunRecord, merged_hosts, parse
 from remediate.model.status import StepStatus
 from remediate.support.errors import RemediateError
 from remediate.winrm.reader import ServerReader
@@ -288,7 +288,8 @@ def take_in(journal: Journal, remote: RemoteRun, break_lock: str | None) -> RunR
                     "remediate cannot restore it exactly",
                 )
             steps.append((kept, before, after))
-    journal.take_in(first, status, steps, list(remote.records))
+    hosts = merged_hosts(list(remote.records.values()))  # each record keeps part of it
+    journal.take_in(first.model_copy(update={"hosts": hosts}), status, steps, list(remote.records))
     return journal.run(first.run)
 
 

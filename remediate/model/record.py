@@ -7,6 +7,13 @@ before and after, its status and where its exact snapshots are kept (`%ProgramDa
 see `remediate.winrm.records`). A workstation that never saw the run can list it, show it and
 roll it back from the records alone.
 
+How the run reached its servers (`hosts.servers`: addresses, ports, connection settings) is
+kept once per run, not once per record: a record holds its own server's entry, and the record
+of the server the organization's steps went through holds every server's (they all ran that
+step's handlers). Format 1 records held every server's in each, so a run on N servers wrote
+N² entries, and `plan`, which reads one record per server, read them all. Taking a run in from
+its records merges the entries (`merged_hosts`); format 1 records merge to the same.
+
 A record is JSON (UTF-8). It is parsed strictly: a record that is not valid, was written by a
 newer remediate (`format`), or disagrees with itself (its playbook text and digest) is an error
 that names the server and the record, never a guess.
@@ -22,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediate.support.errors import RemediateError
 
-FORMAT = 1
+FORMAT = 2  # 2: `hosts.servers` as above (1: every server's in each record)
 _DIGEST = r"^[0-9a-f]{64}$"
 _RUN = r"^\d{8}T\d{6}-[0-9a-f]{6}$"
 
@@ -81,6 +88,24 @@ class RunRecord(BaseModel):
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=True).encode("utf-8")
+
+
+def own_hosts(hosts: dict[str, Any], server: str, every: bool) -> dict[str, Any]:
+    """What a record on `server` keeps of how the run reached its servers: its own entry, or
+    (`every`: the server the organization's steps went through) every server's."""
+    servers = hosts.get("servers")
+    if every or not isinstance(servers, dict) or server not in servers:
+        return hosts
+    return {**hosts, "servers": {server: servers[server]}}
+
+
+def merged_hosts(records: list[RunRecord]) -> dict[str, Any]:
+    """How the run reached its servers, from all its records (format 1 or 2)."""
+    merged: dict[str, Any] = {}
+    for record in records:
+        servers = {**merged.get("servers", {}), **(record.hosts.get("servers") or {})}
+        merged = {**merged, **record.hosts, "servers": servers}
+    return merged
 
 
 def parse(content: bytes, server: str, where: str) -> RunRecord:
