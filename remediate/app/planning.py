@@ -54,8 +54,8 @@ def planned(
         raise
     with fleet:
         fleet.connect_ahead()
+        from remediate.engine.attribution import attribute
         from remediate.engine.decide import make_plan
-        from remediate.engine.remote import attribute
         from remediate.model import playbook, playbook_set
 
         text = playbook.read_located(located)
