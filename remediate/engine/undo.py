@@ -10,8 +10,7 @@ started and never saw healthy.
 
 from __future__ import annotations
 
-from remediate.engine import execution as executions
-from remediate.engine.execution import DEFAULT_FORKS, Execution
+from remediate.engine.execution import DEFAULT_FORKS, Execution, each_in_turn
 from remediate.engine.journal import RECORDED, Journal, RunRow
 from remediate.engine.recording import Recorder, RunFacts
 from remediate.engine.restore import restore_all
@@ -183,7 +182,7 @@ def preview_rollback(
 ) -> list[StepReport]:
     """What a rollback (with `strategy`, `force`) would do, step by step, without writing
     anything; the servers read at once (up to `forks`)."""
-    return executions.each_in_turn(
+    return each_in_turn(
         forks,
         list(reversed(rollback_items(journal, run))),
         lambda item: _preview(item, ServerReader(sessions[item.server]), strategy, force),
