@@ -426,6 +426,13 @@ def test_a_target_s_bytes_travel_once(sim: Simulator, tmp_path: Path) -> None:
         assert calls(name, "Get-Content") == 1
         assert calls(name, "Get-FileHash") == 2  # before writing; after the move
 
+    # a rollback's preview compares the target with what the run wrote by SHA-256 too
+    run = last_run(tmp_path)["id"]
+    assert rollback(sim, tmp_path, run, "--dry-run").exit_code == 0
+    for name in sim.servers:
+        assert calls(name, "Get-Content") == 1
+        assert calls(name, "Get-FileHash") == 3
+
 
 def test_a_stale_lock_can_be_broken(sim: Simulator, tmp_path: Path) -> None:
     with sim.state("ex01").lock:

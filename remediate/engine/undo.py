@@ -191,7 +191,16 @@ def preview_rollback(
 
 
 def _preview(item: Item, reader: ServerReader, strategy: str, force: bool) -> StepReport:
+    """The usual answers first, compared where the server can (`Resource.holds`: a file's
+    SHA-256), so a file's bytes travel only when the target holds neither state."""
+    resource, spec = item.resource, item.spec
     try:
+        if not resource.same(spec, item.after, item.before) and resource.holds(
+            spec, item.target, item.after, reader
+        ):
+            return StepReport.of(item, Preview.RESTORE, "would restore the snapshot")
+        if resource.holds(spec, item.target, item.before, reader):
+            return StepReport.of(item, Preview.NOTHING, "already as before")
         current = observed_state(item, reader)
     except RemediateError as error:
         return StepReport.of(item, Preview.ERROR, error.message)
