@@ -77,6 +77,18 @@ def test_how_the_run_reached_its_servers_merges_from_format_1_and_2_records() ->
     ].keys() == {"ex02", "ex03"}
     assert merged_hosts([parsed(s, every, 1) for s in ("ex02", "ex01")]) == every  # format 1: all in each
 
+    # attack: ex02's record edited to send ex01's way in elsewhere, read after ex01's own
+    forged = {
+        "servers": {"ex01": {"address": "evil.example", "port": 5986}, "ex02": every["servers"]["ex02"]}
+    }
+    found = merged_hosts([parsed("ex01", own_hosts(every, "ex01", False), 2), parsed("ex02", forged, 2)])
+    assert found["servers"]["ex01"] == every["servers"]["ex01"]
+    claims_all = parsed("ex02", {"servers": {**forged["servers"]}}, 2).model_copy(
+        update={"organization_via": "ex02"}
+    )
+    found = merged_hosts([claims_all, parsed("ex01", own_hosts(every, "ex01", False), 2)])
+    assert found["servers"]["ex01"] == every["servers"]["ex01"]  # its own record's word wins
+
 
 @pytest.mark.parametrize(
     ("content", "reference"),

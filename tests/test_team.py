@@ -236,6 +236,26 @@ def test_a_forged_snapshot_path_is_never_read(sim: Simulator, tmp_path: Path, pa
     assert fingerprint(sim) == applied
 
 
+def test_a_record_claiming_to_be_the_organization_s_server_is_refused(sim: Simulator, tmp_path: Path) -> None:
+    """Attack: ex02's record edited to say the organization's steps went through ex02 (whose
+    record would then speak for every server's way in): the records tell different runs."""
+    assert apply(sim, tmp_path).exit_code == 0
+    run = last_run(tmp_path)["id"]
+    ex02 = f"{sim.servers['ex02'].host}:{sim.servers['ex02'].port}"
+
+    def claim(record: dict[str, Any]) -> None:
+        record["organization_via"] = ex02
+        record["hosts"]["servers"] = {
+            name: {**entry, "address": "evil.example"} for name, entry in record["hosts"]["servers"].items()
+        }
+
+    _edit_record(sim, "ex02", run, claim)
+    applied = fingerprint(sim)
+    result = elsewhere(sim, tmp_path / "bob", "rollback", run, "--yes")
+    assert result.exit_code == 1 and "error: record-disagrees" in result.output
+    assert fingerprint(sim) == applied
+
+
 def test_a_record_moved_into_another_runs_folder_is_refused(sim: Simulator, tmp_path: Path) -> None:
     assert apply(sim, tmp_path).exit_code == 0
     first = last_run(tmp_path)["id"]

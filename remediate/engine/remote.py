@@ -162,12 +162,13 @@ def find(sessions: dict[str, Session], run_id: str) -> RemoteRun:
         reach[record.server] = sessions[name]
     first = next(iter(records.values()))
     for record in records.values():
-        same = (record.kind, record.playbook.digest, record.started, record.servers) == (
-            first.kind,
-            first.playbook.digest,
-            first.started,
-            first.servers,
-        )
+        same = (
+            record.kind,
+            record.playbook.digest,
+            record.started,
+            record.servers,
+            record.organization_via,
+        ) == (first.kind, first.playbook.digest, first.started, first.servers, first.organization_via)
         if not same:
             raise RemediateError(
                 "record-disagrees",

@@ -192,7 +192,8 @@ def preview_rollback(
 
 def _preview(item: Item, reader: ServerReader, strategy: str, force: bool) -> StepReport:
     """The usual answers first, compared where the server can (`Resource.holds`: a file's
-    SHA-256), so a file's bytes travel only when the target holds neither state."""
+    SHA-256), so a file's bytes travel only when the target holds neither state (other kinds'
+    reads are the reader's, made once)."""
     resource, spec = item.resource, item.spec
     try:
         if not resource.same(spec, item.after, item.before) and resource.holds(
@@ -206,10 +207,6 @@ def _preview(item: Item, reader: ServerReader, strategy: str, force: bool) -> St
         return StepReport.of(item, Preview.ERROR, error.message)
     if current is None:
         status, message = Preview.RESTORE, "missing: would recreate it from the snapshot"
-    elif item.resource.same(item.spec, current, item.before):
-        status, message = Preview.NOTHING, "already as before"
-    elif item.resource.same(item.spec, current, item.after):
-        status, message = Preview.RESTORE, "would restore the snapshot"
     elif force:
         status, message = (
             Preview.RESTORE,

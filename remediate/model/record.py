@@ -100,12 +100,22 @@ def own_hosts(hosts: dict[str, Any], server: str, every: bool) -> dict[str, Any]
 
 
 def merged_hosts(records: list[RunRecord]) -> dict[str, Any]:
-    """How the run reached its servers, from all its records (format 1 or 2)."""
+    """How the run reached its servers, from all its records: each server's own entry from its
+    own record, the others from the record that holds them all (the organization's server; in
+    format 1, every record). A record's word on another server's way in counts for no more: an
+    edited record cannot send a later rollback, and its credentials, somewhere else."""
     merged: dict[str, Any] = {}
+    servers: dict[str, Any] = {}
     for record in records:
-        servers = {**merged.get("servers", {}), **(record.hosts.get("servers") or {})}
-        merged = {**merged, **record.hosts, "servers": servers}
-    return merged
+        entries = record.hosts.get("servers") or {}
+        every = record.format == 1 or record.server == record.organization_via
+        for name, entry in entries.items():
+            if name == record.server:
+                servers[name] = entry
+            elif every:
+                servers.setdefault(name, entry)
+        merged = {**record.hosts, **merged}
+    return {**merged, "servers": servers}
 
 
 def parse(content: bytes, server: str, where: str) -> RunRecord:
